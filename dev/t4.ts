@@ -1,0 +1,16 @@
+import { Gpu } from '../src/device/gpu.js';
+const gpu = (await Gpu.acquire())!;
+const d = gpu.device;
+const wgsl = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>) { let i = gid.x; if (i >= 4u) { return; } y[i] = max(x[i], 0.0); }`;
+const a = gpu.upload(new Float32Array([-1, 2, -3, 4]));
+const b = gpu.buffer(16);
+const prep = gpu.prepare(wgsl, [a, b]);
+const enc = d.createCommandEncoder();
+const pass = enc.beginComputePass();
+pass.setPipeline(prep.pipeline); pass.setBindGroup(0, prep.bindGroup); pass.dispatchWorkgroups(1,1,1); pass.end();
+console.log('encoded');
+d.queue.submit([enc.finish()]);
+console.log('submitted');
+console.log(await gpu.read(b, 16));

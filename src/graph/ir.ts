@@ -1,0 +1,33 @@
+// The graph IR: named values, nodes in topological order, constant initializers.
+// Values are NCHW float32; a node's `op` is an ONNX op_type found in ops/registry.ts.
+
+import type { RawAttrs } from '../ops/op.js';
+import type { Shape, Tensor } from '../tensor.js';
+
+export interface Node {
+  readonly name: string;
+  readonly op: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attrs: RawAttrs;
+}
+
+export interface ValueInfo {
+  readonly name: string;
+  readonly shape: Shape;
+}
+
+export interface Graph {
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly string[];
+  readonly nodes: readonly Node[];
+  readonly initializers: ReadonlyMap<string, Tensor>;
+}
+
+/** The index of the last node reading each value (graph outputs live to the end). */
+export function lastUses(graph: Graph): Map<string, number> {
+  const last = new Map<string, number>();
+  graph.nodes.forEach((n, i) => n.inputs.forEach((v) => last.set(v, i)));
+  for (const o of graph.outputs) last.set(o, graph.nodes.length);
+  return last;
+}

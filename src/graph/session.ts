@@ -1,0 +1,171 @@
+// Executors. A session is built once per graph and input shapes: shapes are inferred, buffers
+// planned, kernels generated and compiled, bind groups made; `run` then only uploads the inputs,
+// records every dispatch into one command buffer, submits once and reads the outputs back.
+
+import { GpuError, type Gpu, type Step } from '../device/gpu.js';
+import type { Dispatch } from '../ops/op.js';
+import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
+import type { Graph, ValueInfo } from './ir.js';
+import { planBuffers } from './planner.js';
+import { inferShapes, type InferredGraph } from './shapes.js';
+
+export type Backend = 'webgpu' | 'cpu';
+
+export interface Session {
+  readonly backend: Backend;
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly ValueInfo[];
+  run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>>;
+  dispose(): void;
+}
+
+/** Per-node GPU time from timestamp queries, for benchmarks and `deftnn bench`. */
+export interface NodeTiming {
+  readonly node: string;
+  readonly op: string;
+  readonly ms: number;
+}
+
+abstract class BaseSession {
+  readonly inputs: readonly ValueInfo[];
+  readonly outputs: readonly ValueInfo[];
+
+  constructor(protected readonly ig: InferredGraph) {
+    this.inputs = ig.graph.inputs;
+    this.outputs = ig.graph.outputs.map((name) => ({ name, shape: ig.shapes.get(name)! }));
+  }
+
+  /** Check feeds against the declared inputs; the error names the input and what is wrong. */
+  protected checkFeeds(feeds: Readonly<Record<string, Tensor>>): void {
+    const names = this.inputs.map((v) => v.name);
+    for (const k of Object.keys(feeds)) {
+      if (!names.includes(k)) throw new RangeError(`unknown input '${k}'; this model's inputs are: ${names.join(', ')}`);
+    }
+    for (const v of this.inputs) {
+      const t = feeds[v.name];
+      if (!t) throw new RangeError(`missing input '${v.name}' (shape ${shapeStr(v.shape)})`);
+      if (!(t.data instanceof Float32Array)) throw new TypeError(`input '${v.name}' must hold float32 data`);
+      if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
+        throw new RangeError(`input '${v.name}' has shape ${shapeStr(t.shape)}, expected ${shapeStr(v.shape)}`);
+      }
+    }
+  }
+}
+
+/** The reference executor: every node through its op's CPU reference. */
+export class CpuSession extends BaseSession implements Session {
+  readonly backend = 'cpu' as const;
+
+  constructor(graph: Graph) {
+    super(inferShapes(graph));
+  }
+
+  async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    this.checkFeeds(feeds);
+    const values = new Map<string, Tensor>(this.ig.graph.initializers);
+    for (const v of this.inputs) values.set(v.name, feeds[v.name]);
+    for (const r of this.ig.nodes) {
+      const outs = r.op.cpu(
+        r.node.inputs.map((v) => values.get(v)!),
+        r.attrs,
+      );
+      r.node.outputs.forEach((v, i) => values.set(v, outs[i]));
+    }
+    return Object.fromEntries(this.ig.graph.outputs.map((o) => [o, values.get(o)!]));
+  }
+
+  dispose(): void {}
+}
+
+/** The WebGPU executor. */
+export class GpuSession extends BaseSession implements Session {
+  readonly backend = 'webgpu' as const;
+  private readonly steps: Step[] = [];
+  /** Node name of each step, for profiles. */
+  private readonly stepNodes: { node: string; op: string }[] = [];
+  private readonly owned: GPUBuffer[] = [];
+  private readonly valueBuffers = new Map<string, GPUBuffer>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  constructor(
+    private readonly gpu: Gpu,
+    graph: Graph,
+  ) {
+    super(inferShapes(graph));
+    const ig = this.ig;
+    const views = ig.nodes.map((r) => r.op.gpu(r.inputShapes, r.outputShapes, r.attrs, gpu.kernelContext));
+    const plan = planBuffers(ig, (i) => views[i] === 'view');
+    const slots = plan.slotBytes.map((b) => this.own(gpu.buffer(b)));
+    for (const [name, slot] of plan.slotOf) this.valueBuffers.set(name, slots[slot]);
+    for (const [name, t] of graph.initializers) this.valueBuffers.set(name, this.own(gpu.upload(t.data)));
+    ig.nodes.forEach((r, i) => {
+      const d = views[i];
+      if (d === 'view') {
+        this.valueBuffers.set(r.node.outputs[0], this.valueBuffers.get(r.node.inputs[0])!);
+        return;
+      }
+      for (const dispatch of d) {
+        const buffers = dispatch.bindings.map((b) => this.bindingBuffer(b, r.node.inputs, r.node.outputs));
+        this.steps.push({ ...gpu.prepare(dispatch.wgsl, buffers), workgroups: dispatch.workgroups });
+        this.stepNodes.push({ node: r.node.name, op: r.node.op });
+      }
+    });
+  }
+
+  private own(b: GPUBuffer): GPUBuffer {
+    this.owned.push(b);
+    return b;
+  }
+
+  private bindingBuffer(b: Dispatch['bindings'][number], inputs: readonly string[], outputs: readonly string[]): GPUBuffer {
+    if ('input' in b) return this.valueBuffers.get(inputs[b.input])!;
+    if ('output' in b) return this.valueBuffers.get(outputs[b.output])!;
+    return this.own(this.gpu.upload(b.constant));
+  }
+
+  /** Number of dispatches one inference records. */
+  get dispatchCount(): number {
+    return this.steps.length;
+  }
+
+  run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
+    return this.enqueue(async () => (await this.execute(feeds, false)).outputs);
+  }
+
+  /** One inference with per-node GPU timestamps (adapters without timestamp-query give []). */
+  profile(feeds: Readonly<Record<string, Tensor>>): Promise<{ outputs: Record<string, Tensor>; nodes: NodeTiming[] }> {
+    return this.enqueue(() => this.execute(feeds, true));
+  }
+
+  // Runs are serialised: they share staging buffers and intermediate slots.
+  private enqueue<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(f, f);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async execute(feeds: Readonly<Record<string, Tensor>>, profile: boolean) {
+    if (this.disposed) throw new GpuError('session was disposed');
+    this.checkFeeds(feeds);
+    for (const v of this.inputs) this.gpu.upload(feeds[v.name].data, this.valueBuffers.get(v.name));
+    const outs = this.outputs.map((o) => ({ buffer: this.valueBuffers.get(o.name)!, bytes: sizeOf(o.shape) * 4 }));
+    const { data, stepMs } = await this.gpu.execute(this.steps, outs, { profile });
+    const outputs = Object.fromEntries(this.outputs.map((o, i) => [o.name, new Tensor(o.shape as Shape, data[i])]));
+    const nodes: NodeTiming[] = [];
+    stepMs?.forEach((ms, i) => {
+      const prev = nodes[nodes.length - 1];
+      const s = this.stepNodes[i];
+      if (prev && prev.node === s.node) nodes[nodes.length - 1] = { ...prev, ms: prev.ms + ms };
+      else nodes.push({ ...s, ms });
+    });
+    return { outputs, nodes };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const b of this.owned) this.gpu.release(b);
+    this.owned.length = 0;
+  }
+}

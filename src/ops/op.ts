@@ -1,0 +1,136 @@
+// What one operator is, in one place: its attribute rule, shape rule, CPU reference and WebGPU
+// kernel builder. Ops are named exactly after their ONNX op_type so that the importer can look
+// them up directly. Adding an op touches its file and one line of ops/registry.ts.
+
+import type { Shape, Tensor } from '../tensor.js';
+
+/** ONNX-style attribute values as they arrive from a graph or the importer. */
+export type AttrValue = number | string | readonly number[] | readonly string[] | Activation | undefined;
+export type RawAttrs = Readonly<Record<string, AttrValue>>;
+
+/** An elementwise activation fused into a producer's epilogue (see ops/unary.ts). */
+export interface Activation {
+  readonly op: string;
+  readonly attrs: RawAttrs;
+}
+
+/** What a kernel builder may know about the device: limits and optional features, nothing else. */
+export interface KernelContext {
+  readonly maxComputeWorkgroupsPerDimension: number;
+  readonly maxComputeInvocationsPerWorkgroup: number;
+  readonly maxComputeWorkgroupStorageSize: number;
+  readonly maxStorageBufferBindingSize: number;
+  readonly subgroups: boolean;
+  readonly shaderF16: boolean;
+}
+
+/** Conservative defaults (the WebGPU spec's guaranteed limits), for building WGSL without a device. */
+export const DEFAULT_KERNEL_CONTEXT: KernelContext = {
+  maxComputeWorkgroupsPerDimension: 65535,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxComputeWorkgroupStorageSize: 16384,
+  maxStorageBufferBindingSize: 134217728,
+  subgroups: false,
+  shaderF16: false,
+};
+
+/**
+ * One binding of a dispatch, in @group(0) @binding(i) order: an op input, an op output, or a small
+ * constant array the op computes from its attributes and shapes (uploaded once at plan time).
+ */
+export type Binding =
+  | { readonly input: number }
+  | { readonly output: number }
+  | { readonly constant: Float32Array | Uint32Array | Int32Array };
+
+export interface Dispatch {
+  /** Generated WGSL with entry point `main`; the text is the pipeline-cache key. */
+  readonly wgsl: string;
+  readonly workgroups: readonly [number, number, number];
+  readonly bindings: readonly Binding[];
+}
+
+export interface OpDef<A = unknown> {
+  /** The ONNX op_type. */
+  readonly type: string;
+  /** Number of inputs accepted: [min, max]. */
+  readonly arity: readonly [number, number];
+  /** Validate raw attributes against the input shapes and fill defaults; throw OpError when wrong. */
+  attrs(raw: RawAttrs, inputs: readonly Shape[]): A;
+  /** Output shapes; throw OpError when the inputs do not fit. */
+  shape(inputs: readonly Shape[], attrs: A): Shape[];
+  /** The plain reference: obviously correct loops, no cleverness. */
+  cpu(inputs: readonly Tensor[], attrs: A): Tensor[];
+  /**
+   * The WebGPU kernels computing all outputs from the inputs, recorded in order; or 'view' when
+   * output 0 is input 0's data under another shape (Reshape, Flatten, ...), which costs nothing.
+   */
+  gpu(inputs: readonly Shape[], outputs: readonly Shape[], attrs: A, ctx: KernelContext): Dispatch[] | 'view';
+}
+
+/** A user-facing error about an op's inputs or attributes. The executor prefixes the node name. */
+export class OpError extends Error {
+  override name = 'OpError';
+}
+
+/** Define an op with its attribute type inferred from the definition. */
+export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  return def;
+}
+
+// ---- attribute readers: each names the attribute and what was wrong ----
+
+export function intAttr(raw: RawAttrs, name: string, dflt?: number): number {
+  const v = raw[name];
+  if (v === undefined) {
+    if (dflt === undefined) throw new OpError(`attribute '${name}' is required`);
+    return dflt;
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new OpError(`attribute '${name}' must be an integer, got ${fmt(v)}`);
+  return v;
+}
+
+export function floatAttr(raw: RawAttrs, name: string, dflt?: number): number {
+  const v = raw[name];
+  if (v === undefined) {
+    if (dflt === undefined) throw new OpError(`attribute '${name}' is required`);
+    return dflt;
+  }
+  if (typeof v !== 'number') throw new OpError(`attribute '${name}' must be a number, got ${fmt(v)}`);
+  return v;
+}
+
+export function intsAttr(raw: RawAttrs, name: string, dflt?: readonly number[]): number[] {
+  const v = raw[name];
+  if (v === undefined) {
+    if (dflt === undefined) throw new OpError(`attribute '${name}' is required`);
+    return [...dflt];
+  }
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' || !Number.isInteger(x))) {
+    throw new OpError(`attribute '${name}' must be a list of integers, got ${fmt(v)}`);
+  }
+  return [...(v as number[])];
+}
+
+export function stringAttr(raw: RawAttrs, name: string, dflt?: string): string {
+  const v = raw[name];
+  if (v === undefined) {
+    if (dflt === undefined) throw new OpError(`attribute '${name}' is required`);
+    return dflt;
+  }
+  if (typeof v !== 'string') throw new OpError(`attribute '${name}' must be a string, got ${fmt(v)}`);
+  return v;
+}
+
+export function activationAttr(raw: RawAttrs): Activation | undefined {
+  const v = raw.activation;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v) || typeof (v as Activation).op !== 'string') {
+    throw new OpError(`attribute 'activation' must be {op, attrs}, got ${fmt(v)}`);
+  }
+  return v as Activation;
+}
+
+function fmt(v: unknown): string {
+  return JSON.stringify(v);
+}

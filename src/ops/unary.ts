@@ -1,0 +1,94 @@
+// Elementwise unary ops as one table: each entry gives the scalar function twice, once in
+// TypeScript (the CPU reference) and once as a WGSL expression. The same WGSL expression is what
+// Conv and Gemm splice into their epilogue when the graph fuses an activation into them.
+
+import { sizeOf, Tensor } from '../tensor.js';
+import { elementwiseMain, f32, linearGrid } from '../kernels/wgsl.js';
+import { defineOp, floatAttr, OpError, type Activation, type OpDef, type RawAttrs } from './op.js';
+
+interface UnaryDef {
+  /** Resolve attributes (with ONNX defaults) to numbers. */
+  attrs?: (raw: RawAttrs) => Record<string, number>;
+  cpu: (x: number, a: Record<string, number>) => number;
+  /** WGSL expression of the f32 expression `x`, which may be evaluated more than once. */
+  wgsl: (x: string, a: Record<string, number>) => string;
+}
+
+const hardSigmoidAttrs = (raw: RawAttrs) => ({ alpha: floatAttr(raw, 'alpha', 0.2), beta: floatAttr(raw, 'beta', 0.5) });
+
+export const UNARY: Record<string, UnaryDef> = {
+  Relu: { cpu: (x) => Math.max(x, 0), wgsl: (x) => `max(${x}, 0.0)` },
+  LeakyRelu: {
+    attrs: (raw) => ({ alpha: floatAttr(raw, 'alpha', 0.01) }),
+    cpu: (x, a) => (x >= 0 ? x : a.alpha * x),
+    wgsl: (x, a) => `select(${f32(a.alpha)} * ${x}, ${x}, ${x} >= 0.0)`,
+  },
+  Clip: {
+    attrs: (raw) => {
+      const min = floatAttr(raw, 'min', -Infinity);
+      const max = floatAttr(raw, 'max', Infinity);
+      if (min > max) throw new OpError(`Clip: min (${min}) is greater than max (${max})`);
+      return { min, max };
+    },
+    cpu: (x, a) => Math.min(Math.max(x, a.min), a.max),
+    wgsl: (x, a) => `clamp(${x}, ${f32(a.min)}, ${f32(a.max)})`,
+  },
+  Sigmoid: { cpu: (x) => 1 / (1 + Math.exp(-x)), wgsl: (x) => `(1.0 / (1.0 + exp(-(${x}))))` },
+  HardSigmoid: {
+    attrs: hardSigmoidAttrs,
+    cpu: (x, a) => Math.min(Math.max(a.alpha * x + a.beta, 0), 1),
+    wgsl: (x, a) => `clamp(${f32(a.alpha)} * ${x} + ${f32(a.beta)}, 0.0, 1.0)`,
+  },
+  HardSwish: {
+    // ONNX HardSwish is x * HardSigmoid(x) with alpha = 1/6, beta = 0.5.
+    cpu: (x) => x * Math.min(Math.max(x / 6 + 0.5, 0), 1),
+    wgsl: (x) => `(${x} * clamp(${x} * ${f32(1 / 6)} + 0.5, 0.0, 1.0))`,
+  },
+};
+
+function resolve(op: string, raw: RawAttrs): Record<string, number> {
+  const def = UNARY[op];
+  if (!def) throw new OpError(`${op} is not an elementwise unary op`);
+  return def.attrs ? def.attrs(raw) : {};
+}
+
+/** The WGSL expression applying a fused activation to `x` (identity when none). */
+export function activationWgsl(act: Activation | undefined, x: string): string {
+  if (!act) return x;
+  return UNARY[act.op].wgsl(x, resolve(act.op, act.attrs));
+}
+
+/** The scalar CPU function of a fused activation (identity when none). */
+export function activationCpu(act: Activation | undefined): (x: number) => number {
+  if (!act) return (x) => x;
+  const a = resolve(act.op, act.attrs);
+  const f = UNARY[act.op].cpu;
+  return (x) => f(x, a);
+}
+
+/** Whether `op` can be fused into a producer's epilogue. */
+export function isActivation(op: string): boolean {
+  return op in UNARY;
+}
+
+const WG = 256;
+
+function unaryOp(type: string): OpDef<Record<string, number>> {
+  const def = UNARY[type];
+  return defineOp({
+    type,
+    arity: [1, 1],
+    attrs: (raw) => resolve(type, raw),
+    shape: (inputs) => [inputs[0]],
+    cpu: ([x], a) => [new Tensor(x.shape, x.data.map((v) => def.cpu(v, a)))],
+    gpu: ([shape], _out, a, ctx) => {
+      const n = sizeOf(shape);
+      const wgsl = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+${elementwiseMain(n, WG, `  let v = x[i];\n  y[i] = ${def.wgsl('v', a)};`)}`;
+      return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ input: 0 }, { output: 0 }] }];
+    },
+  });
+}
+
+export const unaryOps: OpDef<Record<string, number>>[] = Object.keys(UNARY).map(unaryOp);

@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UNARY } from '../../src/ops/unary.js';
+import { assertClose, randomTensor, rng, runBoth, testGpu } from '../helpers.js';
+
+const gpu = await testGpu();
+
+const cases: Record<string, Record<string, number>[]> = {
+  Relu: [{}],
+  LeakyRelu: [{}, { alpha: 0.3 }],
+  Clip: [{}, { min: -0.5, max: 0.25 }, { min: 0 }],
+  Sigmoid: [{}],
+  HardSigmoid: [{}, { alpha: 0.3, beta: 0.1 }],
+  HardSwish: [{}],
+};
+
+test('every unary op has test cases', () => {
+  assert.deepEqual(Object.keys(cases).sort(), Object.keys(UNARY).sort());
+});
+
+for (const [op, attrList] of Object.entries(cases)) {
+  for (const attrs of attrList) {
+    test(`${op} ${JSON.stringify(attrs)}: WebGPU matches the CPU reference`, { skip: !gpu && 'no WebGPU adapter' }, async () => {
+      const r = rng(op.length * 977 + Object.keys(attrs).length);
+      for (const shape of [[1], [7], [2, 3, 5, 7], [1, 3, 17, 19]]) {
+        const x = randomTensor(shape, r, -8, 8);
+        const { cpu, gpu: g } = await runBoth(gpu, op, [x], attrs);
+        assertClose(g![0], cpu[0], { atol: 1e-6, rtol: 1e-5 }, `${op} ${shape}`);
+      }
+    });
+  }
+}
+
+test('CPU references give known values', async () => {
+  const x = [-3, -1, 0, 0.5, 4];
+  const at = async (op: string, attrs = {}) => [...(await runBoth(null, op, [new (await import('../../src/tensor.js')).Tensor([5], x)], attrs)).cpu[0].data];
+  assert.deepEqual(await at('Relu'), [0, 0, 0, 0.5, 4]);
+  assert.deepEqual(await at('Clip', { min: -1, max: 1 }), [-1, -1, 0, 0.5, 1]);
+  assert.deepEqual(await at('HardSwish'), [-0, -1 / 3, 0, 0.5 * (0.5 / 6 + 0.5), 4].map(Math.fround));
+});
+
+test('Clip with min > max is refused with a clear error', async () => {
+  const { Tensor } = await import('../../src/tensor.js');
+  await assert.rejects(runBoth(null, 'Clip', [new Tensor([2], [0, 1])], { min: 1, max: 0 }), /min \(1\) is greater than max \(0\)/);
+});
