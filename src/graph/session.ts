@@ -93,6 +93,16 @@ export class GpuSession extends BaseSession implements Session {
     graph: Graph,
   ) {
     super(inferShapes(graph));
+    try {
+      this.build(graph);
+    } catch (e) {
+      this.dispose(); // return whatever was allocated before the failure
+      throw e;
+    }
+  }
+
+  private build(graph: Graph): void {
+    const gpu = this.gpu;
     const ig = this.ig;
     const views = ig.nodes.map((r) => r.op.gpu(r.inputShapes, r.outputShapes, r.attrs, gpu.kernelContext));
     const plan = planBuffers(ig, (i) => views[i] === 'view');
