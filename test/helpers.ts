@@ -25,17 +25,8 @@ export function testGpu(): Promise<Gpu | null> {
   return gpuPromise;
 }
 
-/** A deterministic generator (mulberry32) so every failure reproduces. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic generator so every failure reproduces. */
+export { seededRandom as rng } from '../src/random.js';
 
 /** Uniform values in [lo, hi). */
 export function randomTensor(shape: Shape, rand: () => number, lo = -1, hi = 1): Tensor {

@@ -127,6 +127,7 @@ export class Gpu {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       subgroups: this.adapter.features.subgroups,
       shaderF16: this.adapter.features.shaderF16,
+      softwareAdapter: /llvmpipe|lavapipe|swiftshader|software|basic render/i.test(this.name),
     };
   }
 

@@ -66,3 +66,65 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 ${body}
 }`;
 }
+
+/**
+ * Simplify a strided walk over `dims` (row-major) where operand k steps `strides[k][d]` elements
+ * per unit of dim d (0 where it is broadcast): size-1 dims go, and neighbours that every operand
+ * walks contiguously merge, so a same-shape elementwise op needs no div/mod at all.
+ */
+export function coalesceDims(dims: readonly number[], strides: readonly (readonly number[])[]): { dims: number[]; strides: number[][] } {
+  const keep = dims.map((d, i) => i).filter((i) => dims[i] !== 1);
+  const outDims: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (const d of keep) {
+    const last = outDims.length - 1;
+    const mergeable = last >= 0 && strides.every((s, k) => outStrides[k][last] === s[d] * dims[d]);
+    if (mergeable) {
+      outDims[last] *= dims[d];
+      strides.forEach((s, k) => (outStrides[k][last] = s[d]));
+    } else {
+      outDims.push(dims[d]);
+      strides.forEach((s, k) => outStrides[k].push(s[d]));
+    }
+  }
+  return { dims: outDims, strides: outStrides };
+}
+
+/**
+ * WGSL statements declaring `let ${names[k]}: u32`, the element offset of operand k at the flat
+ * row-major index `idx` of `dims`, with the constants baked in (run coalesceDims first).
+ */
+export function stridedOffsets(idx: string, dims: readonly number[], strides: readonly (readonly number[])[], names: readonly string[]): string {
+  const lines: string[] = [];
+  const coords: string[] = [];
+  if (dims.length === 1) coords.push(idx);
+  else if (dims.length > 1) {
+    lines.push(`  var rest = ${idx};`);
+    for (let d = dims.length - 1; d > 0; d--) {
+      lines.push(`  let c${d} = rest % ${u32(dims[d])}; rest = rest / ${u32(dims[d])};`);
+    }
+    lines.push('  let c0 = rest;');
+    for (let d = 0; d < dims.length; d++) coords.push(`c${d}`);
+  }
+  strides.forEach((s, k) => {
+    const terms = coords.flatMap((c, d) => (s[d] === 0 ? [] : [s[d] === 1 ? c : `${c} * ${u32(s[d])}`]));
+    lines.push(`  let ${names[k]} = ${terms.length ? terms.join(' + ') : '0u'};`);
+  });
+  return lines.join('\n');
+}
+
+/**
+ * WGSL statements declaring `let ${prefix}${d}: u32` for every dim d of `dims`: the row-major
+ * coordinates of the flat u32 expression `idx` (which must be below the product of `dims`).
+ * Each call uses its own prefix, so one kernel can unravel several indices.
+ */
+export function unravelWgsl(idx: string, dims: readonly number[], prefix: string): string {
+  if (dims.length === 0) return '';
+  const lines = [`  var ${prefix}_rest = ${idx};`];
+  for (let d = dims.length - 1; d > 0; d--) {
+    if (dims[d] === 1) lines.push(`  let ${prefix}${d} = 0u;`);
+    else lines.push(`  let ${prefix}${d} = ${prefix}_rest % ${u32(dims[d])}; ${prefix}_rest = ${prefix}_rest / ${u32(dims[d])};`);
+  }
+  lines.push(`  let ${prefix}0 = ${prefix}_rest;`);
+  return lines.join('\n');
+}

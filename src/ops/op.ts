@@ -22,6 +22,11 @@ export interface KernelContext {
   readonly maxStorageBufferBindingSize: number;
   readonly subgroups: boolean;
   readonly shaderF16: boolean;
+  /**
+   * A CPU implementation of WebGPU (llvmpipe/lavapipe, SwiftShader, WARP): workgroup memory is
+   * ordinary memory there and barriers are costly, so kernels such as the GEMM skip staging.
+   */
+  readonly softwareAdapter?: boolean;
 }
 
 /** Conservative defaults (the WebGPU spec's guaranteed limits), for building WGSL without a device. */

@@ -2,8 +2,18 @@
 
 import type { OpDef } from './op.js';
 import { unaryOps } from './unary.js';
+import { poolOps } from './pool.js';
+import { binaryOps } from './binary.js';
+import { softmaxOp } from './softmax.js';
+import { batchNormOp } from './batchnorm.js';
+import { reshapeOps } from './reshape.js';
+import { transposeOp } from './transpose.js';
+import { concatOp } from './concat.js';
+import { reduceOps } from './reduce.js';
+import { padOp } from './pad.js';
+import { sliceOps } from './slice.js';
 
-const ALL: OpDef<any>[] = [...unaryOps];
+const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps];
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((op) => [op.type, op]));
 

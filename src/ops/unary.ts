@@ -44,6 +44,17 @@ export const UNARY: Record<string, UnaryDef> = {
     cpu: (x) => x * Math.min(Math.max(x / 6 + 0.5, 0), 1),
     wgsl: (x) => `(${x} * clamp(${x} * ${f32(1 / 6)} + 0.5, 0.0, 1.0))`,
   },
+  // Plain math functions. Outside their domain (Sqrt/Log of negatives, Log(0), Reciprocal(0)) the
+  // CPU gives NaN/±Inf as IEEE says; WGSL leaves those results to the implementation.
+  Sqrt: { cpu: (x) => Math.sqrt(x), wgsl: (x) => `sqrt(${x})` },
+  Exp: { cpu: (x) => Math.exp(x), wgsl: (x) => `exp(${x})` },
+  // f32 tanh is exactly ±1 beyond |x| ≈ 9.01; clamping first keeps drivers that evaluate tanh
+  // through exp from returning inf/inf = NaN for large |x|, and changes no result.
+  Tanh: { cpu: (x) => Math.tanh(x), wgsl: (x) => `tanh(clamp(${x}, -10.0, 10.0))` },
+  Neg: { cpu: (x) => -x, wgsl: (x) => `(-(${x}))` },
+  Abs: { cpu: (x) => Math.abs(x), wgsl: (x) => `abs(${x})` },
+  Reciprocal: { cpu: (x) => 1 / x, wgsl: (x) => `(1.0 / (${x}))` },
+  Log: { cpu: (x) => Math.log(x), wgsl: (x) => `log(${x})` },
 };
 
 function resolve(op: string, raw: RawAttrs): Record<string, number> {

@@ -1,0 +1,244 @@
+// The GEMM core shared by Conv (as an implicit GEMM), Gemm and MatMul.
+//
+// What it computes: for each batch b < batches (batched MatMul, or the groups of a grouped conv),
+//   O[b][m, n] = sum_k A[b][m, k] * B[b][k, n]          m < M, n < N, k < K
+// The core knows nothing about where A, B and O live. The op supplies three WGSL functions:
+//   fn loadA(b: u32, m: u32, k: u32) -> vec4<f32>   A[b][m, k..k+3]   (a run along K)
+//   fn loadB(b: u32, k: u32, n: u32) -> vec4<f32>   B[b][k, n..n+3]   (a run along N)
+//   fn store(b: u32, m: u32, n: u32, acc: vec4<f32>) the epilogue for O[b][m, n..n+3]
+// The reduction loop reads each operand only through its loader; that is the seam for later work:
+// a conv's loadB can gather its rows through a table of kept (c, ky, kx) offsets (synapse vector
+// elimination), and a loader may read packed 32-bit words and split them into f32 (data fission).
+// Ops build loaders from the small helpers at the end of this file or write their own.
+//
+// Contracts. The core calls loadA only with m < M, k < K, k % 4 == 0; components past K are never
+// used. It calls loadB only with k < K, n < N, n % 4 == 0; components past N only reach outputs
+// that are never stored. So loaders need no bounds checks of their own, except that they must not
+// read outside their buffer for components past the end (WebGPU's robust access makes that safe
+// anyway). store is called with m < M, n < N, n % 4 == 0, and must skip the components >= N.
+//
+// Tiling. Each invocation computes a block of RM rows x 4 columns (RM vec4 accumulators). A
+// workgroup of WX x WY invocations covers a tile of WY*RM rows x WX*4 columns; tiles are numbered
+// column tile fastest, then row tile, then batch, and spread over a 2-D grid when there are more
+// than the per-dimension limit. Per step of 4 along K an invocation loads 4 vec4 rows of B and RM
+// vec4 runs of A and does 16*RM multiply-adds, all as vec4 fma.
+//
+// Two ways to feed the reduction loop (GemmTiling.staging):
+//  - 'workgroup': the classic GPU scheme. The workgroup cooperatively copies a TK-deep slice of
+//    the A tile ([WY*RM][TK/4] vec4, k fastest) and of the B tile ([TK][WX] vec4, n fastest) into
+//    workgroup memory through the loaders, synchronises, and every invocation reads its operands
+//    from there. A and B values are fetched from global memory once per workgroup instead of once
+//    per invocation. Zero-filled past K and clamped past M/N, so any shape works.
+//  - 'registers': every invocation calls the loaders itself, straight into registers. On CPU
+//    adapters (lavapipe, SwiftShader) workgroup memory is ordinary memory, the caches already give
+//    the reuse, and the copy plus the barriers only cost: dev/gemm-sweep.ts measured this variant
+//    at about twice the speed of the workgroup-tiled one (and of tfjs) on llvmpipe.
+// chooseTiling picks 'registers' only for software adapters (KernelContext.softwareAdapter).
+
+import type { Activation, KernelContext } from '../ops/op.js';
+import { activationWgsl } from '../ops/unary.js';
+import { u32 } from './wgsl.js';
+
+export interface GemmSpec {
+  readonly M: number;
+  readonly N: number;
+  readonly K: number;
+  /** Independent GEMMs of this shape (batched MatMul, conv groups); default 1. */
+  readonly batches?: number;
+  /** WGSL: bindings, constants and helpers, then the functions loadA, loadB and store (see header). */
+  readonly functions: string;
+}
+
+export interface GemmTiling {
+  readonly staging: 'workgroup' | 'registers';
+  /** Invocations along N (each covers 4 columns) and along M (each covers rm rows). */
+  readonly wx: number;
+  readonly wy: number;
+  /** Rows of the register block of one invocation. */
+  readonly rm: number;
+  /** Depth of the K slice staged in workgroup memory ('workgroup' only; a multiple of 4). */
+  readonly tk: number;
+}
+
+export interface GemmKernel {
+  readonly wgsl: string;
+  readonly workgroups: [number, number, number];
+}
+
+const pow2AtLeast = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
+
+/** Tile sizes for a GEMM with M rows on this device (see the header for the two stagings). */
+export function chooseTiling(M: number, ctx: KernelContext): GemmTiling {
+  // A register block of 8 rows needs 8 vec4 accumulators; fewer rows when M is small, so that a
+  // GEMV-like GEMM (M = 1) does not compute 7 rows of nothing.
+  if (ctx.softwareAdapter) {
+    // wx = 8 matches llvmpipe's 8-wide invocation vectors: the 8 lanes share their rows.
+    const rm = Math.min(8, pow2AtLeast(M));
+    return { staging: 'registers', wx: 8, wy: Math.min(8, pow2AtLeast(Math.ceil(M / rm))), rm, tk: 0 };
+  }
+  const rm = Math.min(4, pow2AtLeast(M));
+  let wx = 16;
+  let wy = Math.min(16, pow2AtLeast(Math.ceil(M / rm)));
+  while (wx * wy > ctx.maxComputeInvocationsPerWorkgroup) {
+    if (wx >= wy) wx /= 2;
+    else wy /= 2;
+  }
+  let tk = 32;
+  while (tk > 4 && (wy * rm * tk + tk * wx * 4) * 4 > ctx.maxComputeWorkgroupStorageSize) tk /= 2;
+  return { staging: 'workgroup', wx, wy, rm, tk };
+}
+
+/** The complete kernel for `spec`: WGSL with entry point `main`, and its dispatch size. */
+export function gemmKernel(spec: GemmSpec, ctx: KernelContext, tiling: GemmTiling = chooseTiling(spec.M, ctx)): GemmKernel {
+  const { M, N, K } = spec;
+  const batches = spec.batches ?? 1;
+  if (M < 1 || N < 1 || K < 1 || batches < 1) throw new RangeError(`empty GEMM ${M}x${N}x${K}x${batches}`);
+  const { wx, wy, rm } = tiling;
+  const colTiles = Math.ceil(N / (4 * wx));
+  const rowTiles = Math.ceil(M / (wy * rm));
+  const tiles = colTiles * rowTiles * batches;
+  const max = ctx.maxComputeWorkgroupsPerDimension;
+  const gx = Math.min(tiles, max);
+  const gy = Math.ceil(tiles / gx);
+  if (gy > max) throw new RangeError(`GEMM ${M}x${N}x${K}x${batches} needs more workgroups than this adapter allows`);
+  const rows = Array.from({ length: rm }, (_, r) => r);
+
+  // Workgroup-uniform tile coordinates, then this invocation's block: rows m0.., columns n0..n0+3.
+  const prologue = `  let tile = wid.x + wid.y * ${u32(gx)};
+  if (tile >= ${u32(tiles)}) { return; }
+  let batch = tile / ${u32(colTiles * rowTiles)};
+  let m0 = ((tile / ${u32(colTiles)}) % ${u32(rowTiles)} * ${u32(wy)} + lid.y) * ${u32(rm)};
+  let n0 = (tile % ${u32(colTiles)} * ${u32(wx)} + lid.x) * 4u;
+${rows.map((r) => `  var acc${r} = vec4<f32>();`).join('\n')}`;
+  // Rows past M read row M-1 (in bounds, never stored), so the loop needs no row checks.
+  const rowIdx = (r: number) => (M % (wy * rm) === 0 ? `m0 + ${u32(r)}` : `min(m0 + ${u32(r)}, ${u32(M - 1)})`);
+  const mustCheckM = M % (wy * rm) !== 0;
+  const mustCheckN = N % (wx * 4) !== 0;
+
+  let loop: string;
+  let shared = '';
+  if (tiling.staging === 'registers') {
+    const step = (k: string, depth: number) => {
+      const lines = [];
+      for (let j = 0; j < depth; j++) lines.push(`    let b${j} = loadB(batch, ${k}${j ? ` + ${u32(j)}` : ''}, n0);`);
+      for (const r of rows) {
+        lines.push(`    let a${r} = loadA(batch, mr${r}, ${k});`);
+        for (let j = 0; j < depth; j++) lines.push(`    acc${r} = fma(b${j}, vec4(a${r}.${'xyzw'[j]}), acc${r});`);
+      }
+      return lines.join('\n');
+    };
+    const k4 = K - (K % 4);
+    loop = `  if (m0 >= ${u32(M)} || n0 >= ${u32(N)}) { return; }
+${rows.map((r) => `  let mr${r} = ${rowIdx(r)};`).join('\n')}
+  for (var k = 0u; k < ${u32(k4)}; k += 4u) {
+${step('k', 4)}
+  }
+${K % 4 ? `  {\n${step(u32(k4), K % 4)}\n  }` : ''}`;
+  } else {
+    const { tk } = tiling;
+    const nt = wx * wy;
+    const tm = wy * rm;
+    const kv = tk / 4; // vec4 columns of the A slice
+    shared = `var<workgroup> tileA: array<vec4<f32>, ${tm * kv}>; // [${tm} rows][${kv} vec4 along k]
+var<workgroup> tileB: array<vec4<f32>, ${tk * wx}>; // [${tk} k][${wx} vec4 along n]
+`;
+    const kGuard = K % tk !== 0;
+    // Components of A past K must be zero here: unlike in 'registers', the slice is multiplied whole.
+    const readA = K % 4 ? `select(vec4<f32>(), loadA(batch, m, k), vec4(k) + vec4(0u, 1u, 2u, 3u) < vec4(${u32(K)}))` : 'loadA(batch, m, k)';
+    loop = `  let li = lid.y * ${u32(wx)} + lid.x;
+  let tm0 = m0 - lid.y * ${u32(rm)};
+  let tn0 = n0 - lid.x * 4u;
+  for (var k0 = 0u; k0 < ${u32(K)}; k0 += ${u32(tk)}) {
+    for (var e = li; e < ${u32(tm * kv)}; e += ${u32(nt)}) {
+      let m = min(tm0 + e / ${u32(kv)}, ${u32(M - 1)});
+      let k = k0 + e % ${u32(kv)} * 4u;
+      ${kGuard ? `var v = vec4<f32>();\n      if (k < ${u32(K)}) { v = ${readA}; }\n      tileA[e] = v;` : `tileA[e] = ${readA};`}
+    }
+    for (var e = li; e < ${u32(tk * wx)}; e += ${u32(nt)}) {
+      let k = k0 + e / ${u32(wx)};
+      let n = min(tn0 + e % ${u32(wx)} * 4u, ${u32((Math.ceil(N / 4) - 1) * 4)});
+      ${kGuard ? `var v = vec4<f32>();\n      if (k < ${u32(K)}) { v = loadB(batch, k, n); }\n      tileB[e] = v;` : 'tileB[e] = loadB(batch, k, n);'}
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${u32(kv)}; kk++) {
+${[0, 1, 2, 3].map((j) => `      let b${j} = tileB[(kk * 4u + ${u32(j)}) * ${u32(wx)} + lid.x];`).join('\n')}
+${rows
+  .map(
+    (r) => `      let a${r} = tileA[(lid.y * ${u32(rm)} + ${u32(r)}) * ${u32(kv)} + kk];
+${[0, 1, 2, 3].map((j) => `      acc${r} = fma(b${j}, vec4(a${r}.${'xyzw'[j]}), acc${r});`).join('\n')}`,
+  )
+  .join('\n')}
+    }
+    workgroupBarrier();
+  }`;
+  }
+  const stores = rows
+    .map((r) => {
+      const conds = [mustCheckM ? `m0 + ${u32(r)} < ${u32(M)}` : '', tiling.staging === 'workgroup' && mustCheckN ? `n0 < ${u32(N)}` : ''].filter(Boolean);
+      const call = `store(batch, m0 + ${u32(r)}, n0, acc${r});`;
+      return conds.length ? `  if (${conds.join(' && ')}) { ${call} }` : `  ${call}`;
+    })
+    .join('\n');
+
+  const wgsl = `${spec.functions}
+${shared}
+// GEMM ${M}x${N}x${K} x${batches}: ${tiling.staging}, ${wx}x${wy} invocations of ${rm}x4${tiling.staging === 'workgroup' ? `, K slices of ${tiling.tk}` : ''}
+@compute @workgroup_size(${wx}, ${wy})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+${prologue}
+${loop}
+${stores}
+}`;
+  return { wgsl, workgroups: [gx, gy, 1] };
+}
+
+// ---- helpers for ops: loaders, epilogue pieces ----
+
+/**
+ * A loader `fn name(b: u32, i: u32, j: u32) -> vec4<f32>` returning elements (i, j..j+3) of a
+ * strided matrix in the flat buffer `buf`: element (b, i, j) sits at batchOffset(b) + i*rowStride
+ * + j*colStride. With `vec4`, `buf` is declared array<vec4<f32>> and the run is one aligned vec4
+ * load (the caller checks colStride == 1 and 4 | rowStride, offsets); otherwise four f32 loads.
+ */
+export function matrixLoader(
+  name: string,
+  buf: string,
+  o: { rowStride: number; colStride: number; batchOffset?: (b: string) => string; vec4?: boolean },
+): string {
+  const off = [o.batchOffset?.('b') ?? '', o.rowStride ? `i * ${u32(o.rowStride)}` : '', o.colStride === 1 ? 'j' : `j * ${u32(o.colStride)}`]
+    .filter(Boolean)
+    .join(' + ');
+  if (o.vec4) {
+    if (o.colStride !== 1 || o.rowStride % 4) throw new RangeError('matrixLoader: a vec4 run needs colStride 1 and 4 | rowStride');
+    return `fn ${name}(b: u32, i: u32, j: u32) -> vec4<f32> { return ${buf}[(${off}) / 4u]; }`;
+  }
+  const cs = o.colStride;
+  return `fn ${name}(b: u32, i: u32, j: u32) -> vec4<f32> {
+  let o = ${off};
+  return vec4(${buf}[o], ${buf}[o + ${u32(cs)}], ${buf}[o + ${u32(2 * cs)}], ${buf}[o + ${u32(3 * cs)}]);
+}`;
+}
+
+/** `fn activate(v: vec4<f32>) -> vec4<f32>`: a fused activation per component (identity when none). */
+export function activationFn(act: Activation | undefined): string {
+  if (!act) return 'fn activate(v: vec4<f32>) -> vec4<f32> { return v; }';
+  return `fn activate1(x: f32) -> f32 { return ${activationWgsl(act, 'x')}; }
+fn activate(v: vec4<f32>) -> vec4<f32> { return vec4(activate1(v.x), activate1(v.y), activate1(v.z), activate1(v.w)); }`;
+}
+
+/**
+ * Statements writing the vec4 `v` of columns n..n+3 (n % 4 == 0) to `buf`, where column c of the
+ * current row goes to flat index `index(c)`: one vec4 store when `vec4` (buf is array<vec4<f32>>
+ * and index(n) is a multiple of 4 with the next three contiguous), else one f32 store per column
+ * below N.
+ */
+export function storeColumns(buf: string, v: string, n: string, N: number, index: (c: string) => string, vec4: boolean): string {
+  if (vec4) return `  ${buf}[(${index(n)}) / 4u] = ${v};`;
+  return [0, 1, 2, 3]
+    .map((i) => {
+      const c = i ? `${n} + ${u32(i)}` : n;
+      const st = `${buf}[${index(`(${c})`)}] = ${v}.${'xyzw'[i]};`;
+      return i === 0 || N % 4 === 0 ? `  ${st}` : `  if (${c} < ${u32(N)}) { ${st} }`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,261 @@
+// ONNX node handlers, named exactly after the ONNX op they import and looked up by op_type.
+// Each turns one node into IR nodes (usually one, of the same op, attributes passed through) or
+// into a load-time constant. Differences between opsets 9 and 21 end here: the IR sees one form of
+// each op, with inputs that must be constant (Reshape's shape, Clip's bounds, Slice's starts ...)
+// turned into attributes. An op registered in ops/registry.ts without a handler here is imported
+// by `passthrough`.
+
+import type { RawAttrs } from '../ops/op.js';
+import { constSize, makeConst } from './constant.js';
+import { ONNX_DTYPES } from './fold.js';
+import {
+  intAttrOf,
+  intsAttrOf,
+  normAxis,
+  padArgs,
+  reduceAxes,
+  reshapeTarget,
+  sliceArgs,
+  splitSizes,
+  squeezeAxes,
+  unsqueezeAxes,
+  type NodeIO,
+} from './node.js';
+
+export type Handler = (n: NodeIO) => void;
+
+/** The same op with the given inputs (optional ones may be left out only at the end) and its attributes. */
+export function passthrough(n: NodeIO, drop: readonly string[] = []): void {
+  const tensorAttr = Object.keys(n.node.tensors)[0];
+  if (tensorAttr) n.fail(`tensor attribute '${tensorAttr}' is not supported on ${n.node.opType}`);
+  let count = n.node.inputs.length;
+  while (count > 0 && !n.has(count - 1)) count--;
+  const inputs = Array.from({ length: count }, (_, i) => i);
+  for (const i of inputs) if (!n.has(i)) n.fail(`optional input ${i} is left out before a later input; deftnn cannot import that for ${n.node.opType}`);
+  const attrs: Record<string, RawAttrs[string]> = {};
+  for (const [k, v] of Object.entries(n.attrs)) if (!drop.includes(k)) attrs[k] = v;
+  n.emit(n.node.opType, inputs, attrs, outputsGiven(n));
+}
+
+function outputsGiven(n: NodeIO): number[] {
+  return n.node.outputs.flatMap((o, i) => (o ? [i] : []));
+}
+
+// ---- values known at load time ----
+
+function Constant(n: NodeIO): void {
+  const a = n.attrs;
+  const t = n.node.tensors.value;
+  if (t) return n.setConst(0, t);
+  if (a.value_float !== undefined) return n.setConst(0, makeConst('float32', [], [a.value_float as number]));
+  if (a.value_floats !== undefined) return n.setConst(0, makeConst('float32', [(a.value_floats as number[]).length], a.value_floats as number[]));
+  if (a.value_int !== undefined) return n.setConst(0, makeConst('int64', [], [a.value_int as number]));
+  if (a.value_ints !== undefined) return n.setConst(0, makeConst('int64', [(a.value_ints as number[]).length], a.value_ints as number[]));
+  const other = [...Object.keys(a), ...Object.keys(n.node.unreadable)][0];
+  n.fail(other ? `attribute '${other}' is not supported (only numeric tensors, value_float(s) and value_int(s))` : `has no value`);
+}
+
+/** Shapes are static once the input shapes are fixed, so Shape is always a constant. */
+function Shape(n: NodeIO): void {
+  const shape = n.value(0).shape;
+  const r = shape.length;
+  const clampEnd = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
+  const start = clampEnd(intAttrOf(n, 'start', 0));
+  const end = clampEnd(intAttrOf(n, 'end', r));
+  const dims = shape.slice(start, Math.max(start, end));
+  n.setConst(0, makeConst('int64', [dims.length], dims));
+}
+
+function Size(n: NodeIO): void {
+  n.setConst(0, makeConst('int64', [], [constSize(n.value(0).shape)]));
+}
+
+// ---- removed at import ----
+
+function Identity(n: NodeIO): void {
+  n.alias(0, 0);
+}
+
+/** Inference-mode Dropout is Identity; its mask output, if used, is all true. */
+function Dropout(n: NodeIO): void {
+  if (n.opset >= 12 && n.has(2) && n.scalar(2, 'training_mode')) n.fail(`training_mode is true; deftnn imports models for inference`);
+  n.alias(0, 0);
+  if (n.node.outputs[1]) n.setConst(1, makeConst('bool', n.value(0).shape, new Array(constSize(n.value(0).shape)).fill(1)));
+}
+
+/** Runtime values are float32 throughout, so a Cast between float types changes nothing we keep. */
+function Cast(n: NodeIO): void {
+  const to = ONNX_DTYPES[intAttrOf(n, 'to', 0)];
+  if (to !== 'float32' && to !== 'float64') {
+    n.fail(`casting the runtime value '${n.node.inputs[0]}' to ${to ?? `data type ${n.attrs.to}`} is not supported: deftnn computes in float32 (integer values are supported only when they are known at load time)`);
+  }
+  n.alias(0, 0);
+}
+
+// ---- inputs that became attributes ----
+
+function Reshape(n: NodeIO): void {
+  n.emit('Reshape', [0], { shape: reshapeTarget(n, n.value(0).shape, n.ints(1, 'shape')) });
+}
+
+function Squeeze(n: NodeIO): void {
+  n.emit('Squeeze', [0], { axes: squeezeAxes(n, n.value(0).shape) });
+}
+
+function Unsqueeze(n: NodeIO): void {
+  n.emit('Unsqueeze', [0], { axes: unsqueezeAxes(n, n.value(0).shape.length) });
+}
+
+/** Clip's bounds: attributes before opset 11, optional inputs since (absent = unbounded). */
+function Clip(n: NodeIO): void {
+  if (n.opset < 11) return passthrough(n);
+  const attrs: Record<string, number> = {};
+  if (n.has(1)) attrs.min = n.scalar(1, 'min');
+  if (n.has(2)) attrs.max = n.scalar(2, 'max');
+  n.emit('Clip', [0], attrs);
+}
+
+/**
+ * Before opset 13, Softmax flattened its input to 2-D at `axis` (default 1) and normalised each
+ * row; since 13 it normalises along `axis` (default -1). The two agree when axis is the last one,
+ * otherwise the IR node carries `legacy_coerce_2d: 1`.
+ */
+function Softmax(n: NodeIO): void {
+  if (n.opset >= 13) return passthrough(n);
+  const rank = n.value(0).shape.length;
+  const axis = normAxis(n, intAttrOf(n, 'axis', 1), rank);
+  n.emit('Softmax', [0], axis === rank - 1 ? { axis } : { axis, legacy_coerce_2d: 1 });
+}
+
+function BatchNormalization(n: NodeIO): void {
+  if (intAttrOf(n, 'training_mode', 0)) n.fail(`training_mode is 1; deftnn imports models for inference`);
+  if (n.node.outputs.slice(1).some(Boolean)) n.fail(`the running mean/variance outputs exist only in training mode`);
+  passthrough(n, ['momentum', 'spatial', 'training_mode']);
+}
+
+/** storage_order only affects the Indices output, which deftnn does not compute. */
+function MaxPool(n: NodeIO): void {
+  if (n.node.outputs[1]) n.fail(`the Indices output is not supported`);
+  passthrough(n, ['storage_order']);
+}
+
+function Slice(n: NodeIO): void {
+  const { starts, ends, axes, steps } = sliceArgs(n, n.value(0).shape);
+  n.emit('Slice', [0], { starts, ends, axes, steps });
+}
+
+function Split(n: NodeIO): void {
+  const { axis, split } = splitSizes(n, n.value(0).shape);
+  n.emit('Split', [0], { axis, split }, outputsGiven(n));
+}
+
+function reduce(n: NodeIO, inputSince: number): void {
+  const axes = reduceAxes(n, n.value(0).shape.length, inputSince);
+  if (axes === 'identity') return n.alias(0, 0);
+  n.emit(n.node.opType, [0], { axes, keepdims: intAttrOf(n, 'keepdims', 1) });
+}
+
+function ReduceSum(n: NodeIO): void {
+  reduce(n, 13);
+}
+
+function ReduceMean(n: NodeIO): void {
+  reduce(n, 18);
+}
+
+function Pad(n: NodeIO): void {
+  n.emit('Pad', [0], padArgs(n, n.value(0).shape.length));
+}
+
+/**
+ * Resize normalised to: mode, coordinate_transformation_mode, nearest_mode, the other ONNX
+ * attributes as given, and either `scales` (floats) or `sizes` (ints) over every axis.
+ */
+function Resize(n: NodeIO): void {
+  const rank = n.value(0).shape.length;
+  if (n.opset < 11) return resizeLegacy(n, floats(n, 1, 'scales'));
+  if (intAttrOf(n, 'antialias', 0)) n.fail(`antialias is not supported`);
+  const policy = n.attrs.keep_aspect_ratio_policy;
+  const axes = n.opset >= 18 ? intsAttrOf(n, 'axes')?.map((a) => normAxis(n, a, rank)) : undefined;
+  const full = <T>(given: T[], fill: (axis: number) => T): T[] => {
+    if (!axes) {
+      if (given.length !== rank) n.fail(`expects ${rank} values (one per axis), got ${given.length}`);
+      return given;
+    }
+    if (given.length !== axes.length) n.fail(`expects ${axes.length} values (one per axis in 'axes'), got ${given.length}`);
+    return Array.from({ length: rank }, (_, i) => (axes.includes(i) ? given[axes.indexOf(i)] : fill(i)));
+  };
+  const attrs: Record<string, RawAttrs[string]> = {};
+  for (const k of ['mode', 'coordinate_transformation_mode', 'nearest_mode', 'cubic_coeff_a', 'exclude_outside', 'extrapolation_value']) {
+    if (n.attrs[k] !== undefined) attrs[k] = n.attrs[k];
+  }
+  const scales = n.has(2) ? floats(n, 2, 'scales') : [];
+  if (scales.length > 0) {
+    attrs.scales = full(scales, () => 1);
+  } else if (n.has(3)) {
+    if (policy !== undefined && policy !== 'stretch') n.fail(`keep_aspect_ratio_policy '${policy}' is not supported`);
+    attrs.sizes = full(n.ints(3, 'sizes'), (i) => n.value(0).shape[i]);
+  } else n.fail(`needs scales or sizes`);
+  if (attrs.coordinate_transformation_mode === 'tf_crop_and_resize') {
+    attrs.roi = n.has(1) ? full(floats(n, 1, 'roi'), () => 0) : n.fail(`tf_crop_and_resize needs roi`);
+  }
+  n.emit('Resize', [0], attrs);
+}
+
+/**
+ * Upsample (opset 9) and Resize-10 sample at x_out / scale ('asymmetric') and, for nearest,
+ * truncate when enlarging and round up when shrinking (onnxruntime's pre-11 behaviour).
+ */
+function resizeLegacy(n: NodeIO, scales: number[]): void {
+  const mode = typeof n.attrs.mode === 'string' ? n.attrs.mode : 'nearest';
+  const up = scales.every((s) => s >= 1);
+  if (!up && !scales.every((s) => s <= 1)) n.fail(`scales [${scales.join(', ')}] both enlarge and shrink; not supported before opset 11`);
+  n.emit('Resize', [0], { mode: mode === 'bilinear' ? 'linear' : mode, coordinate_transformation_mode: 'asymmetric', nearest_mode: up ? 'floor' : 'ceil', scales });
+}
+
+function Upsample(n: NodeIO): void {
+  resizeLegacy(n, floats(n, 1, 'scales'));
+}
+
+function floats(n: NodeIO, i: number, what: string): number[] {
+  const c = n.constant(i) ?? n.fail(`input '${what}' must be known at load time`);
+  return [...c.data];
+}
+
+/** Handlers by ONNX op_type. */
+export const HANDLERS: Readonly<Record<string, Handler>> = {
+  Constant,
+  Shape,
+  Size,
+  Identity,
+  Dropout,
+  Cast,
+  Reshape,
+  Squeeze,
+  Unsqueeze,
+  Clip,
+  Softmax,
+  BatchNormalization,
+  MaxPool,
+  Slice,
+  Split,
+  ReduceSum,
+  ReduceMean,
+  Pad,
+  Resize,
+  Upsample,
+};
+
+/**
+ * The registry ops a handler may emit for a node that is not folded away (default: the op of the
+ * same name). Used to list every unsupported node before anything runs.
+ */
+export const EMITS: Readonly<Record<string, readonly string[]>> = {
+  Constant: [],
+  Shape: [],
+  Size: [],
+  Identity: [],
+  Dropout: [],
+  Cast: [],
+  Upsample: ['Resize'],
+};

@@ -1,0 +1,122 @@
+// Elementwise binary ops with ONNX (numpy) broadcasting, as one table: each entry gives the scalar
+// function in TypeScript (the CPU reference) and as a WGSL expression. One kernel generator serves
+// them all: per output element it finds each operand's element from strides baked into the WGSL,
+// with a stride of 0 along every broadcast dim (see coalesceDims/stridedOffsets).
+
+import { shapeStr, sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
+import { coalesceDims, elementwiseMain, linearGrid, stridedOffsets } from '../kernels/wgsl.js';
+import { defineOp, OpError, type OpDef } from './op.js';
+
+interface BinaryDef {
+  cpu: (a: number, b: number) => number;
+  /** WGSL expression of the f32 values `a` and `b` (plain identifiers, so they may repeat). */
+  wgsl: (a: string, b: string) => string;
+  /** WGSL functions the expression calls. */
+  helpers?: string;
+  /**
+   * PRelu broadcasts only its second input (the slope) to the first: the output has x's shape
+   * (ONNX "unidirectional broadcasting"). The others broadcast both ways.
+   */
+  unidirectional?: boolean;
+}
+
+// WGSL's pow(a, b) is exp2(b * log2(a)): undefined for a < 0 and NaN for 0^0. ONNX follows C's
+// pow: an integer exponent works on any base (sign from the exponent's parity) and x^0 = 1. A
+// negative base with a non-integer exponent is NaN in ONNX; on WebGPU it is left to pow(), whose
+// result WGSL does not define.
+const POW_HELPER = `fn pow_onnx(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (a >= 0.0 || b != floor(b)) { return pow(a, b); }
+  let p = pow(-a, b);
+  return select(p, -p, fract(b * 0.5) != 0.0);
+}`;
+
+export const BINARY: Record<string, BinaryDef> = {
+  Add: { cpu: (a, b) => a + b, wgsl: (a, b) => `${a} + ${b}` },
+  Sub: { cpu: (a, b) => a - b, wgsl: (a, b) => `${a} - ${b}` },
+  Mul: { cpu: (a, b) => a * b, wgsl: (a, b) => `${a} * ${b}` },
+  Div: { cpu: (a, b) => a / b, wgsl: (a, b) => `${a} / ${b}` },
+  Pow: { cpu: (a, b) => Math.pow(a, b), wgsl: (a, b) => `pow_onnx(${a}, ${b})`, helpers: POW_HELPER },
+  PRelu: { cpu: (x, s) => (x < 0 ? s * x : x), wgsl: (x, s) => `select(${x}, ${s} * ${x}, ${x} < 0.0)`, unidirectional: true },
+};
+
+/** The numpy broadcast of two shapes; the error names both. */
+export function broadcastShapes(a: Shape, b: Shape): number[] {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const da = a[a.length - rank + i] ?? 1;
+    const db = b[b.length - rank + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new OpError(`shapes ${shapeStr(a)} and ${shapeStr(b)} cannot be broadcast together (dim ${da} vs ${db})`);
+    }
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/**
+ * Strides of `shape` walked over `out` (which it broadcasts to, right-aligned): 0 along every
+ * dim that `shape` lacks or has as 1.
+ */
+export function broadcastStrides(shape: Shape, out: Shape): number[] {
+  const s = stridesOf(shape);
+  const lead = out.length - shape.length;
+  return out.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : s[d - lead]));
+}
+
+function outputShape(def: BinaryDef, [a, b]: readonly Shape[]): number[] {
+  const out = broadcastShapes(a, b);
+  if (def.unidirectional && (out.length !== a.length || out.some((d, i) => d !== a[i]))) {
+    throw new OpError(`slope of shape ${shapeStr(b)} does not broadcast to x of shape ${shapeStr(a)}`);
+  }
+  return out;
+}
+
+const WG = 256;
+
+function binaryOp(type: string): OpDef<null> {
+  const def = BINARY[type];
+  return defineOp({
+    type,
+    arity: [2, 2],
+    attrs: () => null,
+    shape: (inputs) => [outputShape(def, inputs)],
+    cpu: ([a, b]) => {
+      const out = outputShape(def, [a.shape, b.shape]);
+      const sa = broadcastStrides(a.shape, out);
+      const sb = broadcastStrides(b.shape, out);
+      const n = sizeOf(out);
+      const y = new Float32Array(n);
+      const coord = new Array<number>(out.length).fill(0);
+      for (let i = 0; i < n; i++) {
+        let ia = 0;
+        let ib = 0;
+        for (let d = 0; d < out.length; d++) {
+          ia += coord[d] * sa[d];
+          ib += coord[d] * sb[d];
+        }
+        y[i] = def.cpu(a.data[ia], b.data[ib]);
+        // Advance the row-major coordinate (odometer).
+        for (let d = out.length - 1; d >= 0 && ++coord[d] === out[d]; d--) coord[d] = 0;
+      }
+      return [new Tensor(out, y)];
+    },
+    gpu: ([a, b], [out], _attrs, ctx) => {
+      const n = sizeOf(out);
+      if (n === 0) return []; // (WGSL refuses `% 0u`, and there is nothing to do)
+      const walk = coalesceDims(out, [broadcastStrides(a, out), broadcastStrides(b, out)]);
+      const wgsl = `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+${def.helpers ?? ''}
+${elementwiseMain(n, WG, `${stridedOffsets('i', walk.dims, walk.strides, ['ia', 'ib'])}
+  let va = a[ia];
+  let vb = b[ib];
+  y[i] = ${def.wgsl('va', 'vb')};`)}`;
+      return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ input: 0 }, { input: 1 }, { output: 0 }] }];
+    },
+  });
+}
+
+export const binaryOps: OpDef<null>[] = Object.keys(BINARY).map(binaryOp);
