@@ -10,10 +10,15 @@ import { reshapeOps } from './reshape.js';
 import { transposeOp } from './transpose.js';
 import { concatOp } from './concat.js';
 import { reduceOps } from './reduce.js';
+import { convOps } from './conv.js';
+import { gemmOps } from './gemm.js';
 import { padOp } from './pad.js';
 import { sliceOps } from './slice.js';
+import { resizeOps } from './resize.js';
+import { convTransposeOp } from './convtranspose.js';
+import { lrnOp } from './lrn.js';
 
-const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps];
+const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp];
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((op) => [op.type, op]));
 

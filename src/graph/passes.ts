@@ -1,0 +1,324 @@
+// Graph passes for inference: pure functions Graph -> Graph. None of them mutates its input graph,
+// its nodes or its initializer tensors: changed nodes are new objects, changed weights are new
+// tensors under new names (an initializer may be shared by several nodes, and callers may keep
+// the original graph to compare against).
+//
+// Value names that the outside world sees are kept: graph inputs and outputs never change name.
+// When a removed node produced a graph output, its producer is renamed to produce it instead.
+
+import { floatAttr, intAttr, type Activation, type RawAttrs } from '../ops/op.js';
+import { isActivation } from '../ops/unary.js';
+import { Tensor } from '../tensor.js';
+import type { Graph, Node } from './ir.js';
+
+/** Where every value comes from and who reads it, for one snapshot of a graph. */
+interface Uses {
+  /** Number of reads of each value by nodes (a node reading a value twice counts twice). */
+  readonly reads: Map<string, number>;
+  readonly graphOutputs: ReadonlySet<string>;
+  readonly graphInputs: ReadonlySet<string>;
+}
+
+function uses(graph: Graph): Uses {
+  const reads = new Map<string, number>();
+  for (const n of graph.nodes) for (const v of n.inputs) reads.set(v, (reads.get(v) ?? 0) + 1);
+  return { reads, graphOutputs: new Set(graph.outputs), graphInputs: new Set(graph.inputs.map((v) => v.name)) };
+}
+
+/** Every name in use in a graph, and a way to make new ones that clash with none of them. */
+function nameSource(graph: Graph): (base: string) => string {
+  const taken = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.outputs, ...graph.initializers.keys()]);
+  for (const n of graph.nodes) for (const v of [...n.inputs, ...n.outputs]) taken.add(v);
+  return (base) => {
+    let name = base;
+    for (let i = 1; taken.has(name); i++) name = `${base}_${i}`;
+    taken.add(name);
+    return name;
+  };
+}
+
+/** A constant the passes may fold: an initializer that a caller cannot override as an input. */
+function constant(graph: Graph, inits: ReadonlyMap<string, Tensor>, name: string | undefined): Tensor | undefined {
+  if (name === undefined || name === '' || graph.inputs.some((v) => v.name === name)) return undefined;
+  return inits.get(name);
+}
+
+// ---- removeIdentities ----
+
+/** Whether a node passes its first input through unchanged at inference time. */
+function isPassThrough(graph: Graph, node: Node, u: Uses): boolean {
+  if (node.op === 'Identity') return node.inputs.length === 1 && node.outputs.length === 1;
+  if (node.op !== 'Dropout') return false;
+  // Dropout(data, ratio?, training_mode?) -> (output, mask?): an identity unless training_mode
+  // is a constant true or unknown, or someone reads the mask.
+  const [, , training] = node.inputs;
+  if (training !== undefined && training !== '') {
+    const t = constant(graph, graph.initializers, training);
+    if (!t || t.data.some((v) => v !== 0)) return false;
+  }
+  const mask = node.outputs[1];
+  if (mask !== undefined && mask !== '' && ((u.reads.get(mask) ?? 0) > 0 || u.graphOutputs.has(mask))) return false;
+  return node.inputs.length >= 1 && node.outputs.length >= 1;
+}
+
+/**
+ * Drop Identity nodes and inference-time Dropout nodes; their readers read the source instead.
+ * When the dropped node's output is a graph output, the source's producer is renamed to produce
+ * it directly, unless the source is a graph input, an initializer or itself a graph output: then
+ * the node stays, since two names for one value cannot be expressed otherwise.
+ */
+export function removeIdentities(graph: Graph): Graph {
+  const u = uses(graph);
+  const produced = new Set<string>();
+  // value -> the name that replaces it; followed transitively.
+  const alias = new Map<string, string>();
+  const resolve = (v: string): string => {
+    let r = v;
+    while (alias.has(r)) r = alias.get(r)!;
+    return r;
+  };
+  const kept: Node[] = [];
+  for (const node of graph.nodes) {
+    if (isPassThrough(graph, node, u)) {
+      const src = resolve(node.inputs[0]);
+      const out = node.outputs[0];
+      if (!u.graphOutputs.has(out)) {
+        alias.set(out, src);
+        continue;
+      }
+      if (produced.has(src) && !u.graphOutputs.has(src)) {
+        alias.set(src, out); // the producer of src now writes out, and src's readers read out
+        continue;
+      }
+    }
+    kept.push(node);
+    node.outputs.forEach((v) => produced.add(v));
+  }
+  if (alias.size === 0) return graph;
+  const rename = (vs: readonly string[]) => vs.map((v) => (v === '' ? v : resolve(v)));
+  return {
+    ...graph,
+    nodes: kept.map((n) => ({ ...n, inputs: rename(n.inputs), outputs: rename(n.outputs) })),
+  };
+}
+
+// ---- foldBatchNorm ----
+
+interface BnParams {
+  /** Per-channel multiplier scale / sqrt(var + eps). */
+  readonly mul: Float64Array;
+  /** Per-channel offset B - mean · mul. */
+  readonly add: Float64Array;
+}
+
+/** The affine map of an inference BatchNormalization with constant [C] parameters, or undefined. */
+function bnParams(graph: Graph, inits: ReadonlyMap<string, Tensor>, bn: Node, channels: number): BnParams | undefined {
+  if (bn.inputs.length !== 5 || bn.outputs.length !== 1) return undefined;
+  let epsilon: number;
+  try {
+    if (intAttr(bn.attrs, 'training_mode', 0) !== 0 || intAttr(bn.attrs, 'spatial', 1) !== 1) return undefined;
+    epsilon = floatAttr(bn.attrs, 'epsilon', 1e-5);
+  } catch {
+    return undefined; // malformed: leave it for shape inference to report
+  }
+  const params = bn.inputs.slice(1).map((v) => constant(graph, inits, v));
+  if (params.some((p) => !p || p.size !== channels)) return undefined;
+  const [scale, b, mean, variance] = params as Tensor[];
+  const mul = new Float64Array(channels);
+  const add = new Float64Array(channels);
+  for (let c = 0; c < channels; c++) {
+    mul[c] = scale.data[c] / Math.sqrt(variance.data[c] + epsilon);
+    add[c] = b.data[c] - mean.data[c] * mul[c];
+  }
+  return { mul, add };
+}
+
+/**
+ * Fold into the producer a BatchNormalization whose input comes from a Conv (or a Gemm) that
+ * nobody else reads, whose parameters are initializers, and which has no fused activation yet:
+ *   Conv:  w'[m, ...] = w[m, ...]·mul[m],   b'[m] = b[m]·mul[m] + add[m]     (b = 0 when absent)
+ *          w: [M, C/group, KH, KW], b: [M]
+ *   Gemm:  Y = alpha·A'·B' + beta·C with channels along Y's columns n:
+ *          B' column n scaled by mul[n] (B: [K, N], or [N, K] when transB),
+ *          C'[r, n] = beta·C[r, n]·mul[n] + add[n] and beta' = 1 (C' is [N], or [M, N] when C
+ *          varied along rows).
+ * The producer takes over the BN's output name; folded weights are new initializers.
+ */
+export function foldBatchNorm(graph: Graph): Graph {
+  const u = uses(graph);
+  const fresh = nameSource(graph);
+  const inits = new Map(graph.initializers);
+  const created = new Set<string>();
+  const nodes: (Node | null)[] = [...graph.nodes];
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n!.outputs.forEach((v) => producer.set(v, i)));
+  const setInit = (base: string, t: Tensor): string => {
+    const name = fresh(base);
+    inits.set(name, t);
+    created.add(name);
+    return name;
+  };
+  // A tensor this pass made and nothing else reads any more is dropped right away.
+  const release = (name: string | undefined) => {
+    if (name !== undefined && created.has(name)) inits.delete(name);
+  };
+  let changed = false;
+
+  nodes.forEach((bn, bi) => {
+    if (!bn || bn.op !== 'BatchNormalization') return;
+    const x = bn.inputs[0];
+    const pi = producer.get(x);
+    if (pi === undefined) return;
+    const p = nodes[pi]!;
+    if ((p.op !== 'Conv' && p.op !== 'Gemm') || p.outputs.length !== 1 || p.attrs.activation !== undefined) return;
+    if (u.reads.get(x) !== 1 || u.graphOutputs.has(x)) return;
+    const folded = p.op === 'Conv' ? foldIntoConv(graph, inits, p, bn, setInit) : foldIntoGemm(graph, inits, p, bn, setInit);
+    if (!folded) return;
+    p.inputs.slice(1).forEach((v) => {
+      if (!folded.inputs.includes(v)) release(v);
+    });
+    nodes[pi] = folded;
+    nodes[bi] = null;
+    producer.set(bn.outputs[0], pi);
+    changed = true;
+  });
+  if (!changed) return graph;
+  return { ...graph, nodes: nodes.filter((n): n is Node => n !== null), initializers: inits };
+}
+
+type SetInit = (base: string, t: Tensor) => string;
+
+function foldIntoConv(graph: Graph, inits: ReadonlyMap<string, Tensor>, conv: Node, bn: Node, setInit: SetInit): Node | undefined {
+  const w = constant(graph, inits, conv.inputs[1]); // w: [M, C/group, KH, KW]
+  if (!w || w.rank < 3 || conv.inputs.length > 3) return undefined;
+  const M = w.shape[0];
+  const hasBias = conv.inputs.length === 3 && conv.inputs[2] !== '';
+  const b = hasBias ? constant(graph, inits, conv.inputs[2]) : undefined;
+  if (hasBias && (!b || b.size !== M)) return undefined;
+  const bnp = bnParams(graph, inits, bn, M);
+  if (!bnp) return undefined;
+  const per = w.size / M;
+  const w2 = new Float32Array(w.size);
+  for (let m = 0; m < M; m++) for (let j = 0; j < per; j++) w2[m * per + j] = w.data[m * per + j] * bnp.mul[m];
+  const b2 = new Float32Array(M);
+  for (let m = 0; m < M; m++) b2[m] = (b ? b.data[m] : 0) * bnp.mul[m] + bnp.add[m];
+  const out = bn.outputs[0];
+  const wName = setInit(`${out}_w`, new Tensor(w.shape, w2));
+  const bName = setInit(`${out}_b`, new Tensor([M], b2));
+  return { ...conv, inputs: [conv.inputs[0], wName, bName], outputs: [out] };
+}
+
+function foldIntoGemm(graph: Graph, inits: ReadonlyMap<string, Tensor>, gemm: Node, bn: Node, setInit: SetInit): Node | undefined {
+  const B = constant(graph, inits, gemm.inputs[1]);
+  if (!B || B.rank !== 2 || gemm.inputs.length > 3) return undefined;
+  let transB: number, beta: number;
+  try {
+    transB = intAttr(gemm.attrs, 'transB', 0);
+    beta = floatAttr(gemm.attrs, 'beta', 1);
+  } catch {
+    return undefined;
+  }
+  const N = transB ? B.shape[0] : B.shape[1];
+  const K = transB ? B.shape[1] : B.shape[0];
+  const hasC = gemm.inputs.length === 3 && gemm.inputs[2] !== '';
+  const C = hasC ? constant(graph, inits, gemm.inputs[2]) : undefined;
+  if (hasC && (!C || C.rank > 2)) return undefined;
+  // C broadcasts (aligned right) to [rows, N]: its row and column extents.
+  const cRows = C && C.rank === 2 ? C.shape[0] : 1;
+  const cCols = C && C.rank >= 1 ? C.shape[C.rank - 1] : 1;
+  if (C && cCols !== 1 && cCols !== N) return undefined;
+  const bnp = bnParams(graph, inits, bn, N);
+  if (!bnp) return undefined;
+
+  const B2 = new Float32Array(B.size);
+  for (let k = 0; k < K; k++) {
+    for (let n = 0; n < N; n++) {
+      const i = transB ? n * K + k : k * N + n;
+      B2[i] = B.data[i] * bnp.mul[n];
+    }
+  }
+  const C2 = new Float32Array(cRows * N);
+  for (let r = 0; r < cRows; r++) {
+    for (let n = 0; n < N; n++) {
+      const c = C ? C.data[r * cCols + (cCols === 1 ? 0 : n)] : 0;
+      C2[r * N + n] = beta * c * bnp.mul[n] + bnp.add[n];
+    }
+  }
+  const out = bn.outputs[0];
+  const bName = setInit(`${out}_B`, new Tensor(B.shape, B2));
+  const cName = setInit(`${out}_C`, new Tensor(cRows === 1 ? [N] : [cRows, N], C2));
+  return { ...gemm, inputs: [gemm.inputs[0], bName, cName], outputs: [out], attrs: { ...gemm.attrs, beta: 1 } };
+}
+
+// ---- fuseActivations ----
+
+/** Ops whose epilogue applies a fused `activation` attribute. */
+const FUSES_ACTIVATION = new Set(['Conv', 'Gemm', 'MatMul']);
+
+/**
+ * Merge an elementwise activation (anything ops/unary.ts's isActivation accepts) into the Conv,
+ * Gemm or MatMul producing its input, when it is that output's only reader, the output is not a
+ * graph output, and the producer has no activation yet. The producer takes over the
+ * activation's output name.
+ */
+export function fuseActivations(graph: Graph): Graph {
+  const u = uses(graph);
+  const nodes: (Node | null)[] = [...graph.nodes];
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n!.outputs.forEach((v) => producer.set(v, i)));
+  let changed = false;
+  nodes.forEach((act, ai) => {
+    // Clip from opset 11 gives min/max as inputs; only the attribute form is an activation here.
+    if (!act || !isActivation(act.op) || act.inputs.length !== 1 || act.outputs.length !== 1) return;
+    const x = act.inputs[0];
+    const pi = producer.get(x);
+    if (pi === undefined) return;
+    const p = nodes[pi]!;
+    if (!FUSES_ACTIVATION.has(p.op) || p.outputs.length !== 1 || p.attrs.activation !== undefined) return;
+    if (u.reads.get(x) !== 1 || u.graphOutputs.has(x)) return;
+    const activation: Activation = { op: act.op, attrs: act.attrs };
+    nodes[pi] = { ...p, outputs: [act.outputs[0]], attrs: { ...p.attrs, activation } as RawAttrs };
+    nodes[ai] = null;
+    producer.set(act.outputs[0], pi);
+    changed = true;
+  });
+  if (!changed) return graph;
+  return { ...graph, nodes: nodes.filter((n): n is Node => n !== null) };
+}
+
+// ---- eliminateDeadNodes ----
+
+/**
+ * Drop nodes none of whose outputs is read by a kept node or is a graph output, then the
+ * initializers nothing reads. Graph inputs stay: they are the model's interface.
+ */
+export function eliminateDeadNodes(graph: Graph): Graph {
+  const live = new Set<string>(graph.outputs);
+  const keep = new Array<boolean>(graph.nodes.length).fill(false);
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i];
+    if (!n.outputs.some((v) => live.has(v))) continue;
+    keep[i] = true;
+    n.inputs.forEach((v) => live.add(v));
+  }
+  const nodes = graph.nodes.filter((_, i) => keep[i]);
+  const initializers = new Map([...graph.initializers].filter(([name]) => live.has(name)));
+  if (nodes.length === graph.nodes.length && initializers.size === graph.initializers.size) return graph;
+  return { ...graph, nodes, initializers };
+}
+
+// ---- all of them ----
+
+/**
+ * The inference pipeline: dead code first (so that dead readers do not block folds), then
+ * pass-throughs (which may put a BatchNormalization or an activation right after its Conv),
+ * BN folding before activation fusion (Conv -> BN -> Relu becomes one Conv with Relu), and dead
+ * code again for the weights the folds replaced.
+ */
+export function optimizeGraph(graph: Graph): Graph {
+  let g = eliminateDeadNodes(graph);
+  g = removeIdentities(g);
+  g = foldBatchNorm(g);
+  g = fuseActivations(g);
+  return eliminateDeadNodes(g);
+}
