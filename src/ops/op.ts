@@ -117,6 +117,16 @@ export function intsAttr(raw: RawAttrs, name: string, dflt?: readonly number[]):
   return [...(v as number[])];
 }
 
+export function floatsAttr(raw: RawAttrs, name: string, dflt?: readonly number[]): number[] {
+  const v = raw[name];
+  if (v === undefined) {
+    if (dflt === undefined) throw new OpError(`attribute '${name}' is required`);
+    return [...dflt];
+  }
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'number')) throw new OpError(`attribute '${name}' must be a list of numbers, got ${fmt(v)}`);
+  return [...(v as number[])];
+}
+
 export function stringAttr(raw: RawAttrs, name: string, dflt?: string): string {
   const v = raw[name];
   if (v === undefined) {

@@ -1,4 +1,4 @@
-// Pad: constant, reflect, edge and wrap padding of any rank, with negative pads cropping.
+// Pad: constant, reflect, edge and wrap (opset 19) padding of any rank; negative pads crop.
 //
 // Our IR carries `pads` (ONNX layout [x1_begin, x2_begin, ..., x1_end, x2_end, ...]) and the
 // constant `value` as attributes; the ONNX importer turns opset-11+'s `pads` / `constant_value`
@@ -11,10 +11,12 @@
 // first element sits at max(-begin, 0) in the input; j outside [0, L) is padding:
 //   constant → value; edge → clamp(j, 0, L-1); wrap → j mod L;
 //   reflect → mirror without repeating the border (numpy's 'reflect'), periodic with 2(L-1).
+// Checked against onnxruntime 1.22, which agrees everywhere except reflect pads of L or more:
+// there it writes zeros, and we keep reflecting as numpy (the ONNX reference) does.
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, i32, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { defineOp, floatAttr, intsAttr, OpError, stringAttr, type Binding, type OpDef } from './op.js';
+import { defineOp, floatAttr, intsAttr, OpError, stringAttr, type Binding, type RawAttrs } from './op.js';
 
 const MODES = ['constant', 'reflect', 'edge', 'wrap'] as const;
 type PadMode = (typeof MODES)[number];
@@ -45,7 +47,7 @@ export function padSource(o: number, begin: number, end: number, n: number, mode
   return cropStart + k;
 }
 
-function resolve(raw: Parameters<OpDef['attrs']>[0], [x]: readonly Shape[]): PadAttrs {
+function resolve(raw: RawAttrs, [x]: readonly Shape[]): PadAttrs {
   const rank = x.length;
   const mode = stringAttr(raw, 'mode', 'constant');
   if (!(MODES as readonly string[]).includes(mode)) throw new OpError(`attribute 'mode' must be one of ${MODES.join(', ')}, got '${mode}'`);

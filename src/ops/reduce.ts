@@ -14,7 +14,7 @@
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, f32, linearGrid, linearIndexFn, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { defineOp, intAttr, intsAttr, OpError, type Dispatch, type KernelContext, type OpDef } from './op.js';
+import { defineOp, intAttr, intsAttr, OpError, type Dispatch, type KernelContext, type OpDef, type RawAttrs } from './op.js';
 
 export interface ReduceAttrs {
   /** Sorted, non-negative, distinct axes actually reduced (empty for the noop case). */
@@ -51,7 +51,7 @@ const KINDS: Record<string, ReduceKind> = {
   },
 };
 
-function resolveAxes(raw: Parameters<OpDef['attrs']>[0], inputs: readonly Shape[]): ReduceAttrs {
+function resolveAxes(raw: RawAttrs, inputs: readonly Shape[]): ReduceAttrs {
   const rank = inputs[0].length;
   const keepdims = intAttr(raw, 'keepdims', 1);
   if (keepdims !== 0 && keepdims !== 1) throw new OpError(`attribute 'keepdims' must be 0 or 1, got ${keepdims}`);
@@ -165,15 +165,13 @@ ${offsetOf('r', redDims, redStrides, 'off')}
     return [{ wgsl, workgroups: linearGrid(outCount, ROWS_WG, ctx), bindings: [...bindings] }];
   }
 
-  // One workgroup per output element; the grid is 2-D when there are more than 65535 outputs.
-  const grid = linearGrid(outCount, 1, ctx);
+  // One workgroup per output element (fewer than 1024 of them here).
   const wgsl = `${decls}
 var<workgroup> part: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = wid.x + wid.y * nwg.x;
-  // No early return before the barriers: uniform control flow; out-of-range groups skip the store.
-${offsetOf('min(o, ' + u32(outCount - 1) + ')', keptDims, keptStrides, 'base')}
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+  let o = wid.x;
+${offsetOf('o', keptDims, keptStrides, 'base')}
 ${offsetOf('t', redDims, redStrides, 'first')}
   var acc = x[base + first]; // count >= 256 > ${WG}: every invocation has an element
   for (var r = t + ${WG}u; r < ${u32(count)}; r += ${WG}u) {
@@ -186,9 +184,9 @@ ${offsetOf('r', redDims, redStrides, 'off')}
     if (t < s) { part[t] = ${kind.wgsl('part[t]', 'part[t + s]')}; }
     workgroupBarrier();
   }
-  if (t == 0u && o < ${u32(outCount)}) { y[o] = ${kind.finishWgsl('part[0]', count)}; }
+  if (t == 0u) { y[o] = ${kind.finishWgsl('part[0]', count)}; }
 }`;
-  return [{ wgsl, workgroups: grid, bindings: [...bindings] }];
+  return [{ wgsl, workgroups: [outCount, 1, 1], bindings: [...bindings] }];
 }
 
 function reduceOp(type: string): OpDef<ReduceAttrs> {

@@ -29,7 +29,7 @@ function normAxis(a: number, rank: number, what: string): number {
 
 /**
  * A copy where output coordinate o_d reads input coordinate start_d + o_d·step_d on every axis:
- * Slice in general, and Gather/Split pieces. One invocation per output element.
+ * Slice, and each output of Split. One invocation per output element.
  */
 interface AffineCopy {
   readonly start: readonly number[];

@@ -1,0 +1,290 @@
+// Resize (opset 11+) in modes nearest and linear, and Upsample (opsets 7-9) on top of it.
+//
+// Our IR carries the target as an attribute: `scales: number[]` or `sizes: number[]` (exactly
+// one; with opset-18's `axes`, one entry per listed axis). The ONNX importer converts the
+// constant `scales` / `sizes` inputs; `roi` is only used by tf_crop_and_resize, which we refuse.
+// With scales, output length = floor(input length · scale); with sizes, scale = size / input.
+//
+// Every axis is resized independently, so the op is a per-axis table of source taps computed
+// once at plan time (in float32, step by step, as onnxruntime does, so that ties such as
+// x_original = 2.5 round the same way): nearest reads one input coordinate per output
+// coordinate, linear blends two with a weight (N-linear over every resized axis; bilinear on H, W
+// for images). Both the CPU reference and the WebGPU kernel read the same tables, which go to
+// the GPU as a constant array; the coordinate rules themselves are checked against hand-computed
+// values in the tests.
+//
+// Coordinate transformation (x = output coordinate, s = scale, in/out = axis lengths):
+//   half_pixel            (x + 0.5) / s - 0.5
+//   half_pixel_symmetric  half_pixel shifted by in/2 · (1 - floor(in·s) / (in·s))
+//   pytorch_half_pixel    out > 1 ? (x + 0.5) / s - 0.5 : 0
+//   align_corners         out == 1 ? 0 : x · (in - 1) / (out - 1)
+//   asymmetric            x / s
+//   tf_half_pixel_for_nn  (x + 0.5) / s
+// Nearest then rounds (round_prefer_floor, round_prefer_ceil, floor, ceil) and clamps to the
+// axis; linear takes floor(x) and floor(x) + 1 with weight x - floor(x), both clamped to the
+// axis (the edge value continues outside, as in the ONNX reference and onnxruntime).
+//
+// Where the ONNX reference implementation and onnxruntime disagree we follow onnxruntime, which
+// is also what the spec's words say: align_corners divides by the resized tensor's integer
+// length (the reference uses in·scale, 2.4 rather than 2, in its downsample test). Checked
+// against onnxruntime 1.22 on every mode above; the one known difference is that exact ties in
+// half_pixel_symmetric (x_original exactly on .5 or on an integer in exact arithmetic) can land
+// on either side after float32 rounding, and onnxruntime's rounding there is not reproduced.
+
+import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
+import { elementwiseMain, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
+import { defineOp, floatsAttr, intAttr, intsAttr, OpError, stringAttr, type Binding, type Dispatch, type KernelContext, type RawAttrs } from './op.js';
+
+const COORD_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn'] as const;
+const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'] as const;
+type CoordMode = (typeof COORD_MODES)[number];
+type NearestMode = (typeof NEAREST_MODES)[number];
+
+/** Where one output coordinate of a resized axis reads: one tap (i0) or a blend of i0 and i1. */
+interface AxisTaps {
+  readonly i0: readonly number[];
+  readonly i1: readonly number[];
+  readonly w: readonly number[];
+  /** 1 when every weight is 0 (nearest, or linear that lands on input points). */
+  readonly taps: 1 | 2;
+}
+
+export interface ResizeAttrs {
+  readonly shape: readonly number[];
+  /** Per axis: null when output coordinate o simply reads input coordinate o. */
+  readonly axes: readonly (AxisTaps | null)[];
+}
+
+const fr = Math.fround;
+
+/** The input coordinate (float32) that output coordinate x maps to. */
+export function originalCoordinate(mode: CoordMode, x: number, scale: number, inLen: number, outLen: number): number {
+  switch (mode) {
+    case 'half_pixel':
+      return fr(fr(fr(x + 0.5) / scale) - 0.5);
+    case 'half_pixel_symmetric': {
+      const outF = fr(inLen * scale);
+      const adjustment = fr(outLen / outF);
+      const offset = fr(fr(inLen / 2) * fr(1 - adjustment));
+      return fr(offset + fr(fr(fr(x + 0.5) / scale) - 0.5));
+    }
+    case 'pytorch_half_pixel':
+      return outLen > 1 ? fr(fr(fr(x + 0.5) / scale) - 0.5) : 0;
+    case 'align_corners':
+      return outLen === 1 ? 0 : fr(fr(x * (inLen - 1)) / (outLen - 1));
+    case 'asymmetric':
+      return fr(x / scale);
+    case 'tf_half_pixel_for_nn':
+      return fr(fr(x + 0.5) / scale);
+  }
+}
+
+export function nearestIndex(mode: NearestMode, x: number): number {
+  switch (mode) {
+    case 'round_prefer_floor':
+      return Math.ceil(x - 0.5);
+    case 'round_prefer_ceil':
+      return Math.floor(x + 0.5);
+    case 'floor':
+      return Math.floor(x);
+    case 'ceil':
+      return Math.ceil(x);
+  }
+}
+
+interface Resolved {
+  mode: 'nearest' | 'linear';
+  coord: CoordMode;
+  nearest: NearestMode;
+}
+
+function axisTaps(r: Resolved, scale: number, inLen: number, outLen: number): AxisTaps | null {
+  const i0: number[] = [];
+  const i1: number[] = [];
+  const w: number[] = [];
+  const clamp = (i: number) => Math.min(Math.max(i, 0), inLen - 1);
+  for (let o = 0; o < outLen; o++) {
+    const x = originalCoordinate(r.coord, o, scale, inLen, outLen);
+    if (r.mode === 'nearest') {
+      i0.push(clamp(nearestIndex(r.nearest, x)));
+      i1.push(i0[o]);
+      w.push(0);
+    } else {
+      const f = Math.floor(x);
+      i0.push(clamp(f));
+      i1.push(clamp(f + 1));
+      w.push(fr(x - f));
+    }
+  }
+  const taps = w.every((v, o) => v === 0 || i0[o] === i1[o]) ? 1 : 2;
+  if (inLen === outLen && taps === 1 && i0.every((v, o) => v === o)) return null;
+  return { i0, i1, w, taps };
+}
+
+/** Target lengths and scales per axis from `scales` or `sizes` (over `axes` when given). */
+function target(raw: RawAttrs, x: Shape): { scales: number[]; shape: number[] } {
+  const rank = x.length;
+  const axes = intsAttr(
+    raw,
+    'axes',
+    x.map((_, i) => i),
+  ).map((a) => {
+    if (a < -rank || a >= rank) throw new OpError(`attribute 'axes' has ${a}, out of range for rank ${rank}`);
+    return a < 0 ? a + rank : a;
+  });
+  if (new Set(axes).size !== axes.length) throw new OpError(`attribute 'axes' repeats an axis`);
+  const hasScales = raw.scales !== undefined;
+  const hasSizes = raw.sizes !== undefined;
+  if (hasScales === hasSizes) throw new OpError(`needs exactly one of the attributes 'scales' and 'sizes'`);
+  const scales = x.map(() => 1);
+  const shape = [...x];
+  if (hasScales) {
+    const given = floatsAttr(raw, 'scales');
+    if (given.length !== axes.length) throw new OpError(`attribute 'scales' needs ${axes.length} values, got ${given.length}`);
+    given.forEach((s, k) => {
+      if (!(s > 0) || !Number.isFinite(s)) throw new OpError(`attribute 'scales' must be positive, got ${s} for axis ${axes[k]}`);
+      scales[axes[k]] = fr(s);
+      shape[axes[k]] = Math.floor(fr(x[axes[k]] * fr(s)));
+    });
+  } else {
+    const given = intsAttr(raw, 'sizes');
+    if (given.length !== axes.length) throw new OpError(`attribute 'sizes' needs ${axes.length} values, got ${given.length}`);
+    given.forEach((n, k) => {
+      if (n < 1) throw new OpError(`attribute 'sizes' must be positive, got ${n} for axis ${axes[k]}`);
+      if (x[axes[k]] === 0) throw new OpError(`cannot resize axis ${axes[k]} of length 0 to ${n}`);
+      shape[axes[k]] = n;
+      scales[axes[k]] = fr(n / x[axes[k]]);
+    });
+  }
+  return { scales, shape };
+}
+
+function tables(r: Resolved, x: Shape, scales: number[], shape: number[]): ResizeAttrs {
+  // An axis with scale 1 is not resized (onnxruntime does the same): the transformation would
+  // otherwise shift it in tf_half_pixel_for_nn, where x_original = x + 0.5. An axis of length 0
+  // stays empty and needs no taps either.
+  const resized = (d: number) => scales[d] !== 1 && x[d] > 0 && shape[d] > 0;
+  return { shape, axes: x.map((len, d) => (resized(d) ? axisTaps(r, scales[d], len, shape[d]) : null)) };
+}
+
+function oneOf<T extends string>(raw: RawAttrs, name: string, allowed: readonly T[], dflt: T): T {
+  const v = stringAttr(raw, name, dflt);
+  if (!(allowed as readonly string[]).includes(v)) throw new OpError(`attribute '${name}' must be one of ${allowed.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+function resizeAttrs(raw: RawAttrs, [x]: readonly Shape[]): ResizeAttrs {
+  const mode = stringAttr(raw, 'mode', 'nearest');
+  if (mode === 'cubic') throw new OpError(`mode 'cubic' is not supported (nearest and linear are)`);
+  if (mode !== 'nearest' && mode !== 'linear') throw new OpError(`attribute 'mode' must be nearest or linear, got '${mode}'`);
+  const coordRaw = stringAttr(raw, 'coordinate_transformation_mode', 'half_pixel');
+  if (coordRaw === 'tf_crop_and_resize') throw new OpError(`coordinate_transformation_mode 'tf_crop_and_resize' is not supported`);
+  const coord = oneOf(raw, 'coordinate_transformation_mode', COORD_MODES, 'half_pixel');
+  const nearest = oneOf(raw, 'nearest_mode', NEAREST_MODES, 'round_prefer_floor');
+  if (intAttr(raw, 'antialias', 0) !== 0) throw new OpError(`antialias = 1 is not supported`);
+  const policy = stringAttr(raw, 'keep_aspect_ratio_policy', 'stretch');
+  if (policy !== 'stretch') throw new OpError(`keep_aspect_ratio_policy '${policy}' is not supported (stretch is)`);
+  const { scales, shape } = target(raw, x);
+  return tables({ mode, coord, nearest }, x, scales, shape);
+}
+
+/** Upsample (opsets 7-9): asymmetric coordinates, nearest rounds down; scales ≥ 1. */
+function upsampleAttrs(raw: RawAttrs, [x]: readonly Shape[]): ResizeAttrs {
+  let mode = stringAttr(raw, 'mode', 'nearest');
+  if (mode === 'bilinear') mode = 'linear'; // opset 7's name
+  if (mode !== 'nearest' && mode !== 'linear') throw new OpError(`attribute 'mode' must be nearest or linear, got '${mode}'`);
+  const given = floatsAttr(raw, 'scales');
+  if (given.length !== x.length) throw new OpError(`attribute 'scales' needs ${x.length} values, got ${given.length}`);
+  if (given.some((s) => !(s >= 1) || !Number.isFinite(s))) throw new OpError(`attribute 'scales' must be at least 1 for Upsample, got [${given.join(', ')}]`);
+  const { scales, shape } = target({ scales: given }, x);
+  return tables({ mode, coord: 'asymmetric', nearest: 'floor' }, x, scales, shape);
+}
+
+function resizeCpu(x: Tensor, a: ResizeAttrs): Tensor {
+  const out = a.shape;
+  const inStrides = stridesOf(x.shape);
+  const outStrides = stridesOf(out);
+  const y = new Float32Array(sizeOf(out));
+  for (let i = 0; i < y.length; i++) {
+    const o = out.map((len, d) => Math.floor(i / outStrides[d]) % len);
+    // Blend axis by axis: value(d, offset) interpolates the remaining axes d.. at `offset`.
+    const value = (d: number, offset: number): number => {
+      if (d === out.length) return x.data[offset];
+      const t = a.axes[d];
+      if (!t) return value(d + 1, offset + o[d] * inStrides[d]);
+      const v0 = value(d + 1, offset + t.i0[o[d]] * inStrides[d]);
+      if (t.taps === 1) return v0;
+      const w = t.w[o[d]];
+      return (1 - w) * v0 + w * value(d + 1, offset + t.i1[o[d]] * inStrides[d]);
+    };
+    y[i] = value(0, 0);
+  }
+  return new Tensor(out, y);
+}
+
+const WG = 256;
+
+function resizeGpu([x]: readonly Shape[], [out]: readonly Shape[], a: ResizeAttrs, ctx: KernelContext): Dispatch[] {
+  const n = sizeOf(out);
+  if (n === 0) return [];
+  const inStrides = stridesOf(x);
+  // The table: per resized axis and output coordinate, the input offsets (coordinate · stride)
+  // of its taps, and for two-tap axes the weight's f32 bits.
+  const table: number[] = [];
+  const lines: string[] = [];
+  const fixed: string[] = [];
+  const blended: { d: number; t: AxisTaps }[] = [];
+  out.forEach((_, d) => {
+    const t = a.axes[d];
+    if (!t) {
+      if (out[d] > 1) fixed.push(`o${d} * ${u32(inStrides[d])}`);
+      return;
+    }
+    const at = table.length;
+    const bits = new Uint32Array(new Float32Array(t.w).buffer);
+    for (let k = 0; k < out[d]; k++) {
+      if (t.taps === 1) table.push(t.i0[k] * inStrides[d]);
+      else table.push(t.i0[k] * inStrides[d], t.i1[k] * inStrides[d], bits[k]);
+    }
+    if (t.taps === 1) fixed.push(`tab[${u32(at)} + o${d}]`);
+    else {
+      const e = `${u32(at)} + 3u * o${d}`;
+      lines.push(`  let a${d} = tab[${e}];\n  let b${d} = tab[${e} + 1u];\n  let w${d} = bitcast<f32>(tab[${e} + 2u]);`);
+      blended.push({ d, t });
+    }
+  });
+  // mix(v0, v1, w) = v0·(1 - w) + v1·w, nested over the two-tap axes.
+  const value = (k: number, offset: string): string => {
+    if (k === blended.length) return `x[${offset}]`;
+    const d = blended[k].d;
+    return `mix(${value(k + 1, `${offset} + a${d}`)}, ${value(k + 1, `${offset} + b${d}`)}, w${d})`;
+  };
+  const body = `${unravelWgsl('i', out, 'o')}
+  let base = ${fixed.join(' + ') || '0u'};
+${lines.join('\n')}
+  y[i] = ${value(0, 'base')};`;
+  const decls = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;${table.length ? '\n@group(0) @binding(2) var<storage, read> tab: array<u32>;' : ''}`;
+  const wgsl = `${decls}\n${elementwiseMain(n, WG, body)}`;
+  const bindings: Binding[] = [{ input: 0 }, { output: 0 }];
+  if (table.length) bindings.push({ constant: Uint32Array.from(table) });
+  return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings }];
+}
+
+function resizeDef(type: 'Resize' | 'Upsample', attrs: (raw: RawAttrs, inputs: readonly Shape[]) => ResizeAttrs) {
+  return defineOp<ResizeAttrs>({
+    type,
+    arity: [1, 1],
+    attrs,
+    shape: (_, a) => [a.shape],
+    cpu: ([x], a) => [resizeCpu(x, a)],
+    gpu: (inputs, outputs, a, ctx) => {
+      if (a.axes.every((t) => t === null)) return 'view'; // same shape, every coordinate maps to itself
+      return resizeGpu(inputs, outputs, a, ctx);
+    },
+  });
+}
+
+export const resizeOp = resizeDef('Resize', resizeAttrs);
+export const upsampleOp = resizeDef('Upsample', upsampleAttrs);
+export const resizeOps = [resizeOp, upsampleOp];
