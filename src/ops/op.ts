@@ -71,6 +71,33 @@ export interface OpDef<A = unknown> {
    * output 0 is input 0's data under another shape (Reshape, Flatten, ...), which costs nothing.
    */
   gpu(inputs: readonly Shape[], outputs: readonly Shape[], attrs: A, ctx: KernelContext): Dispatch[] | 'view';
+  /**
+   * Reverse mode, for training: emit graph nodes that compute the gradient of each input from
+   * the gradients of the outputs (see graph/autograd.ts). Absent on ops that are not trainable.
+   */
+  grad?(g: GradContext<A>): (string | undefined)[];
+}
+
+/** What an op's `grad` sees, and how it adds nodes to the backward graph. */
+export interface GradContext<A = unknown> {
+  /** The forward node's input and output value names (readable by emitted nodes). */
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attrs: A;
+  readonly inputShapes: readonly Shape[];
+  readonly outputShapes: readonly Shape[];
+  /** Gradient value of each output; undefined when no gradient flows into it. */
+  readonly gradOutputs: readonly (string | undefined)[];
+  /** Whether input i needs a gradient (skip work for constants and labels). */
+  readonly wants: readonly boolean[];
+  /** Add a node of `op` and return the name of its first output. */
+  emit(op: string, inputs: readonly string[], attrs?: RawAttrs): string;
+  /** Add a node with several outputs and return their names. */
+  emitMulti(op: string, inputs: readonly string[], outputs: number, attrs?: RawAttrs): string[];
+  /** Add a constant and return its name. */
+  constant(t: Tensor): string;
+  /** Sum a gradient of shape `from` down to the broadcast-input shape `to` (reverse of broadcasting). */
+  sumTo(grad: string, from: Shape, to: Shape): string;
 }
 
 /** A user-facing error about an op's inputs or attributes. The executor prefixes the node name. */
