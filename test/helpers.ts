@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { Gpu } from '../src/device/gpu.js';
 import type { Graph } from '../src/graph/ir.js';
 import { CpuSession, GpuSession } from '../src/graph/session.js';
-import type { RawAttrs } from '../src/ops/op.js';
+import type { KernelContext, RawAttrs } from '../src/ops/op.js';
+import { getOp } from '../src/ops/registry.js';
 import { sizeOf, Tensor, type Shape } from '../src/tensor.js';
 
 let gpuPromise: Promise<Gpu | null> | undefined;
@@ -92,5 +93,31 @@ export function assertClose(actual: Tensor, expected: Tensor, tol: { atol?: numb
       `${what} mismatch at flat index ${worstAt}: got ${actual.data[worstAt]}, expected ${expected.data[worstAt]} ` +
         `(atol ${atol}, rtol ${rtol}, shape [${expected.shape.join(', ')}])`,
     );
+  }
+}
+
+/**
+ * Run one op on WebGPU under a given KernelContext, without a session: for kernels with variants
+ * that this adapter would not pick (e.g. the GEMM's workgroup staging on a software adapter).
+ */
+export async function runGpuWith(gpu: Gpu, op: string, inputs: readonly Tensor[], attrs: RawAttrs, ctx: KernelContext): Promise<Tensor[]> {
+  const def = getOp(op);
+  const shapes = inputs.map((t) => t.shape);
+  const at = def.attrs(attrs, shapes);
+  const outShapes = def.shape(shapes, at);
+  const dispatches = def.gpu(shapes, outShapes, at, ctx);
+  if (dispatches === 'view') return def.cpu(inputs, at);
+  const ins = inputs.map((t) => gpu.upload(t.data));
+  const outs = outShapes.map((s) => gpu.buffer(sizeOf(s) * 4));
+  const consts: GPUBuffer[] = [];
+  const steps = dispatches.map((d) => {
+    const bufs = d.bindings.map((b) => ('input' in b ? ins[b.input] : 'output' in b ? outs[b.output] : consts[consts.push(gpu.upload(b.constant)) - 1]));
+    return { ...gpu.prepare(d.wgsl, bufs), workgroups: d.workgroups };
+  });
+  try {
+    const { data } = await gpu.execute(steps, outs.map((b, i) => ({ buffer: b, bytes: sizeOf(outShapes[i]) * 4 })));
+    return data.map((d, i) => new Tensor(outShapes[i], d));
+  } finally {
+    for (const b of [...ins, ...outs, ...consts]) gpu.release(b);
   }
 }

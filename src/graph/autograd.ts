@@ -7,7 +7,7 @@
 // GPU backward pass reuses the forward kernels' machinery, and every gradient op has a CPU
 // reference like any other op.
 
-import type { GradContext, RawAttrs } from '../ops/op.js';
+import { OpError, type GradContext, type RawAttrs } from '../ops/op.js';
 import { Tensor, type Shape } from '../tensor.js';
 import type { Graph, Node } from './ir.js';
 import { inferShapes } from './shapes.js';
@@ -80,7 +80,13 @@ export function buildBackward(graph: Graph, loss: string, wrt: readonly string[]
       constant,
       sumTo,
     };
-    const gIn = r.op.grad(ctx);
+    let gIn: (string | undefined)[];
+    try {
+      gIn = r.op.grad(ctx);
+    } catch (e) {
+      if (e instanceof OpError) throw new Error(`node '${r.node.name}' (${r.node.op}): ${e.message}`);
+      throw e;
+    }
     r.node.inputs.forEach((v, k) => {
       if (wants[k] && gIn[k] !== undefined) accumulate(v, gIn[k]!);
     });

@@ -116,7 +116,7 @@ export class GpuSession extends BaseSession implements Session {
         return;
       }
       for (const dispatch of d) {
-        const buffers = dispatch.bindings.map((b) => this.bindingBuffer(b, r.node.inputs, r.node.outputs));
+        const buffers = dispatch.bindings.map((b) => this.bindingBuffer(b, r.node.inputs, r.node.outputs, r.outputShapes));
         this.steps.push({ ...gpu.prepare(dispatch.wgsl, buffers), workgroups: dispatch.workgroups });
         this.stepNodes.push({ node: r.node.name, op: r.node.op });
       }
@@ -128,9 +128,11 @@ export class GpuSession extends BaseSession implements Session {
     return b;
   }
 
-  private bindingBuffer(b: Dispatch['bindings'][number], inputs: readonly string[], outputs: readonly string[]): GPUBuffer {
+  private bindingBuffer(b: Dispatch['bindings'][number], inputs: readonly string[], outputs: readonly string[], outputShapes: readonly Shape[]): GPUBuffer {
     if ('input' in b) return this.valueBuffers.get(inputs[b.input])!;
-    if ('output' in b) return this.valueBuffers.get(outputs[b.output])!;
+    // An optional output that the node does not name (BatchNormalization's running statistics,
+    // say) is still written by the kernel: it gets a scratch buffer of its own.
+    if ('output' in b) return this.valueBuffers.get(outputs[b.output]) ?? this.own(this.gpu.buffer(sizeOf(outputShapes[b.output]) * 4));
     return this.own(this.gpu.upload(b.constant));
   }
 

@@ -2,33 +2,39 @@
 //
 // What it computes: for each batch b < batches (batched MatMul, or the groups of a grouped conv),
 //   O[b][m, n] = sum_k A[b][m, k] * B[b][k, n]          m < M, n < N, k < K
-// The core knows nothing about where A, B and O live. The op supplies three WGSL functions:
-//   fn loadA(b: u32, m: u32, k: u32) -> vec4<f32>   A[b][m, k..k+3]   (a run along K)
-//   fn loadB(b: u32, k: u32, n: u32) -> vec4<f32>   B[b][k, n..n+3]   (a run along N)
-//   fn store(b: u32, m: u32, n: u32, acc: vec4<f32>) the epilogue for O[b][m, n..n+3]
-// The reduction loop reads each operand only through its loader; that is the seam for later work:
-// a conv's loadB can gather its rows through a table of kept (c, ky, kx) offsets (synapse vector
-// elimination), and a loader may read packed 32-bit words and split them into f32 (data fission).
-// Ops build loaders from the small helpers at the end of this file or write their own.
+// The core knows nothing about where A, B and O live. The op supplies WGSL functions:
+//   fn rowA(b: u32, m: u32) -> TA          what loadA needs of row m (e.g. its offset)
+//   fn loadA(k: u32, r: TA) -> vec4<f32>   A[b][m, k..k+3]   (a run along K)
+//   fn colB(b: u32, n: u32) -> TB          what loadB needs of columns n..n+3 (e.g. their offsets)
+//   fn loadB(k: u32, c: TB) -> vec4<f32>   B[b][k, n..n+3]   (a run along N)
+//   fn store(b: u32, m: u32, n: u32, acc: vec4<f32>)   the epilogue for O[b][m, n..n+3]
+// (TA, TB are the op's choice: u32, a vector, a struct.) The reduction loop reads each operand
+// only through loadA/loadB; that is the seam for later work: a conv's loadB can gather its rows
+// through a table of kept (c, ky, kx) offsets (synapse vector elimination), and a loader may read
+// packed 32-bit words and split them into f32 in registers (data fission).
+// Why rowA/colB: everything that depends only on the row or the columns is computed once per
+// invocation, outside the K loop. llvmpipe's LLVM pipeline has no loop-invariant code motion, so
+// what a loader recomputes per k really is recomputed (a conv's column -> (n, oy, ox) divisions
+// made its kernel 1.5x slower than a plain GEMM of the same size; dev/gemm-conv-probe.ts).
 //
-// Contracts. The core calls loadA only with m < M, k < K, k % 4 == 0; components past K are never
-// used. It calls loadB only with k < K, n < N, n % 4 == 0; components past N only reach outputs
-// that are never stored. So loaders need no bounds checks of their own, except that they must not
-// read outside their buffer for components past the end (WebGPU's robust access makes that safe
+// Contracts. loadA is called only with m < M, k < K, k % 4 == 0; components past K are never
+// used. loadB only with k < K, n < N, n % 4 == 0; components past N reach only outputs that are
+// never stored. So loaders need no bounds checks of their own, except that they must not read
+// outside their buffer for components past the end (WebGPU's robust access makes that safe
 // anyway). store is called with m < M, n < N, n % 4 == 0, and must skip the components >= N.
 //
 // Tiling. Each invocation computes a block of RM rows x 4 columns (RM vec4 accumulators). A
 // workgroup of WX x WY invocations covers a tile of WY*RM rows x WX*4 columns; tiles are numbered
 // column tile fastest, then row tile, then batch, and spread over a 2-D grid when there are more
-// than the per-dimension limit. Per step of 4 along K an invocation loads 4 vec4 rows of B and RM
+// than the per-dimension limit. Per step of 4 along K an invocation takes 4 vec4 rows of B and RM
 // vec4 runs of A and does 16*RM multiply-adds, all as vec4 fma.
 //
 // Two ways to feed the reduction loop (GemmTiling.staging):
 //  - 'workgroup': the classic GPU scheme. The workgroup cooperatively copies a TK-deep slice of
 //    the A tile ([WY*RM][TK/4] vec4, k fastest) and of the B tile ([TK][WX] vec4, n fastest) into
 //    workgroup memory through the loaders, synchronises, and every invocation reads its operands
-//    from there. A and B values are fetched from global memory once per workgroup instead of once
-//    per invocation. Zero-filled past K and clamped past M/N, so any shape works.
+//    from there: each value is fetched from global memory once per workgroup instead of once per
+//    invocation. Zero-filled past K and clamped past M/N, so any shape works.
 //  - 'registers': every invocation calls the loaders itself, straight into registers. On CPU
 //    adapters (lavapipe, SwiftShader) workgroup memory is ordinary memory, the caches already give
 //    the reuse, and the copy plus the barriers only cost: dev/gemm-sweep.ts measured this variant
@@ -45,7 +51,7 @@ export interface GemmSpec {
   readonly K: number;
   /** Independent GEMMs of this shape (batched MatMul, conv groups); default 1. */
   readonly batches?: number;
-  /** WGSL: bindings, constants and helpers, then the functions loadA, loadB and store (see header). */
+  /** WGSL: bindings, constants and helpers, then rowA, loadA, colB, loadB and store (see header). */
   readonly functions: string;
 }
 
@@ -69,10 +75,11 @@ const pow2AtLeast = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
 /** Tile sizes for a GEMM with M rows on this device (see the header for the two stagings). */
 export function chooseTiling(M: number, ctx: KernelContext): GemmTiling {
-  // A register block of 8 rows needs 8 vec4 accumulators; fewer rows when M is small, so that a
-  // GEMV-like GEMM (M = 1) does not compute 7 rows of nothing.
+  // Fewer rows per invocation when M is small, so that a GEMV-like GEMM (M = 1) does not compute
+  // rows of nothing.
   if (ctx.softwareAdapter) {
-    // wx = 8 matches llvmpipe's 8-wide invocation vectors: the 8 lanes share their rows.
+    // 8 rows x 4 columns measured best on llvmpipe (dev/gemm-sweep.ts; 4x4 and 4x8 close behind);
+    // wx = 8 matches its 8-wide invocation vectors, so the 8 lanes share their rows.
     const rm = Math.min(8, pow2AtLeast(M));
     return { staging: 'registers', wx: 8, wy: Math.min(8, pow2AtLeast(Math.ceil(M / rm))), rm, tk: 0 };
   }
@@ -102,34 +109,36 @@ export function gemmKernel(spec: GemmSpec, ctx: KernelContext, tiling: GemmTilin
   const gy = Math.ceil(tiles / gx);
   if (gy > max) throw new RangeError(`GEMM ${M}x${N}x${K}x${batches} needs more workgroups than this adapter allows`);
   const rows = Array.from({ length: rm }, (_, r) => r);
+  const lastRow = u32(M - 1);
+  const lastVec = u32((Math.ceil(N / 4) - 1) * 4); // start of the last run of 4 columns
+  const fma = (r: number, j: number) => `acc${r} = fma(b${j}, vec4(a${r}.${'xyzw'[j]}), acc${r});`;
 
   // Workgroup-uniform tile coordinates, then this invocation's block: rows m0.., columns n0..n0+3.
+  // With one batch, `batch` is a constant, so that loaders fold their batch terms away.
   const prologue = `  let tile = wid.x + wid.y * ${u32(gx)};
   if (tile >= ${u32(tiles)}) { return; }
-  let batch = tile / ${u32(colTiles * rowTiles)};
+  let batch = ${batches === 1 ? '0u' : `tile / ${u32(colTiles * rowTiles)}`};
   let m0 = ((tile / ${u32(colTiles)}) % ${u32(rowTiles)} * ${u32(wy)} + lid.y) * ${u32(rm)};
   let n0 = (tile % ${u32(colTiles)} * ${u32(wx)} + lid.x) * 4u;
 ${rows.map((r) => `  var acc${r} = vec4<f32>();`).join('\n')}`;
-  // Rows past M read row M-1 (in bounds, never stored), so the loop needs no row checks.
-  const rowIdx = (r: number) => (M % (wy * rm) === 0 ? `m0 + ${u32(r)}` : `min(m0 + ${u32(r)}, ${u32(M - 1)})`);
   const mustCheckM = M % (wy * rm) !== 0;
   const mustCheckN = N % (wx * 4) !== 0;
 
   let loop: string;
   let shared = '';
   if (tiling.staging === 'registers') {
-    const step = (k: string, depth: number) => {
-      const lines = [];
-      for (let j = 0; j < depth; j++) lines.push(`    let b${j} = loadB(batch, ${k}${j ? ` + ${u32(j)}` : ''}, n0);`);
-      for (const r of rows) {
-        lines.push(`    let a${r} = loadA(batch, mr${r}, ${k});`);
-        for (let j = 0; j < depth; j++) lines.push(`    acc${r} = fma(b${j}, vec4(a${r}.${'xyzw'[j]}), acc${r});`);
-      }
-      return lines.join('\n');
-    };
+    // One step of `depth` (<= 4) k's from k: B rows, then each row's A run and its multiply-adds.
+    const step = (k: string, depth: number) =>
+      [
+        ...Array.from({ length: depth }, (_, j) => `    let b${j} = loadB(${k}${j ? ` + ${u32(j)}` : ''}, cb);`),
+        ...rows.flatMap((r) => [`    let a${r} = loadA(${k}, ra${r});`, ...Array.from({ length: depth }, (_, j) => `    ${fma(r, j)}`)]),
+      ].join('\n');
     const k4 = K - (K % 4);
+    // Rows past M read row M-1 (in bounds, never stored), so the loop needs no row checks.
+    const row = (r: number) => (mustCheckM ? `min(m0 + ${u32(r)}, ${lastRow})` : `m0 + ${u32(r)}`);
     loop = `  if (m0 >= ${u32(M)} || n0 >= ${u32(N)}) { return; }
-${rows.map((r) => `  let mr${r} = ${rowIdx(r)};`).join('\n')}
+${rows.map((r) => `  let ra${r} = rowA(batch, ${row(r)});`).join('\n')}
+  let cb = colB(batch, n0);
   for (var k = 0u; k < ${u32(k4)}; k += 4u) {
 ${step('k', 4)}
   }
@@ -144,30 +153,27 @@ var<workgroup> tileB: array<vec4<f32>, ${tk * wx}>; // [${tk} k][${wx} vec4 alon
 `;
     const kGuard = K % tk !== 0;
     // Components of A past K must be zero here: unlike in 'registers', the slice is multiplied whole.
-    const readA = K % 4 ? `select(vec4<f32>(), loadA(batch, m, k), vec4(k) + vec4(0u, 1u, 2u, 3u) < vec4(${u32(K)}))` : 'loadA(batch, m, k)';
+    const readA = `loadA(k, rowA(batch, min(tm0 + e / ${u32(kv)}, ${lastRow})))`;
+    const maskedA = K % 4 ? `select(vec4<f32>(), ${readA}, vec4(k) + vec4(0u, 1u, 2u, 3u) < vec4(${u32(K)}))` : readA;
+    const readB = `loadB(k, colB(batch, min(tn0 + e % ${u32(wx)} * 4u, ${lastVec})))`;
+    const fill = (tile: string, read: string) =>
+      kGuard ? `var v = vec4<f32>();\n      if (k < ${u32(K)}) { v = ${read}; }\n      ${tile}[e] = v;` : `${tile}[e] = ${read};`;
     loop = `  let li = lid.y * ${u32(wx)} + lid.x;
   let tm0 = m0 - lid.y * ${u32(rm)};
   let tn0 = n0 - lid.x * 4u;
   for (var k0 = 0u; k0 < ${u32(K)}; k0 += ${u32(tk)}) {
     for (var e = li; e < ${u32(tm * kv)}; e += ${u32(nt)}) {
-      let m = min(tm0 + e / ${u32(kv)}, ${u32(M - 1)});
       let k = k0 + e % ${u32(kv)} * 4u;
-      ${kGuard ? `var v = vec4<f32>();\n      if (k < ${u32(K)}) { v = ${readA}; }\n      tileA[e] = v;` : `tileA[e] = ${readA};`}
+      ${fill('tileA', maskedA)}
     }
     for (var e = li; e < ${u32(tk * wx)}; e += ${u32(nt)}) {
       let k = k0 + e / ${u32(wx)};
-      let n = min(tn0 + e % ${u32(wx)} * 4u, ${u32((Math.ceil(N / 4) - 1) * 4)});
-      ${kGuard ? `var v = vec4<f32>();\n      if (k < ${u32(K)}) { v = loadB(batch, k, n); }\n      tileB[e] = v;` : 'tileB[e] = loadB(batch, k, n);'}
+      ${fill('tileB', readB)}
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${u32(kv)}; kk++) {
 ${[0, 1, 2, 3].map((j) => `      let b${j} = tileB[(kk * 4u + ${u32(j)}) * ${u32(wx)} + lid.x];`).join('\n')}
-${rows
-  .map(
-    (r) => `      let a${r} = tileA[(lid.y * ${u32(rm)} + ${u32(r)}) * ${u32(kv)} + kk];
-${[0, 1, 2, 3].map((j) => `      acc${r} = fma(b${j}, vec4(a${r}.${'xyzw'[j]}), acc${r});`).join('\n')}`,
-  )
-  .join('\n')}
+${rows.map((r) => `      let a${r} = tileA[(lid.y * ${u32(rm)} + ${u32(r)}) * ${u32(kv)} + kk];\n${[0, 1, 2, 3].map((j) => `      ${fma(r, j)}`).join('\n')}`).join('\n')}
     }
     workgroupBarrier();
   }`;
@@ -195,28 +201,33 @@ ${stores}
 // ---- helpers for ops: loaders, epilogue pieces ----
 
 /**
- * A loader `fn name(b: u32, i: u32, j: u32) -> vec4<f32>` returning elements (i, j..j+3) of a
- * strided matrix in the flat buffer `buf`: element (b, i, j) sits at batchOffset(b) + i*rowStride
- * + j*colStride. With `vec4`, `buf` is declared array<vec4<f32>> and the run is one aligned vec4
- * load (the caller checks colStride == 1 and 4 | rowStride, offsets); otherwise four f32 loads.
+ * The two functions of an operand that is a strided matrix in the flat buffer `buf`. As A
+ * (rowA, loadA), element (m, k) of batch b sits at batchOffset(b) + m*rowStride + k*colStride; as
+ * B (colB, loadB), element (k, n) sits at batchOffset(b) + k*rowStride + n*colStride. Runs of 4 go
+ * along the second index. With `vec4`, `buf` is declared array<vec4<f32>> and a run is one
+ * aligned vec4 load (the caller checks colStride == 1 and that 4 divides rowStride and the batch
+ * offsets); otherwise it is four f32 loads.
  */
-export function matrixLoader(
-  name: string,
+export function matrixOperand(
+  side: 'A' | 'B',
   buf: string,
   o: { rowStride: number; colStride: number; batchOffset?: (b: string) => string; vec4?: boolean },
 ): string {
-  const off = [o.batchOffset?.('b') ?? '', o.rowStride ? `i * ${u32(o.rowStride)}` : '', o.colStride === 1 ? 'j' : `j * ${u32(o.colStride)}`]
-    .filter(Boolean)
-    .join(' + ');
-  if (o.vec4) {
-    if (o.colStride !== 1 || o.rowStride % 4) throw new RangeError('matrixLoader: a vec4 run needs colStride 1 and 4 | rowStride');
-    return `fn ${name}(b: u32, i: u32, j: u32) -> vec4<f32> { return ${buf}[(${off}) / 4u]; }`;
+  if (o.vec4 && (o.colStride !== 1 || o.rowStride % 4)) throw new RangeError('matrixOperand: a vec4 run needs colStride 1 and 4 | rowStride');
+  const terms = (...t: string[]) => t.filter(Boolean).join(' + ') || '0u';
+  const batch = o.batchOffset?.('batch') ?? '';
+  const step = (x: string, s: number) => (s === 1 ? x : `${x} * ${u32(s)}`);
+  const run = (at: string) =>
+    o.vec4
+      ? `${buf}[(${at}) / 4u]`
+      : `vec4(${[0, 1, 2, 3].map((q) => `${buf}[${q ? `${at} + ${u32(q * o.colStride)}` : at}]`).join(', ')})`;
+  if (side === 'A') {
+    // The row's offset is fixed per invocation; each k adds its column offset.
+    return `fn rowA(batch: u32, m: u32) -> u32 { return ${terms(batch, step('m', o.rowStride))}; }
+fn loadA(k: u32, r: u32) -> vec4<f32> { let at = r + ${step('k', o.colStride)}; return ${run('at')}; }`;
   }
-  const cs = o.colStride;
-  return `fn ${name}(b: u32, i: u32, j: u32) -> vec4<f32> {
-  let o = ${off};
-  return vec4(${buf}[o], ${buf}[o + ${u32(cs)}], ${buf}[o + ${u32(2 * cs)}], ${buf}[o + ${u32(3 * cs)}]);
-}`;
+  return `fn colB(batch: u32, n: u32) -> u32 { return ${terms(batch, step('n', o.colStride))}; }
+fn loadB(k: u32, c: u32) -> vec4<f32> { let at = c + ${step('k', o.rowStride)}; return ${run('at')}; }`;
 }
 
 /** `fn activate(v: vec4<f32>) -> vec4<f32>`: a fused activation per component (identity when none). */

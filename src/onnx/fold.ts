@@ -129,8 +129,7 @@ export const FOLDS: Readonly<Record<string, Folder>> = {
   },
   Reshape: (n) => {
     const x = c(n, 0);
-    const raw = n.opset < 5 ? [] : n.ints(1, 'shape');
-    return [same(x, reshapeTarget(n, x.shape, raw))];
+    return [same(x, reshapeTarget(n, x.shape, n.ints(1, 'shape')))];
   },
   Flatten: (n) => {
     const x = c(n, 0);

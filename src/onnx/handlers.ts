@@ -10,7 +10,6 @@ import { constSize, makeConst } from './constant.js';
 import { ONNX_DTYPES } from './fold.js';
 import {
   intAttrOf,
-  intsAttrOf,
   normAxis,
   padArgs,
   reduceAxes,
@@ -28,6 +27,8 @@ export type Handler = (n: NodeIO) => void;
 export function passthrough(n: NodeIO, drop: readonly string[] = []): void {
   const tensorAttr = Object.keys(n.node.tensors)[0];
   if (tensorAttr) n.fail(`tensor attribute '${tensorAttr}' is not supported on ${n.node.opType}`);
+  const other = Object.entries(n.node.unreadable)[0];
+  if (other) n.fail(`attribute '${other[0]}' of type ${other[1]} is not supported`);
   let count = n.node.inputs.length;
   while (count > 0 && !n.has(count - 1)) count--;
   const inputs = Array.from({ length: count }, (_, i) => i);
@@ -76,11 +77,18 @@ function Identity(n: NodeIO): void {
   n.alias(0, 0);
 }
 
-/** Inference-mode Dropout is Identity; its mask output, if used, is all true. */
+/**
+ * Inference-mode Dropout is Identity. Its mask output, if used, is a constant as onnxruntime
+ * computes it: all true from opset 12, all false (zeros) before, when it also had the input's
+ * float type up to opset 9. (The ONNX reference implementation gives all true everywhere.)
+ */
 function Dropout(n: NodeIO): void {
   if (n.opset >= 12 && n.has(2) && n.scalar(2, 'training_mode')) n.fail(`training_mode is true; deftnn imports models for inference`);
   n.alias(0, 0);
-  if (n.node.outputs[1]) n.setConst(1, makeConst('bool', n.value(0).shape, new Array(constSize(n.value(0).shape)).fill(1)));
+  if (!n.node.outputs[1]) return;
+  const shape = n.value(0).shape;
+  const fill = new Array<number>(constSize(shape)).fill(n.opset >= 12 ? 1 : 0);
+  n.setConst(1, makeConst(n.opset < 10 ? 'float32' : 'bool', shape, fill));
 }
 
 /** Runtime values are float32 throughout, so a Cast between float types changes nothing we keep. */
@@ -144,6 +152,12 @@ function Slice(n: NodeIO): void {
   n.emit('Slice', [0], { starts, ends, axes, steps });
 }
 
+/** Gather's indices are load-time integers; the IR op takes them flattened, with their shape. */
+function Gather(n: NodeIO): void {
+  const indices = n.constant(1) ?? n.fail(`input 'indices' must be known at load time`);
+  n.emit('Gather', [0], { axis: intAttrOf(n, 'axis', 0), indices: n.ints(1, 'indices'), indicesShape: [...indices.shape] });
+}
+
 function Split(n: NodeIO): void {
   const { axis, split } = splitSizes(n, n.value(0).shape);
   n.emit('Split', [0], { axis, split }, outputsGiven(n));
@@ -163,58 +177,42 @@ function ReduceMean(n: NodeIO): void {
   reduce(n, 18);
 }
 
+function ReduceMax(n: NodeIO): void {
+  reduce(n, 18);
+}
+
 function Pad(n: NodeIO): void {
   n.emit('Pad', [0], padArgs(n, n.value(0).shape.length));
 }
 
 /**
- * Resize normalised to: mode, coordinate_transformation_mode, nearest_mode, the other ONNX
- * attributes as given, and either `scales` (floats) or `sizes` (ints) over every axis.
+ * Resize: the attributes as given (opset 18's `axes` included) plus the constant `scales` (floats)
+ * or `sizes` (ints) input as an attribute; an empty `scales` (opset 11-12 with sizes) means sizes.
  */
 function Resize(n: NodeIO): void {
-  const rank = n.value(0).shape.length;
   if (n.opset < 11) return resizeLegacy(n, floats(n, 1, 'scales'));
-  if (intAttrOf(n, 'antialias', 0)) n.fail(`antialias is not supported`);
-  const policy = n.attrs.keep_aspect_ratio_policy;
-  const axes = n.opset >= 18 ? intsAttrOf(n, 'axes')?.map((a) => normAxis(n, a, rank)) : undefined;
-  const full = <T>(given: T[], fill: (axis: number) => T): T[] => {
-    if (!axes) {
-      if (given.length !== rank) n.fail(`expects ${rank} values (one per axis), got ${given.length}`);
-      return given;
-    }
-    if (given.length !== axes.length) n.fail(`expects ${axes.length} values (one per axis in 'axes'), got ${given.length}`);
-    return Array.from({ length: rank }, (_, i) => (axes.includes(i) ? given[axes.indexOf(i)] : fill(i)));
-  };
-  const attrs: Record<string, RawAttrs[string]> = {};
-  for (const k of ['mode', 'coordinate_transformation_mode', 'nearest_mode', 'cubic_coeff_a', 'exclude_outside', 'extrapolation_value']) {
-    if (n.attrs[k] !== undefined) attrs[k] = n.attrs[k];
-  }
+  const attrs: Record<string, RawAttrs[string]> = { ...n.attrs };
   const scales = n.has(2) ? floats(n, 2, 'scales') : [];
-  if (scales.length > 0) {
-    attrs.scales = full(scales, () => 1);
-  } else if (n.has(3)) {
-    if (policy !== undefined && policy !== 'stretch') n.fail(`keep_aspect_ratio_policy '${policy}' is not supported`);
-    attrs.sizes = full(n.ints(3, 'sizes'), (i) => n.value(0).shape[i]);
-  } else n.fail(`needs scales or sizes`);
-  if (attrs.coordinate_transformation_mode === 'tf_crop_and_resize') {
-    attrs.roi = n.has(1) ? full(floats(n, 1, 'roi'), () => 0) : n.fail(`tf_crop_and_resize needs roi`);
-  }
+  if (scales.length > 0) attrs.scales = scales;
+  else if (n.has(3)) attrs.sizes = n.ints(3, 'sizes');
+  else n.fail(`needs scales or sizes`);
   n.emit('Resize', [0], attrs);
 }
 
 /**
- * Upsample (opset 9) and Resize-10 sample at x_out / scale ('asymmetric') and, for nearest,
- * truncate when enlarging and round up when shrinking (onnxruntime's pre-11 behaviour).
+ * Resize-10 samples at x_out / scale ('asymmetric') and, for nearest, truncates when enlarging
+ * and rounds up when shrinking (onnxruntime's behaviour before opset 11's nearest_mode).
  */
 function resizeLegacy(n: NodeIO, scales: number[]): void {
   const mode = typeof n.attrs.mode === 'string' ? n.attrs.mode : 'nearest';
   const up = scales.every((s) => s >= 1);
   if (!up && !scales.every((s) => s <= 1)) n.fail(`scales [${scales.join(', ')}] both enlarge and shrink; not supported before opset 11`);
-  n.emit('Resize', [0], { mode: mode === 'bilinear' ? 'linear' : mode, coordinate_transformation_mode: 'asymmetric', nearest_mode: up ? 'floor' : 'ceil', scales });
+  n.emit('Resize', [0], { mode, coordinate_transformation_mode: 'asymmetric', nearest_mode: up ? 'floor' : 'ceil', scales });
 }
 
+/** Upsample's scales: an input since opset 9 (an attribute in 7 and 8). */
 function Upsample(n: NodeIO): void {
-  resizeLegacy(n, floats(n, 1, 'scales'));
+  n.emit('Upsample', [0], { ...n.attrs, scales: n.has(1) ? floats(n, 1, 'scales') : (n.attrs.scales ?? n.fail(`needs scales`)) });
 }
 
 function floats(n: NodeIO, i: number, what: string): number[] {
@@ -238,9 +236,11 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   BatchNormalization,
   MaxPool,
   Slice,
+  Gather,
   Split,
   ReduceSum,
   ReduceMean,
+  ReduceMax,
   Pad,
   Resize,
   Upsample,
@@ -257,5 +257,4 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   Identity: [],
   Dropout: [],
   Cast: [],
-  Upsample: ['Resize'],
 };

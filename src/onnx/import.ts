@@ -46,13 +46,21 @@ function defaultOpset(model: OnnxModel): number {
 
 const isDefaultDomain = (n: OnnxNode) => n.domain === '' || n.domain === 'ai.onnx';
 
+/**
+ * The registry also holds ops of our own that no ONNX file may name: the backward ops of
+ * graph/autograd.ts (MaxPoolGrad, ...). No ONNX default-domain op ends in 'Grad'.
+ */
+export function isOnnxOp(type: string): boolean {
+  return OPS.has(type) && !type.endsWith('Grad');
+}
+
 /** Registry ops a node's handler needs when the node is not folded away. */
 function emits(opType: string): readonly string[] {
   return EMITS[opType] ?? [opType];
 }
 
 function runtimeSupported(opType: string): boolean {
-  return (opType in HANDLERS || OPS.has(opType)) && emits(opType).every((op) => OPS.has(op));
+  return (opType in HANDLERS || isOnnxOp(opType)) && emits(opType).every((op) => OPS.has(op));
 }
 
 /**
@@ -81,7 +89,7 @@ function checkSupported(g: OnnxGraph): void {
     const shown = nodes.slice(0, 8).join(', ') + (nodes.length > 8 ? `, ... (${nodes.length - 8} more)` : '');
     return `  ${type}: ${nodes.length} node${nodes.length > 1 ? 's' : ''} (${shown})`;
   });
-  const supported = [...new Set([...OPS.keys(), ...Object.keys(HANDLERS).filter(runtimeSupported)])].sort();
+  const supported = [...new Set([...[...OPS.keys()].filter(isOnnxOp), ...Object.keys(HANDLERS).filter(runtimeSupported)])].sort();
   throw new OnnxError(
     `the model uses ${bad.size} ONNX op type${bad.size > 1 ? 's' : ''} that deftnn does not support:\n${lines.join('\n')}\n` +
       `supported op types: ${supported.join(', ')}`,
@@ -179,20 +187,22 @@ class Importer {
   /** Graph outputs under their ONNX names, then only the nodes and initializers they need. */
   private finish(): Graph {
     const rename = new Map<string, string>();
+    const copies: Node[] = [];
     const inputNames = new Set(this.inputs.map((v) => v.name));
     for (const o of this.g.outputs) {
       const v = this.values.get(o.name);
       if (!v) throw new OnnxError(`graph output '${o.name}' is not produced by any node`);
       if (v.constant) throw new OnnxError(`graph output '${o.name}' is a constant (it does not depend on any input); deftnn does not return constants`);
       if (v.name === o.name) continue;
-      if (inputNames.has(v.name)) throw new OnnxError(`graph output '${o.name}' is the input '${v.name}' unchanged; deftnn does not pass inputs through`);
-      if (rename.has(v.name) || this.g.outputs.some((p) => p.name === v.name)) {
-        throw new OnnxError(`graph output '${o.name}' is the same value as another output; deftnn needs distinct outputs`);
-      }
-      rename.set(v.name, o.name);
+      if (inputNames.has(v.name) || rename.has(v.name) || this.g.outputs.some((p) => p.name === v.name)) {
+        // An input passed through (Identity, a no-op reduction) or one value under two output
+        // names: a Reshape to the same shape gives it the output's name (a view, no copy on WebGPU).
+        if (!OPS.has('Reshape')) throw new OnnxError(`graph output '${o.name}' repeats the value '${v.name}', which needs the Reshape op`);
+        copies.push({ name: this.uniqueNodeName(`${o.name}:copy`), op: 'Reshape', inputs: [v.name], outputs: [o.name], attrs: { shape: [...v.shape] } });
+      } else rename.set(v.name, o.name);
     }
     const r = (name: string) => rename.get(name) ?? name;
-    let nodes: Node[] = this.nodes.map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) }));
+    let nodes: Node[] = [...this.nodes, ...copies].map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) }));
     const live = new Set(this.g.outputs.map((o) => o.name));
     nodes = nodes
       .reverse()

@@ -2,10 +2,14 @@
 // function in TypeScript (the CPU reference) and as a WGSL expression. One kernel generator serves
 // them all: per output element it finds each operand's element from strides baked into the WGSL,
 // with a stride of 0 along every broadcast dim (see coalesceDims/stridedOffsets).
+//
+// Backward: each entry's `grad` gives the gradients of a and b at the output's (broadcast) shape;
+// the op then sums each down to its input's shape (the reverse of broadcasting, GradContext.sumTo).
+// PRelu's needs a select on x, so it has a gradient op of its own, PReluGrad, at the end.
 
 import { shapeStr, sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { coalesceDims, elementwiseMain, linearGrid, stridedOffsets } from '../kernels/wgsl.js';
-import { defineOp, OpError, type OpDef } from './op.js';
+import { defineOp, OpError, type GradContext, type OpDef } from './op.js';
 
 interface BinaryDef {
   cpu: (a: number, b: number) => number;
@@ -18,6 +22,11 @@ interface BinaryDef {
    * (ONNX "unidirectional broadcasting"). The others broadcast both ways.
    */
   unidirectional?: boolean;
+  /**
+   * Emit the gradients of a and b, each still at the output's shape (undefined where
+   * g.wants says it is not needed); `gy` is the output's gradient.
+   */
+  grad: (g: GradContext<null>, gy: string) => [string | undefined, string | undefined];
 }
 
 // WGSL's pow(a, b) is exp2(b * log2(a)): undefined for a < 0 and NaN for 0^0. ONNX follows C's
@@ -32,12 +41,51 @@ const POW_HELPER = `fn pow_onnx(a: f32, b: f32) -> f32 {
 }`;
 
 export const BINARY: Record<string, BinaryDef> = {
-  Add: { cpu: (a, b) => a + b, wgsl: (a, b) => `${a} + ${b}` },
-  Sub: { cpu: (a, b) => a - b, wgsl: (a, b) => `${a} - ${b}` },
-  Mul: { cpu: (a, b) => a * b, wgsl: (a, b) => `${a} * ${b}` },
-  Div: { cpu: (a, b) => a / b, wgsl: (a, b) => `${a} / ${b}` },
-  Pow: { cpu: (a, b) => Math.pow(a, b), wgsl: (a, b) => `pow_onnx(${a}, ${b})`, helpers: POW_HELPER },
-  PRelu: { cpu: (x, s) => (x < 0 ? s * x : x), wgsl: (x, s) => `select(${x}, ${s} * ${x}, ${x} < 0.0)`, unidirectional: true },
+  Add: { cpu: (a, b) => a + b, wgsl: (a, b) => `${a} + ${b}`, grad: (_g, gy) => [gy, gy] },
+  Sub: {
+    cpu: (a, b) => a - b,
+    wgsl: (a, b) => `${a} - ${b}`,
+    grad: (g, gy) => [gy, g.wants[1] ? g.emit('Neg', [gy]) : undefined],
+  },
+  Mul: {
+    cpu: (a, b) => a * b,
+    wgsl: (a, b) => `${a} * ${b}`,
+    grad: (g, gy) => {
+      const [a, b] = g.inputs;
+      return [g.wants[0] ? g.emit('Mul', [gy, b]) : undefined, g.wants[1] ? g.emit('Mul', [gy, a]) : undefined];
+    },
+  },
+  Div: {
+    cpu: (a, b) => a / b,
+    wgsl: (a, b) => `${a} / ${b}`,
+    // d(a/b)/da = 1/b; d(a/b)/db = -a/b² = -(1/b)·y, with y = a/b the output.
+    grad: (g, gy) => {
+      const t = g.emit('Div', [gy, g.inputs[1]]);
+      return [t, g.wants[1] ? g.emit('Neg', [g.emit('Mul', [t, g.outputs[0]])]) : undefined];
+    },
+  },
+  Pow: {
+    cpu: (a, b) => Math.pow(a, b),
+    wgsl: (a, b) => `pow_onnx(${a}, ${b})`,
+    helpers: POW_HELPER,
+    // d(a^b)/da = b·a^(b-1), through Pow itself so that negative bases with integer exponents
+    // work. The exponent's gradient, a^b·ln(a), exists only for a > 0 and is not offered.
+    grad: (g, gy) => {
+      const [a, b] = g.inputs;
+      if (g.wants[1]) throw new OpError(`Pow: no gradient with respect to the exponent (input 1, '${b}'); make it a constant`);
+      const bm1 = g.emit('Sub', [b, g.constant(new Tensor([], [1]))]);
+      return [g.emit('Mul', [gy, g.emit('Mul', [b, g.emit('Pow', [a, bm1])])]), undefined];
+    },
+  },
+  PRelu: {
+    cpu: (x, s) => (x < 0 ? s * x : x),
+    wgsl: (x, s) => `select(${x}, ${s} * ${x}, ${x} < 0.0)`,
+    unidirectional: true,
+    grad: (g, gy) => {
+      const [gx, gs] = g.emitMulti('PReluGrad', [g.inputs[0], g.inputs[1], gy], 2);
+      return [gx, gs];
+    },
+  },
 };
 
 /** The numpy broadcast of two shapes; the error names both. */
@@ -116,7 +164,65 @@ ${elementwiseMain(n, WG, `${stridedOffsets('i', walk.dims, walk.strides, ['ia', 
   y[i] = ${def.wgsl('va', 'vb')};`)}`;
       return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ input: 0 }, { input: 1 }, { output: 0 }] }];
     },
+    grad: (g) => {
+      const gy = g.gradOutputs[0]!;
+      const full = def.grad(g, gy);
+      const out = g.outputShapes[0];
+      return full.map((t, k) => (t !== undefined && g.wants[k] ? g.sumTo(t, out, g.inputShapes[k]) : undefined));
+    },
   });
 }
 
-export const binaryOps: OpDef<null>[] = Object.keys(BINARY).map(binaryOp);
+// ---- PReluGrad ----
+
+/**
+ * PReluGrad(x, slope, gy) -> (gx, gslope): gx = gy where x > 0, gy·slope elsewhere; gslope =
+ * gy·x where x <= 0, else 0, at x's shape (PRelu's grad sums it down to the slope's shape).
+ * At x = 0 this is PyTorch's choice (slope's side for x, 0 for the slope).
+ */
+export const preluGradOp = defineOp<null>({
+  type: 'PReluGrad',
+  arity: [3, 3],
+  attrs: (_raw, [x, s, gy]) => {
+    outputShape(BINARY.PRelu, [x, s]);
+    if (gy.length !== x.length || gy.some((d, i) => d !== x[i])) {
+      throw new OpError(`gradient of shape ${shapeStr(gy)} does not match x of shape ${shapeStr(x)}`);
+    }
+    return null;
+  },
+  shape: ([x]) => [x, x],
+  cpu: ([x, s, gy]) => {
+    const ss = broadcastStrides(s.shape, x.shape);
+    const gx = new Float32Array(x.size);
+    const gs = new Float32Array(x.size);
+    const coord = new Array<number>(x.rank).fill(0);
+    for (let i = 0; i < x.size; i++) {
+      let is = 0;
+      for (let d = 0; d < x.rank; d++) is += coord[d] * ss[d];
+      const v = x.data[i];
+      gx[i] = v > 0 ? gy.data[i] : gy.data[i] * s.data[is];
+      gs[i] = v > 0 ? 0 : gy.data[i] * v;
+      for (let d = x.rank - 1; d >= 0 && ++coord[d] === x.shape[d]; d--) coord[d] = 0;
+    }
+    return [new Tensor(x.shape, gx), new Tensor(x.shape, gs)];
+  },
+  gpu: ([x, s], _out, _attrs, ctx) => {
+    const n = sizeOf(x);
+    if (n === 0) return [];
+    const walk = coalesceDims(x, [broadcastStrides(s, x)]);
+    const wgsl = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> slope: array<f32>;
+@group(0) @binding(2) var<storage, read> gy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> gx: array<f32>;
+@group(0) @binding(4) var<storage, read_write> gs: array<f32>;
+${elementwiseMain(n, WG, `${stridedOffsets('i', walk.dims, walk.strides, ['is'])}
+  let v = x[i];
+  let g = gy[i];
+  gx[i] = select(g * slope[is], g, v > 0.0);
+  gs[i] = select(g * v, 0.0, v > 0.0);`)}`;
+    const bindings = [{ input: 0 }, { input: 1 }, { input: 2 }, { output: 0 }, { output: 1 }] as const;
+    return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [...bindings] }];
+  },
+});
+
+export const binaryOps: OpDef<null>[] = [...Object.keys(BINARY).map(binaryOp), preluGradOp];

@@ -96,4 +96,15 @@ export const concatOp = defineOp<ConcatAttrs>({
     }
     return dispatches;
   },
+  // Input k's gradient is its own stretch of the output's gradient along the axis.
+  grad: (g) => {
+    const gy = g.gradOutputs[0]!;
+    const axis = g.attrs.axis;
+    let offset = 0;
+    return g.inputShapes.map((s, k) => {
+      const start = offset;
+      offset += s[axis];
+      return g.wants[k] ? g.emit('Slice', [gy], { starts: [start], ends: [offset], axes: [axis] }) : undefined;
+    });
+  },
 });

@@ -9,11 +9,19 @@
 // count for neither (this is what onnxruntime and PyTorch do).
 //
 // Global pools reduce one (n, c) row of H·W values per workgroup with a tree in workgroup memory.
+//
+// Backward. MaxPoolGrad routes each output's gradient to the first maximum of its window (taps in
+// row-major order, a later equal value loses: PyTorch's and onnxruntime's argmax), AveragePoolGrad
+// spreads it evenly over the window's taps inside the input with the forward pass's divisor. WGSL
+// has no float atomics, so their kernels gather: one invocation per input element visits the few
+// windows that contain it (MaxPoolGrad recomputes each one's argmax) and sums what they send it.
+// GlobalAveragePool's gradient is a broadcasting Mul by 1/(H·W); GlobalMaxPoolGrad sends each
+// row's gradient to the row's first maximum.
 
-import { sizeOf, Tensor, type Shape } from '../tensor.js';
+import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, f32, i32, linearGrid, u32 } from '../kernels/wgsl.js';
-import { defineOp, intAttr, OpError, type KernelContext, type OpDef, type RawAttrs } from './op.js';
-import { windowAttrs } from './window.js';
+import { defineOp, intAttr, OpError, type GradContext, type KernelContext, type OpDef, type RawAttrs } from './op.js';
+import { windowAttrs, type AutoPad } from './window.js';
 
 interface PoolAttrs {
   readonly kernel: readonly [number, number];
@@ -24,6 +32,9 @@ interface PoolAttrs {
   /** [OH, OW] */
   readonly output: readonly [number, number];
   readonly countIncludePad: boolean;
+  /** As given: the gradient ops resolve their windows from the same attributes. */
+  readonly autoPad: AutoPad;
+  readonly ceilMode: boolean;
 }
 
 type PoolKind = 'max' | 'avg';
@@ -77,6 +88,21 @@ function poolAttrs(kind: PoolKind, raw: RawAttrs, inputs: readonly Shape[]): Poo
     pads: [w.pads[0], w.pads[1], w.pads[2], w.pads[3]],
     output: [w.output[0], w.output[1]],
     countIncludePad,
+    autoPad: w.autoPad,
+    ceilMode,
+  };
+}
+
+/** Raw attributes that resolve to `a` again, for the gradient op of the same window. */
+function rawPoolAttrs(a: PoolAttrs): RawAttrs {
+  return {
+    kernel_shape: [...a.kernel],
+    strides: [...a.strides],
+    dilations: [...a.dilations],
+    auto_pad: a.autoPad,
+    ...(a.autoPad === 'NOTSET' ? { pads: [...a.pads] } : {}),
+    ceil_mode: a.ceilMode ? 1 : 0,
+    count_include_pad: a.countIncludePad ? 1 : 0,
   };
 }
 
@@ -179,11 +205,137 @@ function windowPool(type: string, kind: PoolKind): OpDef<PoolAttrs> {
     shape: ([x], a) => [[x[0], x[1], a.output[0], a.output[1]]],
     cpu: ([x], a) => [poolCpu(kind, x, a)],
     gpu: ([x], _out, a, ctx) => poolGpu(kind, x, a, ctx),
+    grad: (g: GradContext<PoolAttrs>) => [g.emit(`${type}Grad`, [g.inputs[0], g.gradOutputs[0]!], rawPoolAttrs(g.attrs))],
   });
 }
 
 export const MaxPool = windowPool('MaxPool', 'max');
 export const AveragePool = windowPool('AveragePool', 'avg');
+
+// ---- MaxPoolGrad, AveragePoolGrad: (x, gy) -> gx, with the forward op's attributes ----
+
+/** The reference: walk every window as the forward pass does and send its gradient to its taps. */
+function poolGradCpu(kind: PoolKind, x: Tensor, gy: Tensor, a: PoolAttrs): Tensor {
+  const [N, C, H, W] = x.shape;
+  const [OH, OW] = a.output;
+  const [KH, KW] = a.kernel;
+  const [SH, SW] = a.strides;
+  const [DH, DW] = a.dilations;
+  const [PT, PL, PB, PR] = a.pads;
+  const gx = new Float32Array(x.size);
+  let o = 0;
+  for (let nc = 0; nc < N * C; nc++) {
+    const plane = nc * H * W;
+    for (let oh = 0; oh < OH; oh++) {
+      for (let ow = 0; ow < OW; ow++) {
+        const g = gy.data[o++];
+        const taps: number[] = []; // input offsets of the taps inside the input, in window order
+        let padded = 0;
+        for (let ky = 0; ky < KH; ky++) {
+          const iy = oh * SH - PT + ky * DH;
+          for (let kx = 0; kx < KW; kx++) {
+            const ix = ow * SW - PL + kx * DW;
+            if (iy >= -PT && iy < H + PB && ix >= -PL && ix < W + PR) padded++;
+            if (iy >= 0 && iy < H && ix >= 0 && ix < W) taps.push(plane + iy * W + ix);
+          }
+        }
+        if (kind === 'max') {
+          let best = taps[0];
+          for (const t of taps) if (x.data[t] > x.data[best]) best = t;
+          gx[best] += g;
+        } else {
+          const share = g / (a.countIncludePad ? padded : taps.length);
+          for (const t of taps) gx[t] += share;
+        }
+      }
+    }
+  }
+  return new Tensor(x.shape, gx);
+}
+
+function poolGradGpu(kind: PoolKind, x: Shape, a: PoolAttrs, ctx: KernelContext) {
+  const [N, C, H, W] = x;
+  const [OH, OW] = a.output;
+  const [KH, KW] = a.kernel;
+  const [SH, SW] = a.strides;
+  const [DH, DW] = a.dilations;
+  const [PT, PL, PB, PR] = a.pads;
+  const count = N * C * H * W;
+  // What window (oh, ow) sends to this element: its gradient if the element is the window's first
+  // maximum (found as the forward kernel walks it), or its share of the average.
+  const [loY, hiY, loX, hiX] = a.countIncludePad ? [-PT, H + PB, -PL, W + PR] : [0, H, 0, W];
+  const send =
+    kind === 'max'
+      ? `var best = 0.0;
+      var bestAt = -1;
+      for (var my = 0; my < ${i32(KH)}; my++) {
+        let py = wy0 + my * ${i32(DH)};
+        if (py < 0 || py >= ${i32(H)}) { continue; }
+        for (var mx = 0; mx < ${i32(KW)}; mx++) {
+          let px = wx0 + mx * ${i32(DW)};
+          if (px < 0 || px >= ${i32(W)}) { continue; }
+          let v = x[plane + u32(py * ${i32(W)} + px)];
+          if (bestAt < 0 || v >= best) { best = v; bestAt = py * ${i32(W)} + px; }
+        }
+      }
+      if (bestAt == iy * ${i32(W)} + ix) { acc += gy[gplane + u32(oh * ${i32(OW)} + ow)]; }`
+      : `${countTaps('ny', 'wy0', KH, DH, loY, hiY)}
+${countTaps('nx', 'wx0', KW, DW, loX, hiX)}
+      acc += gy[gplane + u32(oh * ${i32(OW)} + ow)] / f32(ny * nx);`;
+  const body = `  // x, gx: [N, C, H, W] = [${N}, ${C}, ${H}, ${W}], gy: [N, C, OH, OW] = [${N}, ${C}, ${OH}, ${OW}]
+  let ix = i32(i % ${u32(W)});
+  let iy = i32((i / ${u32(W)}) % ${u32(H)});
+  let nc = i / ${u32(H * W)};
+  let plane = nc * ${u32(H * W)};
+  let gplane = nc * ${u32(OH * OW)};
+  var acc = 0.0;
+  // The windows holding (iy, ix): oh·SH - PT + ky·DH = iy for some tap ky, likewise for x.
+  for (var ky = 0; ky < ${i32(KH)}; ky++) {
+    let ty = iy + ${i32(PT)} - ky * ${i32(DH)};
+    if (ty < 0 || ty % ${i32(SH)} != 0 || ty / ${i32(SH)} >= ${i32(OH)}) { continue; }
+    let oh = ty / ${i32(SH)};
+    let wy0 = oh * ${i32(SH)} - ${i32(PT)};
+    for (var kx = 0; kx < ${i32(KW)}; kx++) {
+      let tx = ix + ${i32(PL)} - kx * ${i32(DW)};
+      if (tx < 0 || tx % ${i32(SW)} != 0 || tx / ${i32(SW)} >= ${i32(OW)}) { continue; }
+      let ow = tx / ${i32(SW)};
+      let wx0 = ow * ${i32(SW)} - ${i32(PL)};
+      ${send}
+    }
+  }
+  gx[i] = acc;`;
+  const decls =
+    kind === 'max'
+      ? `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<f32>;`
+      : `@group(0) @binding(0) var<storage, read> gy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> gx: array<f32>;`;
+  // AveragePoolGrad reads only x's shape, so x is not bound.
+  const bindings = kind === 'max' ? [{ input: 0 }, { input: 1 }, { output: 0 }] : [{ input: 1 }, { output: 0 }];
+  return [{ wgsl: `${decls}\n${elementwiseMain(count, WG, body)}`, workgroups: linearGrid(count, WG, ctx), bindings }];
+}
+
+function windowPoolGrad(type: string, kind: PoolKind): OpDef<PoolAttrs> {
+  return defineOp({
+    type,
+    arity: [2, 2],
+    attrs: (raw, [x, gy]) => {
+      const a = poolAttrs(kind, raw, [x]);
+      const want = [x[0], x[1], a.output[0], a.output[1]];
+      if (gy.length !== 4 || gy.some((d, i) => d !== want[i])) {
+        throw new OpError(`gradient of shape ${shapeStr(gy)} does not match the pool's output ${shapeStr(want)}`);
+      }
+      return a;
+    },
+    shape: ([x]) => [x],
+    cpu: ([x, gy], a) => [poolGradCpu(kind, x, gy, a)],
+    gpu: ([x], _out, a, ctx) => (sizeOf(x) === 0 ? [] : poolGradGpu(kind, x, a, ctx)),
+  });
+}
+
+export const MaxPoolGrad = windowPoolGrad('MaxPoolGrad', 'max');
+export const AveragePoolGrad = windowPoolGrad('AveragePoolGrad', 'avg');
 
 // ---- global pools: [N, C, D1, ..., Dk] -> [N, C, 1, ..., 1] ----
 
@@ -250,10 +402,65 @@ function globalPool(type: string, kind: PoolKind): OpDef<Record<string, never>> 
     shape: ([x]) => [globalShape(x)],
     cpu: ([x]) => [globalCpu(kind, x)],
     gpu: ([x], _out, _a, ctx) => globalGpu(kind, x, ctx),
+    grad: (g) => {
+      const [x] = g.inputShapes;
+      const gy = g.gradOutputs[0]!;
+      if (kind === 'max') return [g.emit('GlobalMaxPoolGrad', [g.inputs[0], gy])];
+      // gy [N, C, 1, ...] times 1/S of shape [1, 1, D1, ...] broadcasts to x's shape.
+      const spatial = x.slice(2);
+      const S = sizeOf(spatial);
+      return [g.emit('Mul', [gy, g.constant(new Tensor([1, 1, ...spatial], new Float32Array(S).fill(1 / S)))])];
+    },
   });
 }
 
 export const GlobalAveragePool = globalPool('GlobalAveragePool', 'avg');
 export const GlobalMaxPool = globalPool('GlobalMaxPool', 'max');
 
-export const poolOps: OpDef<any>[] = [MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool];
+/** GlobalMaxPoolGrad(x, gy) -> gx: each (n, c) row's gradient goes to the row's first maximum. */
+export const GlobalMaxPoolGrad = defineOp<Record<string, never>>({
+  type: 'GlobalMaxPoolGrad',
+  arity: [2, 2],
+  attrs: (_raw, [x, gy]) => {
+    const want = globalShape(x);
+    if (gy.length !== want.length || gy.some((d, i) => d !== want[i])) {
+      throw new OpError(`gradient of shape ${shapeStr(gy)} does not match the pool's output ${shapeStr(want)}`);
+    }
+    return {};
+  },
+  shape: ([x]) => [x],
+  cpu: ([x, gy]) => {
+    const rows = x.shape[0] * x.shape[1];
+    const S = x.size / rows;
+    const gx = new Float32Array(x.size);
+    for (let r = 0; r < rows; r++) {
+      let best = 0;
+      for (let j = 1; j < S; j++) if (x.data[r * S + j] > x.data[r * S + best]) best = j;
+      gx[r * S + best] = gy.data[r];
+    }
+    return [new Tensor(x.shape, gx)];
+  },
+  gpu: ([x], _out, _a, ctx) => {
+    const rows = x[0] * x[1];
+    if (rows === 0) return [];
+    const S = sizeOf(x) / rows;
+    // One invocation per row: find the first maximum, then write the whole row.
+    const body = `  // x, gx: [rows, S] = [${rows}, ${S}], gy: [rows]
+  let base = i * ${u32(S)};
+  var best = x[base];
+  var at = 0u;
+  for (var j = 1u; j < ${u32(S)}; j++) {
+    let v = x[base + j];
+    if (v > best) { best = v; at = j; }
+  }
+  let g = gy[i];
+  for (var j = 0u; j < ${u32(S)}; j++) { gx[base + j] = select(0.0, g, j == at); }`;
+    const wgsl = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
+${elementwiseMain(rows, WG, body)}`;
+    return [{ wgsl, workgroups: linearGrid(rows, WG, ctx), bindings: [{ input: 0 }, { input: 1 }, { output: 0 }] }];
+  },
+});
+
+export const poolOps: OpDef<any>[] = [MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, MaxPoolGrad, AveragePoolGrad, GlobalMaxPoolGrad];

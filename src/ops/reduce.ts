@@ -11,10 +11,16 @@
 // no div/mod in the inner loop. Then either one invocation per output loops over its reduction
 // (many outputs, short reductions) or one workgroup per output strides over it and combines in
 // workgroup memory (few outputs, long reductions, e.g. a mean over a whole feature map).
+//
+// Backward (ReduceSum, ReduceMean): every input element gets its output's gradient (divided by
+// the count for the mean). Broadcasting does the copying: the gradient, reshaped to keep the
+// reduced axes as 1s, times a constant that has the reduced axes' sizes and 1s elsewhere (1 or
+// 1/count), broadcasts to the input's shape, and the constant is only as big as one reduction.
+// ReduceMax has no gradient here.
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, f32, linearGrid, linearIndexFn, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { defineOp, intAttr, intsAttr, OpError, type Dispatch, type KernelContext, type OpDef, type RawAttrs } from './op.js';
+import { defineOp, intAttr, intsAttr, OpError, type Dispatch, type GradContext, type KernelContext, type OpDef, type RawAttrs } from './op.js';
 
 export interface ReduceAttrs {
   /** Sorted, non-negative, distinct axes actually reduced (empty for the noop case). */
@@ -198,7 +204,21 @@ function reduceOp(type: string): OpDef<ReduceAttrs> {
     shape: ([x], a) => [outShape(x, a)],
     cpu: ([x], a) => [reduceCpu(kind, x, a)],
     gpu: ([x], [out], a, ctx) => reduceGpu(kind, x, out, a, ctx),
+    grad: type === 'ReduceMax' ? undefined : (g) => [reduceGrad(g, type === 'ReduceMean')],
   });
+}
+
+function reduceGrad(g: GradContext<ReduceAttrs>, mean: boolean): string {
+  const x = g.inputShapes[0];
+  const { axes } = g.attrs;
+  if (sizeOf(x) === 0) return g.constant(new Tensor(x));
+  const kept = x.map((d, i) => (axes.includes(i) ? 1 : d));
+  const gy = g.emit('Reshape', [g.gradOutputs[0]!], { shape: kept, allowzero: 1 });
+  const count = axes.reduce((n, i) => n * x[i], 1);
+  if (count === 1) return g.emit('Reshape', [gy], { shape: [...x], allowzero: 1 });
+  const spread = x.map((d, i) => (axes.includes(i) ? d : 1));
+  const fill = new Tensor(spread, new Float32Array(count).fill(mean ? 1 / count : 1));
+  return g.emit('Mul', [gy, g.constant(fill)]);
 }
 
 export const reduceOps: OpDef<ReduceAttrs>[] = Object.keys(KINDS).map(reduceOp);

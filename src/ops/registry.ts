@@ -5,7 +5,7 @@ import { unaryOps } from './unary.js';
 import { poolOps } from './pool.js';
 import { binaryOps } from './binary.js';
 import { softmaxOp } from './softmax.js';
-import { batchNormOp } from './batchnorm.js';
+import { batchNormOp, batchNormGradOp } from './batchnorm.js';
 import { reshapeOps } from './reshape.js';
 import { transposeOp } from './transpose.js';
 import { concatOp } from './concat.js';
@@ -18,7 +18,7 @@ import { resizeOps } from './resize.js';
 import { convTransposeOp } from './convtranspose.js';
 import { lrnOp } from './lrn.js';
 
-const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp];
+const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp];
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((op) => [op.type, op]));
 

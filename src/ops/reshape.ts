@@ -22,6 +22,9 @@ function viewOp(type: string, resolve: (raw: RawAttrs, x: Shape) => number[]): O
     shape: (_inputs, { shape }) => [shape],
     cpu: ([x], { shape }) => [x.reshape(shape)],
     gpu: () => 'view',
+    // The data never moved, so the gradient is the output's gradient under the input's shape
+    // (allowzero: a 0 in that shape is a real empty dim, not "copy").
+    grad: (g) => [g.emit('Reshape', [g.gradOutputs[0]!], { shape: [...g.inputShapes[0]], allowzero: 1 })],
   });
 }
 

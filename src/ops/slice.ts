@@ -15,6 +15,10 @@
 //            `num_outputs` (opset 18: ceil(dim / n) each, the last one smaller). Before opset 18
 //            a Split without sizes splits equally among the node's outputs: the importer then
 //            sets num_outputs to the node's output count, since ops cannot see it here.
+//
+// Backward: Slice's gradient puts the output's gradient back where it was read from and zeros
+// elsewhere: a constant Pad when every step is 1, else SliceGrad (below). Split's is the Concat
+// of its outputs' gradients (zeros for an output that gets none).
 
 import { shapeStr, sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, i32, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
@@ -126,6 +130,96 @@ export const sliceOp = defineOp<SliceAttrs>({
   shape: (_, a) => [a.shape],
   cpu: ([x], a) => [affineCpu(x, a.shape, a)],
   gpu: ([x], [out], a, ctx) => affineGpu(x, out, a, ctx, 0, true),
+  grad: (g) => {
+    const gy = g.gradOutputs[0]!;
+    const x = g.inputShapes[0];
+    const a = g.attrs;
+    if (a.step.every((s) => s === 1)) {
+      const ends = x.map((d, i) => d - a.start[i] - a.shape[i]);
+      return [g.emit('Pad', [gy], { pads: [...a.start, ...ends] })];
+    }
+    return [g.emit('SliceGrad', [gy], { shape: [...x], starts: [...a.start], steps: [...a.step] })];
+  },
+});
+
+// ---- SliceGrad ----
+
+interface SliceGradAttrs extends AffineCopy {
+  /** The forward input's shape (this op's output). */
+  readonly shape: readonly number[];
+}
+
+/**
+ * SliceGrad(gy) with attributes `shape` (the sliced input's shape) and, per axis of it, the
+ * resolved `starts` and `steps` (Slice's start and step, as SliceAttrs holds them): the tensor
+ * of `shape` holding gy's element o at input coordinate start + o·step on every axis, zeros
+ * elsewhere. The WebGPU kernel gathers: each output element checks whether some gy element was
+ * read from it, so no two invocations write one place.
+ */
+export const sliceGradOp = defineOp<SliceGradAttrs>({
+  type: 'SliceGrad',
+  arity: [1, 1],
+  attrs: (raw, [gy]) => {
+    const shape = intsAttr(raw, 'shape');
+    const start = intsAttr(raw, 'starts');
+    const step = intsAttr(raw, 'steps');
+    const r = shape.length;
+    if (gy.length !== r || start.length !== r || step.length !== r) {
+      throw new OpError(`attributes 'shape', 'starts', 'steps' and the gradient must have one rank, got ${r}, ${start.length}, ${step.length}, ${gy.length}`);
+    }
+    for (let d = 0; d < r; d++) {
+      if (step[d] === 0) throw new OpError(`attribute 'steps' is 0 for axis ${d}`);
+      if (gy[d] === 0) continue;
+      const last = start[d] + (gy[d] - 1) * step[d];
+      if (start[d] < 0 || start[d] >= shape[d] || last < 0 || last >= shape[d]) {
+        throw new OpError(`axis ${d}: ${gy[d]} elements from ${start[d]} by ${step[d]} do not fit in length ${shape[d]}`);
+      }
+    }
+    return { shape, start, step };
+  },
+  shape: (_, a) => [a.shape],
+  cpu: ([gy], a) => {
+    const gx = new Float32Array(sizeOf(a.shape));
+    const inStrides = stridesOf(a.shape);
+    const gyStrides = stridesOf(gy.shape);
+    for (let i = 0; i < gy.size; i++) {
+      let dst = 0;
+      for (let d = 0; d < gy.rank; d++) dst += (a.start[d] + (Math.floor(i / gyStrides[d]) % gy.shape[d]) * a.step[d]) * inStrides[d];
+      gx[dst] = gy.data[i];
+    }
+    return [new Tensor(a.shape, gx)];
+  },
+  gpu: ([gy], [out], a, ctx) => {
+    const n = sizeOf(out);
+    if (n === 0) return [];
+    if (sizeOf(gy) === 0) {
+      // Nothing was read: all zeros, and gy (empty) is not bound.
+      const wgsl = `@group(0) @binding(0) var<storage, read_write> gx: array<f32>;\n${elementwiseMain(n, WG, '  gx[i] = 0.0;')}`;
+      return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ output: 0 }] }];
+    }
+    const gyStrides = stridesOf(gy);
+    const checks: string[] = [];
+    const terms: string[] = [];
+    out.forEach((len, d) => {
+      if (len === 1) return; // coordinate 0, which start 0 (the only start that fits) reads
+      // t = coordinate - start; it was read iff t = q·step with 0 <= q < gy's length.
+      const t = `(i32(o${d}) - ${i32(a.start[d])})`;
+      if (a.step[d] === 1) {
+        checks.push(`${t} >= 0 && ${t} < ${i32(gy[d])}`);
+        terms.push(`${t} * ${i32(gyStrides[d])}`);
+      } else {
+        const q = `(${t} / ${i32(a.step[d])})`;
+        checks.push(`${t} % ${i32(a.step[d])} == 0 && ${q} >= 0 && ${q} < ${i32(gy[d])}`);
+        terms.push(`${q} * ${i32(gyStrides[d])}`);
+      }
+    });
+    const body = `${unravelWgsl('i', out, 'o')}
+  if (${checks.join(' && ') || 'true'}) { gx[i] = gy[u32(${terms.join(' + ') || '0'})]; } else { gx[i] = 0.0; }`;
+    const wgsl = `@group(0) @binding(0) var<storage, read> gy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> gx: array<f32>;
+${elementwiseMain(n, WG, body)}`;
+    return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ input: 0 }, { output: 0 }] }];
+  },
 });
 
 // ---- Gather ----
@@ -249,6 +343,12 @@ export const splitOp = defineOp<SplitAttrs>({
       const p = splitPiece(x, a, k);
       return affineGpu(x, p.shape, p.copy, ctx, k, false) as Dispatch[];
     }),
+  grad: (g) => {
+    const parts = g.gradOutputs.map((gy, k) => gy ?? g.constant(new Tensor(g.outputShapes[k])));
+    // An output the node does not name gets no gradient and still takes its place.
+    for (let k = parts.length; k < g.outputShapes.length; k++) parts.push(g.constant(new Tensor(g.outputShapes[k])));
+    return [g.emit('Concat', parts, { axis: g.attrs.axis })];
+  },
 });
 
-export const sliceOps = [sliceOp, gatherOp, splitOp];
+export const sliceOps = [sliceOp, sliceGradOp, gatherOp, splitOp];

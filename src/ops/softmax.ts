@@ -122,4 +122,16 @@ export const softmaxOp = defineOp<SoftmaxAttrs>({
   shape: ([x]) => [x],
   cpu: ([x], a) => [cpu(x, a)],
   gpu: (_in, _out, a, ctx) => gpu(a, ctx),
+  // dy_k/dx_j = y_k(δ_kj - y_j) along a row, so gx = y · (gy - Σ_row gy·y). Built from existing
+  // ops on the same [outer, n, inner] view as the forward pass (the reshapes are free views),
+  // which serves both the opset-13 and the legacy 2-D row.
+  grad: (g) => {
+    const { outer, n, inner } = g.attrs;
+    const view = (v: string) => g.emit('Reshape', [v], { shape: [outer, n, inner], allowzero: 1 });
+    const y = view(g.outputs[0]);
+    const gy = view(g.gradOutputs[0]!);
+    const dot = g.emit('ReduceSum', [g.emit('Mul', [gy, y])], { axes: [1], keepdims: 1 });
+    const gx = g.emit('Mul', [y, g.emit('Sub', [gy, dot])]);
+    return [g.emit('Reshape', [gx], { shape: [...g.inputShapes[0]], allowzero: 1 })];
+  },
 });

@@ -52,4 +52,10 @@ ${elementwiseMain(n, WG, `${stridedOffsets('i', walk.dims, walk.strides, ['src']
   y[i] = x[src];`)}`;
     return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ input: 0 }, { output: 0 }] }];
   },
+  // Output dim d came from input dim perm[d], so the inverse permutation sends it back.
+  grad: (g) => {
+    const inverse = new Array<number>(g.attrs.perm.length);
+    g.attrs.perm.forEach((p, d) => (inverse[p] = d));
+    return [g.emit('Transpose', [g.gradOutputs[0]!], { perm: inverse })];
+  },
 });
