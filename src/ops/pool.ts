@@ -275,7 +275,7 @@ function poolGradGpu(kind: PoolKind, x: Shape, a: PoolAttrs, ctx: KernelContext)
           let px = wx0 + mx * ${i32(DW)};
           if (px < 0 || px >= ${i32(W)}) { continue; }
           let v = x[plane + u32(py * ${i32(W)} + px)];
-          if (bestAt < 0 || v >= best) { best = v; bestAt = py * ${i32(W)} + px; }
+          if (bestAt < 0 || v > best) { best = v; bestAt = py * ${i32(W)} + px; }
         }
       }
       if (bestAt == iy * ${i32(W)} + ix) { acc += gy[gplane + u32(oh * ${i32(OW)} + ow)]; }`

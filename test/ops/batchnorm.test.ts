@@ -60,10 +60,11 @@ test('CPU reference gives known values', async () => {
   assertClose(new Tensor([4], await run({}, zeroVar)), new Tensor([4], [1, 2 / Math.sqrt(1e-5) + 1, -1, 0.5 / Math.sqrt(1e-5) - 1]), { atol: 0, rtol: 1e-6 });
 });
 
-test('BatchNormalization refuses training mode and mismatched parameters', async () => {
+test('BatchNormalization refuses a bad training_mode and mismatched parameters', async () => {
   const r = rng(3);
   const ok = inputs([2, 3, 4, 4], [3], r);
-  await assert.rejects(runBoth(null, 'BatchNormalization', ok, { training_mode: 1 }), /'training_mode' = 1: only inference/);
+  // (training_mode = 1 is supported: see test/autograd/batchnorm.test.ts)
+  await assert.rejects(runBoth(null, 'BatchNormalization', ok, { training_mode: 2 }), /'training_mode' must be 0 or 1, got 2/);
   await assert.rejects(runBoth(null, 'BatchNormalization', ok, { spatial: 2 }), /'spatial' must be 0 or 1/);
   await assert.rejects(runBoth(null, 'BatchNormalization', ok, { epsilon: -1 }), /'epsilon' must be >= 0/);
   const badMean = [...ok];

@@ -1,0 +1,18 @@
+// deftnn's public API. Re-exports only.
+
+export { load, Model, type LoadOptions, type ModelSource, type Backend } from './model.js';
+export { Tensor, sizeOf, type Shape } from './tensor.js';
+export { Gpu, GpuError, type AdapterDescription } from './device/gpu.js';
+export type { Graph, Node, ValueInfo } from './graph/ir.js';
+export { GraphBuilder } from './graph/builder.js';
+export { inferShapes, GraphError } from './graph/shapes.js';
+export { optimizeGraph } from './graph/passes.js';
+export { CpuSession, GpuSession, type Session, type NodeTiming } from './graph/session.js';
+export { buildBackward } from './graph/autograd.js';
+export { OPS } from './ops/registry.js';
+export { OpError } from './ops/op.js';
+export { importModel } from './onnx/import.js';
+export { lenet5 } from './zoo/lenet.js';
+export { loadMnist } from './data/mnist.js';
+export { loadFashionMnist } from './data/idx.js';
+export { batches, type Dataset } from './data/dataset.js';
