@@ -254,13 +254,14 @@ export class Gpu {
 
   /**
    * Record `steps` into one command buffer (one compute pass; one pass per step when `profile`
-   * asks for per-step GPU timestamps), copy `reads` into staging buffers, submit once, and
+   * asks for per-step GPU timestamps), then the buffer-to-buffer `copies`, copy `reads` into
+   * staging buffers, submit once, and
    * return the read-back data plus, when profiling, each step's GPU time in milliseconds.
    */
   async execute(
     steps: readonly Step[],
     reads: readonly { buffer: GPUBuffer; bytes: number }[],
-    opts: { profile?: boolean } = {},
+    opts: { profile?: boolean; copies?: readonly { from: GPUBuffer; to: GPUBuffer; bytes: number }[] } = {},
   ): Promise<{ data: Float32Array[]; stepMs?: number[] }> {
     this.check();
     const profile = !!opts.profile && this.adapter.features.timestampQuery;
@@ -287,6 +288,8 @@ export class Gpu {
       for (const s of steps) encodeStep(pass, s);
       pass.end();
     }
+    // Copies after the dispatches: state carried to the next run (see graph/session.ts).
+    for (const c of opts.copies ?? []) enc.copyBufferToBuffer(c.from, 0, c.to, 0, roundSize(c.bytes));
     const staging = reads.map((r) => this.staging(roundSize(r.bytes)));
     reads.forEach((r, i) => enc.copyBufferToBuffer(r.buffer, 0, staging[i], 0, roundSize(r.bytes)));
     this.submit([enc.finish()]);

@@ -13,9 +13,11 @@ export interface BufferPlan {
   readonly slotBytes: readonly number[];
 }
 
-export function planBuffers(ig: InferredGraph, isView: (nodeIndex: number) => boolean): BufferPlan {
+/** `keep`: values that must survive to the end of the run like graph outputs (session state). */
+export function planBuffers(ig: InferredGraph, isView: (nodeIndex: number) => boolean, keep: Iterable<string> = []): BufferPlan {
   const { graph, shapes } = ig;
   const last = lastUses(graph);
+  for (const v of keep) last.set(v, graph.nodes.length);
   const slotOf = new Map<string, number>();
   const slotBytes: number[] = [];
   const liveValues = new Map<number, number>(); // slot -> number of live values in it

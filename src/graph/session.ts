@@ -16,6 +16,8 @@ export interface Session {
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
   run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>>;
+  /** Current values of initializers (changed by runs when they are session state). */
+  read(names: readonly string[]): Promise<Record<string, Tensor>>;
   dispose(): void;
 }
 
@@ -26,13 +28,36 @@ export interface NodeTiming {
   readonly ms: number;
 }
 
+export interface SessionOptions {
+  /**
+   * Values carried from one run to the next (training): each pair [initializer, next] makes the
+   * value `next` computed by a run the initializer's value for the following run. Parameters and
+   * optimiser moments live in the session this way, on the GPU without read-backs.
+   */
+  readonly state?: readonly (readonly [string, string])[];
+}
+
 abstract class BaseSession {
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
+  protected readonly state: readonly (readonly [string, string])[];
 
-  constructor(protected readonly ig: InferredGraph) {
+  constructor(
+    protected readonly ig: InferredGraph,
+    opts: SessionOptions,
+  ) {
     this.inputs = ig.graph.inputs;
     this.outputs = ig.graph.outputs.map((name) => ({ name, shape: ig.shapes.get(name)! }));
+    this.state = opts.state ?? [];
+    for (const [value, next] of this.state) {
+      const init = ig.graph.initializers.get(value);
+      if (!init) throw new RangeError(`state value '${value}' must be an initializer of the graph`);
+      const s = ig.shapes.get(next);
+      if (!s) throw new RangeError(`state '${value}' is updated from '${next}', which the graph does not compute`);
+      if (shapeStr(s) !== shapeStr(init.shape)) {
+        throw new RangeError(`state '${value}' has shape ${shapeStr(init.shape)} but its update '${next}' has ${shapeStr(s)}`);
+      }
+    }
   }
 
   /** Check feeds against the declared inputs; the error names the input and what is wrong. */
@@ -56,13 +81,16 @@ abstract class BaseSession {
 export class CpuSession extends BaseSession implements Session {
   readonly backend = 'cpu' as const;
 
-  constructor(graph: Graph) {
-    super(inferShapes(graph));
+  private readonly initializers: Map<string, Tensor>;
+
+  constructor(graph: Graph, opts: SessionOptions = {}) {
+    super(inferShapes(graph), opts);
+    this.initializers = new Map(graph.initializers);
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
     this.checkFeeds(feeds);
-    const values = new Map<string, Tensor>(this.ig.graph.initializers);
+    const values = new Map<string, Tensor>(this.initializers);
     for (const v of this.inputs) values.set(v.name, feeds[v.name]);
     for (const r of this.ig.nodes) {
       const outs = r.op.cpu(
@@ -71,7 +99,19 @@ export class CpuSession extends BaseSession implements Session {
       );
       r.node.outputs.forEach((v, i) => values.set(v, outs[i]));
     }
+    for (const [value, next] of this.state) this.initializers.set(value, values.get(next)!);
     return Object.fromEntries(this.ig.graph.outputs.map((o) => [o, values.get(o)!]));
+  }
+
+  /** Current values of initializers (after the state updates of the runs so far). */
+  async read(names: readonly string[]): Promise<Record<string, Tensor>> {
+    return Object.fromEntries(names.map((n) => [n, this.initializerOrThrow(n)]));
+  }
+
+  private initializerOrThrow(n: string): Tensor {
+    const t = this.initializers.get(n);
+    if (!t) throw new RangeError(`'${n}' is not an initializer of this graph`);
+    return t;
   }
 
   dispose(): void {}
@@ -91,8 +131,9 @@ export class GpuSession extends BaseSession implements Session {
   constructor(
     private readonly gpu: Gpu,
     graph: Graph,
+    opts: SessionOptions = {},
   ) {
-    super(inferShapes(graph));
+    super(inferShapes(graph), opts);
     try {
       this.build(graph);
     } catch (e) {
@@ -105,7 +146,11 @@ export class GpuSession extends BaseSession implements Session {
     const gpu = this.gpu;
     const ig = this.ig;
     const views = ig.nodes.map((r) => r.op.gpu(r.inputShapes, r.outputShapes, r.attrs, gpu.kernelContext));
-    const plan = planBuffers(ig, (i) => views[i] === 'view');
+    const plan = planBuffers(
+      ig,
+      (i) => views[i] === 'view',
+      this.state.map(([, next]) => next),
+    );
     const slots = plan.slotBytes.map((b) => this.own(gpu.buffer(b)));
     for (const [name, slot] of plan.slotOf) this.valueBuffers.set(name, slots[slot]);
     for (const [name, t] of graph.initializers) this.valueBuffers.set(name, this.own(gpu.upload(t.data)));
@@ -162,7 +207,12 @@ export class GpuSession extends BaseSession implements Session {
     this.checkFeeds(feeds);
     for (const v of this.inputs) this.gpu.upload(feeds[v.name].data, this.valueBuffers.get(v.name));
     const outs = this.outputs.map((o) => ({ buffer: this.valueBuffers.get(o.name)!, bytes: sizeOf(o.shape) * 4 }));
-    const { data, stepMs } = await this.gpu.execute(this.steps, outs, { profile });
+    const copies = this.state.map(([value, next]) => ({
+      from: this.valueBuffers.get(next)!,
+      to: this.valueBuffers.get(value)!,
+      bytes: this.ig.graph.initializers.get(value)!.size * 4,
+    }));
+    const { data, stepMs } = await this.gpu.execute(this.steps, outs, { profile, copies });
     const outputs = Object.fromEntries(this.outputs.map((o, i) => [o.name, new Tensor(o.shape as Shape, data[i])]));
     const nodes: NodeTiming[] = [];
     stepMs?.forEach((ms, i) => {
@@ -172,6 +222,20 @@ export class GpuSession extends BaseSession implements Session {
       else nodes.push({ ...s, ms });
     });
     return { outputs, nodes };
+  }
+
+  /** Current values of initializers (after the state updates of the runs so far). */
+  read(names: readonly string[]): Promise<Record<string, Tensor>> {
+    return this.enqueue(async () => {
+      const inits = names.map((n) => {
+        const t = this.ig.graph.initializers.get(n);
+        if (!t) throw new RangeError(`'${n}' is not an initializer of this graph`);
+        return t;
+      });
+      const reads = names.map((n, i) => ({ buffer: this.valueBuffers.get(n)!, bytes: inits[i].size * 4 }));
+      const { data } = await this.gpu.execute([], reads);
+      return Object.fromEntries(names.map((n, i) => [n, new Tensor(inits[i].shape, data[i])]));
+    });
   }
 
   dispose(): void {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Graph } from '../../src/graph/ir.js';
-import { CpuSession, GpuSession } from '../../src/graph/session.js';
+import { CpuSession, GpuSession, type Session } from '../../src/graph/session.js';
 import { Tensor } from '../../src/tensor.js';
 import { assertClose, randomTensor, rng, testGpu } from '../helpers.js';
 
@@ -104,4 +104,41 @@ test('a disposed session refuses to run', { skip: noGpu }, async () => {
   const s = new GpuSession(gpu!, chain([4]));
   s.dispose();
   await assert.rejects(s.run({ x: new Tensor([4]) }), /disposed/);
+});
+
+/** w := relu(w + x) each run; the updated value is read by later nodes and its slot would be reusable. */
+function accumulator(): Graph {
+  return {
+    inputs: [{ name: 'x', shape: [5] }],
+    outputs: ['out'],
+    nodes: [
+      { name: 'add', op: 'Add', inputs: ['w', 'x'], outputs: ['sum'], attrs: {} },
+      { name: 'relu', op: 'Relu', inputs: ['sum'], outputs: ['w_next'], attrs: {} },
+      { name: 'sig', op: 'Sigmoid', inputs: ['w_next'], outputs: ['s'], attrs: {} },
+      { name: 'neg', op: 'Neg', inputs: ['s'], outputs: ['out'], attrs: {} },
+    ],
+    initializers: new Map([['w', new Tensor([5], [0, 1, 2, 3, -4])]]),
+  };
+}
+
+test('session state carries values from one run to the next, on both backends', async () => {
+  const x = new Tensor([5], [1, -2, 0.5, 1, 1]);
+  const sessions: Session[] = [new CpuSession(accumulator(), { state: [['w', 'w_next']] })];
+  if (gpu) sessions.push(new GpuSession(gpu, accumulator(), { state: [['w', 'w_next']] }));
+  for (const s of sessions) {
+    await s.run({ x });
+    const out = await s.run({ x });
+    // w: [0,1,2,3,-4] -> relu(w+x) = [1,0,2.5,4,0] -> [2,0,3,5,1]
+    assert.deepEqual([...(await s.read(['w'])).w.data], [2, 0, 3, 5, 1], s.backend);
+    const expected = [2, 0, 3, 5, 1].map((v) => -1 / (1 + Math.exp(-v)));
+    assertClose(out.out, new Tensor([5], expected), { atol: 1e-6 }, s.backend);
+    s.dispose();
+  }
+  // The graph's own initializer tensor is never modified.
+  assert.deepEqual([...accumulator().initializers.get('w')!.data], [0, 1, 2, 3, -4]);
+});
+
+test('bad state declarations are refused', () => {
+  assert.throws(() => new CpuSession(accumulator(), { state: [['x', 'w_next']] }), /state value 'x' must be an initializer/);
+  assert.throws(() => new CpuSession(accumulator(), { state: [['w', 'nope']] }), /which the graph does not compute/);
 });
