@@ -13,6 +13,8 @@ export { OPS } from './ops/registry.js';
 export { OpError } from './ops/op.js';
 export { importModel } from './onnx/import.js';
 export { lenet5 } from './zoo/lenet.js';
+export { vggSmall } from './zoo/vgg.js';
+export { resnetSmall } from './zoo/resnet.js';
 export { loadMnist } from './data/mnist.js';
 export { loadFashionMnist } from './data/idx.js';
 export { batches, type Dataset } from './data/dataset.js';
