@@ -2,6 +2,7 @@
 // CPU reference backend; prints latency per backend and the largest difference between them.
 
 import { Gpu } from '../src/device/gpu.js';
+import { optimizeGraph } from '../src/graph/passes.js';
 import { CpuSession, GpuSession, type Session } from '../src/graph/session.js';
 import { seededRandom } from '../src/random.js';
 import { Tensor } from '../src/tensor.js';
@@ -13,7 +14,7 @@ console.log(`WebGPU adapter: ${gpu ? gpu.name : 'none found (CPU backend only)'}
 
 const rows: (string | number)[][] = [];
 for (const batch of [1, 16]) {
-  const graph = lenet5({ batch, seed: 1 });
+  const graph = optimizeGraph(lenet5({ batch, seed: 1 })); // bias and ReLU fused into Conv/Gemm
   const rand = seededRandom(batch);
   const input = new Tensor([batch, 1, 28, 28], Array.from({ length: batch * 784 }, rand));
   const sessions: Session[] = [new CpuSession(graph)];
