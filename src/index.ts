@@ -12,6 +12,7 @@ export { buildBackward } from './graph/autograd.js';
 export { OPS } from './ops/registry.js';
 export { OpError } from './ops/op.js';
 export { importModel } from './onnx/import.js';
+export { exportOnnx } from './onnx/export.js';
 export { lenet5 } from './zoo/lenet.js';
 export { vggSmall } from './zoo/vgg.js';
 export { resnetSmall } from './zoo/resnet.js';
