@@ -6,6 +6,8 @@
 // `iters` dispatches into one submission (as a GpuSession does); tfjs issues them its own way.
 // Each case is warmed up (pipelines compiled), then measured in interleaved rounds (ours, tfjs,
 // ours, tfjs, ...), and the table shows medians. tfjs runs in its native NHWC layout; we run NCHW.
+// The last column is each side's first run (pipeline compilation included); run with
+// MESA_SHADER_CACHE_DISABLE=true to see cold compiles on lavapipe.
 // Lavapipe numbers are CPU numbers: read them as ratios.
 
 import { create } from 'webgpu';
@@ -62,6 +64,22 @@ function gemmCase(n: number): Case {
   };
 }
 
+/** A fully connected layer as ONNX exports it: Gemm with W [out, in] and transB = 1. */
+function fcCase(batch: number, inF: number, outF: number): Case {
+  return {
+    name: `FC ${inF}->${outF}, batch ${batch} (Gemm transB)`,
+    flops: 2 * batch * inF * outF,
+    op: 'Gemm',
+    inputs: [[batch, inF], [outF, inF]],
+    attrs: { transB: 1 },
+    tfjs: () => {
+      const x = tf.randomUniform([batch, inF]);
+      const w = tf.randomUniform([outF, inF]);
+      return () => tf.matMul(x, w, false, true);
+    },
+  };
+}
+
 function convCase(name: string, c: { n?: number; ci: number; co: number; hw: number; k: number; s: number; p: number; dw?: boolean }): Case {
   const n = c.n ?? 1;
   const group = c.dw ? c.ci : 1;
@@ -89,11 +107,14 @@ const CASES: Case[] = [
   gemmCase(256),
   gemmCase(512),
   gemmCase(1024),
+  fcCase(1, 1024, 1000),
+  fcCase(32, 1024, 1000),
   convCase('conv 3x3 64->64, 56x56 (VGG/ResNet)', { ci: 64, co: 64, hw: 56, k: 3, s: 1, p: 1 }),
   convCase('conv 1x1 256->64, 56x56 (ResNet)', { ci: 256, co: 64, hw: 56, k: 1, s: 1, p: 0 }),
   convCase('conv 3x3 s2 64->128, 56x56 (ResNet)', { ci: 64, co: 128, hw: 56, k: 3, s: 2, p: 1 }),
   convCase('conv 3x3 s2 3->32, 224x224 (first layer)', { ci: 3, co: 32, hw: 224, k: 3, s: 2, p: 1 }),
   convCase('depthwise 3x3 32ch, 112x112 (MobileNet)', { ci: 32, co: 32, hw: 112, k: 3, s: 1, p: 1, dw: true }),
+  convCase('depthwise 3x3 s2 64ch, 112x112 (MobileNet)', { ci: 64, co: 64, hw: 112, k: 3, s: 2, p: 1, dw: true }),
   convCase('conv 1x1 32->64, 112x112 (MobileNet)', { ci: 32, co: 64, hw: 112, k: 1, s: 1, p: 0 }),
 ].filter((c) => ONLY.test(c.name));
 
@@ -146,10 +167,12 @@ console.log(`date: ${new Date().toISOString()}; ${ROUNDS} interleaved rounds, me
 const rows: string[] = [];
 for (const c of CASES) {
   const sides = [ours(c), theirs(c)];
-  // Warm-up: compile, then size the iteration count from one timed run of each side.
+  // Warm-up: the first run compiles the pipelines (timed: with Mesa's shader cache off, that is
+  // the cold compile); then size the iteration count from one timed run of each side.
+  const first: number[] = [];
   const warm = [];
   for (const s of sides) {
-    await s(1);
+    first.push(await msPer(s, 1));
     warm.push(await msPer(s, 1));
   }
   const iters = Math.max(2, Math.round(TARGET_MS / Math.max(...warm)));
@@ -158,11 +181,13 @@ for (const c of CASES) {
     for (let i = 0; i < 2; i++) t[i].push(await msPer(sides[i], iters));
   }
   const [us, them] = t.map(median);
-  const row = `| ${c.name} | ${us.toFixed(2)} | ${gflops(c.flops, us).toFixed(2)} | ${them.toFixed(2)} | ${gflops(c.flops, them).toFixed(2)} | ${(them / us).toFixed(2)}x |`;
+  const row =
+    `| ${c.name} | ${us.toFixed(2)} | ${gflops(c.flops, us).toFixed(2)} | ${them.toFixed(2)} | ${gflops(c.flops, them).toFixed(2)} | ` +
+    `${(them / us).toFixed(2)}x | ${(first[0] / 1000).toFixed(2)} / ${(first[1] / 1000).toFixed(2)} |`;
   rows.push(row);
   console.error(`${row}   (${iters} iters)`);
 }
-console.log('\n| kernel | deftnn ms | deftnn GFLOP/s | tfjs-webgpu ms | tfjs GFLOP/s | speed vs tfjs |');
-console.log('|---|---:|---:|---:|---:|---:|');
+console.log('\n| kernel | deftnn ms | deftnn GFLOP/s | tfjs-webgpu ms | tfjs GFLOP/s | deftnn speed ÷ tfjs | first run s (deftnn / tfjs) |');
+console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) console.log(r);
 process.exit(0);

@@ -18,8 +18,9 @@ const preps = cases.map(([, op, shapes, raw]) => {
   const at = d.attrs(raw, shapes);
   const out = d.shape(shapes, at)[0];
   const ds = d.gpu(shapes, [out], at, gpu.kernelContext) as any[];
-  const bufs = ds[0].bindings.map((b: any) => ('input' in b ? gpu.upload(rand(sizeOf(shapes[b.input]))) : gpu.buffer(sizeOf(out) * 4)));
-  return { step: { ...gpu.prepare(ds[0].wgsl, bufs), workgroups: ds[0].workgroups }, out: bufs[bufs.length - 1] };
+  const bufs = ds[0].bindings.map((b: any) => ('input' in b ? gpu.upload(rand(sizeOf(shapes[b.input]))) : 'output' in b ? gpu.buffer(sizeOf(out) * 4) : gpu.upload(b.constant)));
+  const outBuf = bufs[ds[0].bindings.findIndex((b: any) => 'output' in b)];
+  return { step: { ...gpu.prepare(ds[0].wgsl, bufs), workgroups: ds[0].workgroups }, out: outBuf };
 });
 const run = async (i: number, iters: number) => {
   const t0 = performance.now();

@@ -160,8 +160,11 @@ export class GpuSession extends BaseSession implements Session {
         this.valueBuffers.set(r.node.outputs[0], this.valueBuffers.get(r.node.inputs[0])!);
         return;
       }
+      // Scratch buffers of unnamed outputs, shared by the node's dispatches (a later one may read
+      // what an earlier one wrote there, e.g. a loss's per-row values).
+      const scratch = new Map<number, GPUBuffer>();
       for (const dispatch of d) {
-        const buffers = dispatch.bindings.map((b) => this.bindingBuffer(b, r.node.inputs, r.node.outputs, r.outputShapes));
+        const buffers = dispatch.bindings.map((b) => this.bindingBuffer(b, r.node.inputs, r.node.outputs, r.outputShapes, scratch));
         this.steps.push({ ...gpu.prepare(dispatch.wgsl, buffers), workgroups: dispatch.workgroups });
         this.stepNodes.push({ node: r.node.name, op: r.node.op });
       }
@@ -173,11 +176,22 @@ export class GpuSession extends BaseSession implements Session {
     return b;
   }
 
-  private bindingBuffer(b: Dispatch['bindings'][number], inputs: readonly string[], outputs: readonly string[], outputShapes: readonly Shape[]): GPUBuffer {
+  private bindingBuffer(
+    b: Dispatch['bindings'][number],
+    inputs: readonly string[],
+    outputs: readonly string[],
+    outputShapes: readonly Shape[],
+    scratch: Map<number, GPUBuffer>,
+  ): GPUBuffer {
     if ('input' in b) return this.valueBuffers.get(inputs[b.input])!;
     // An optional output that the node does not name (BatchNormalization's running statistics,
     // say) is still written by the kernel: it gets a scratch buffer of its own.
-    if ('output' in b) return this.valueBuffers.get(outputs[b.output]) ?? this.own(this.gpu.buffer(sizeOf(outputShapes[b.output]) * 4));
+    if ('output' in b) {
+      const named = this.valueBuffers.get(outputs[b.output]);
+      if (named) return named;
+      if (!scratch.has(b.output)) scratch.set(b.output, this.own(this.gpu.buffer(sizeOf(outputShapes[b.output]) * 4)));
+      return scratch.get(b.output)!;
+    }
     return this.own(this.gpu.upload(b.constant));
   }
 

@@ -34,7 +34,10 @@
 //    the A tile ([WY*RM][TK/4] vec4, k fastest) and of the B tile ([TK][WX] vec4, n fastest) into
 //    workgroup memory through the loaders, synchronises, and every invocation reads its operands
 //    from there: each value is fetched from global memory once per workgroup instead of once per
-//    invocation. Zero-filled past K and clamped past M/N, so any shape works.
+//    invocation. Zero-filled past K and clamped past M/N, so any shape works. (To keep an
+//    operand packed in workgroup memory for data fission, its tile would hold the loader's
+//    packed words and the compute loop would split them into vec4<f32>; both tiles hold
+//    vec4<f32> today, so that is the one place to change.)
 //  - 'registers': every invocation calls the loaders itself, straight into registers. On CPU
 //    adapters (lavapipe, SwiftShader) workgroup memory is ordinary memory, the caches already give
 //    the reuse, and the copy plus the barriers only cost: dev/gemm-sweep.ts measured this variant
@@ -78,9 +81,11 @@ export function chooseTiling(M: number, ctx: KernelContext): GemmTiling {
   // Fewer rows per invocation when M is small, so that a GEMV-like GEMM (M = 1) does not compute
   // rows of nothing.
   if (ctx.softwareAdapter) {
-    // 8 rows x 4 columns measured best on llvmpipe (dev/gemm-sweep.ts; 4x4 and 4x8 close behind);
-    // wx = 8 matches its 8-wide invocation vectors, so the 8 lanes share their rows.
-    const rm = Math.min(8, pow2AtLeast(M));
+    // On llvmpipe 8x4 and 4x4 blocks run at about the same speed (dev/gemm-sweep.ts), 8 rows a
+    // little better on large GEMMs, whose data does not fit in cache (bench/kernels.ts at 1024),
+    // but 8 rows take 2-3x longer to compile (dev/gemm-rm.ts): 8 only for tall GEMMs. wx = 8
+    // matches llvmpipe's 8-wide invocation vectors, so the 8 lanes share their rows.
+    const rm = Math.min(M >= 64 ? 8 : 4, pow2AtLeast(M));
     return { staging: 'registers', wx: 8, wy: Math.min(8, pow2AtLeast(Math.ceil(M / rm))), rm, tk: 0 };
   }
   const rm = Math.min(4, pow2AtLeast(M));
@@ -111,6 +116,10 @@ export function gemmKernel(spec: GemmSpec, ctx: KernelContext, tiling: GemmTilin
   const rows = Array.from({ length: rm }, (_, r) => r);
   const lastRow = u32(M - 1);
   const lastVec = u32((Math.ceil(N / 4) - 1) * 4); // start of the last run of 4 columns
+  // The K loop's bound is hidden behind a runtime value (a dispatch never has 0 workgroups in z):
+  // with a constant bound, lavapipe's compiler fully unrolls short K loops, and each unrolled copy
+  // of an 8-row body costs seconds of compile time (dev/gemm-rm.ts) for no measurable speed.
+  const kEnd = (bound: string) => `select(${bound}, 0u, nwg.z == 0u)`;
   const fma = (r: number, j: number) => `acc${r} = fma(b${j}, vec4(a${r}.${'xyzw'[j]}), acc${r});`;
 
   // Workgroup-uniform tile coordinates, then this invocation's block: rows m0.., columns n0..n0+3.
@@ -139,7 +148,7 @@ ${rows.map((r) => `  var acc${r} = vec4<f32>();`).join('\n')}`;
     loop = `  if (m0 >= ${u32(M)} || n0 >= ${u32(N)}) { return; }
 ${rows.map((r) => `  let ra${r} = rowA(batch, ${row(r)});`).join('\n')}
   let cb = colB(batch, n0);
-  for (var k = 0u; k < ${u32(k4)}; k += 4u) {
+  for (var k = 0u; k < ${kEnd(u32(k4))}; k += 4u) {
 ${step('k', 4)}
   }
 ${K % 4 ? `  {\n${step(u32(k4), K % 4)}\n  }` : ''}`;
@@ -161,7 +170,7 @@ var<workgroup> tileB: array<vec4<f32>, ${tk * wx}>; // [${tk} k][${wx} vec4 alon
     loop = `  let li = lid.y * ${u32(wx)} + lid.x;
   let tm0 = m0 - lid.y * ${u32(rm)};
   let tn0 = n0 - lid.x * 4u;
-  for (var k0 = 0u; k0 < ${u32(K)}; k0 += ${u32(tk)}) {
+  for (var k0 = 0u; k0 < ${kEnd(u32(K))}; k0 += ${u32(tk)}) {
     for (var e = li; e < ${u32(tm * kv)}; e += ${u32(nt)}) {
       let k = k0 + e % ${u32(kv)} * 4u;
       ${fill('tileA', maskedA)}
@@ -190,7 +199,7 @@ ${rows.map((r) => `      let a${r} = tileA[(lid.y * ${u32(rm)} + ${u32(r)}) * ${
 ${shared}
 // GEMM ${M}x${N}x${K} x${batches}: ${tiling.staging}, ${wx}x${wy} invocations of ${rm}x4${tiling.staging === 'workgroup' ? `, K slices of ${tiling.tk}` : ''}
 @compute @workgroup_size(${wx}, ${wy})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
 ${prologue}
 ${loop}
 ${stores}

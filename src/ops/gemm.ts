@@ -1,6 +1,7 @@
 // Gemm and MatMul: the two ONNX matrix products, both on the GEMM core of kernels/gemm.ts.
 //   Gemm:   Y = alpha * A' * B' + beta * C     A' = transA ? A^T : A   (A' is [M, K], B' is [K, N])
-//           C broadcasts unidirectionally to [M, N]; a fused activation follows.
+//           a: [M, K] ([K, M] with transA), b: [K, N] ([N, K] with transB), c: broadcasts
+//           unidirectionally to [M, N], y: [M, N]; a fused activation follows.
 //   MatMul: numpy's matmul: [..., M, K] x [..., K, N] -> [..., M, N] with broadcast batch dims; a
 //           1-D A is [1, K] and a 1-D B is [K, 1], their unit dim dropped from the output.
 
@@ -66,7 +67,8 @@ export const gemmOp = defineOp<GemmAttrs>({
         let s = 0;
         for (let k = 0; k < K; k++) s += A(m, k) * B(k, n);
         let v = at.alpha * s;
-        if (c && cs) v += at.beta * c.data[(cs[0] === 1 ? 0 : m) * cs[1] + (cs[1] === 1 ? 0 : n)];
+        // beta = 0 drops C (as the kernel does), so a NaN or inf in C does not leak through 0 * C.
+        if (c && cs && at.beta !== 0) v += at.beta * c.data[(cs[0] === 1 ? 0 : m) * cs[1] + (cs[1] === 1 ? 0 : n)];
         y[m * N + n] = act(v);
       }
     }

@@ -17,8 +17,10 @@ import { sliceOps } from './slice.js';
 import { resizeOps } from './resize.js';
 import { convTransposeOp } from './convtranspose.js';
 import { lrnOp } from './lrn.js';
+import { lossOps } from '../train/losses.js';
+import { optimizerOps } from '../train/optimizers.js';
 
-const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp];
+const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp, ...lossOps, ...optimizerOps];
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((op) => [op.type, op]));
 

@@ -19,7 +19,7 @@ const tol = (K: number) => ({ atol: 1e-4 * Math.max(1, K / 64), rtol: 1e-4 });
 /**
  * CPU reference vs WebGPU through a session (the adapter's own kernel choice) and, with
  * `workgroup`, the GEMM core's other staging too. Every distinct shape is a kernel that lavapipe
- * compiles in 0.2-5 s with a cold shader cache (as in CI), so cases are rationed.
+ * compiles in 0.2-2 s with a cold shader cache (as in CI), so cases are rationed.
  */
 async function check(x: Shape, w: Shape, attrs: RawAttrs, opts: { bias?: boolean; workgroup?: boolean; seed: number }) {
   const r = rng(opts.seed);

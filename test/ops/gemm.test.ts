@@ -22,7 +22,7 @@ const workgroupCtx = (): KernelContext => ({ ...gpu!.kernelContext, softwareAdap
 /**
  * CPU reference vs WebGPU through a session (the adapter's own kernel choice) and, with
  * `workgroup`, also through the other staging. Shapes and variants are rationed: each distinct
- * kernel costs lavapipe 0.2-5 s to compile when its shader cache is cold, as in CI.
+ * kernel costs lavapipe 0.2-2 s to compile when its shader cache is cold, as in CI.
  */
 async function check(op: string, inputs: Tensor[], attrs: RawAttrs, K: number, what: string, workgroup = false) {
   const { cpu, gpu: g } = await runBoth(gpu, op, inputs, attrs);
@@ -30,11 +30,12 @@ async function check(op: string, inputs: Tensor[], attrs: RawAttrs, K: number, w
   if (workgroup) assertClose((await runGpuWith(gpu!, op, inputs, attrs, workgroupCtx()))[0], cpu[0], tol(K), `${what} (workgroup staging)`);
 }
 
-const SIZES = [1, 2, 3, 4, 5, 7, 8, 13, 16, 31, 37, 64, 67];
+// Odd, prime and vec4-aligned sizes.
+const SIZES = [1, 2, 3, 4, 5, 7, 8, 16, 31, 37, 64, 67];
 
 test('Gemm: every transA/transB on odd and prime shapes', { skip }, async () => {
   const r = rng(1);
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 10; i++) {
     const M = SIZES[randInt(r, 0, SIZES.length - 1)];
     const N = SIZES[randInt(r, 0, SIZES.length - 1)];
     const K = SIZES[randInt(r, 0, SIZES.length - 1)];
@@ -42,7 +43,7 @@ test('Gemm: every transA/transB on odd and prime shapes', { skip }, async () => 
     const transB = (i >> 1) % 2;
     const a = randomTensor(transA ? [K, M] : [M, K], r);
     const b = randomTensor(transB ? [N, K] : [K, N], r);
-    await check('Gemm', [a, b], { transA, transB }, K, `Gemm M${M} N${N} K${K} tA${transA} tB${transB}`, i >= 6);
+    await check('Gemm', [a, b], { transA, transB }, K, `Gemm M${M} N${N} K${K} tA${transA} tB${transB}`, i >= 8);
   }
 });
 
@@ -69,7 +70,7 @@ test('Gemm: alpha, beta and C of every broadcastable shape', { skip }, async () 
   }
   // beta = 0 ignores C; N a multiple of 4 takes the vec4 path for C and Y.
   await check('Gemm', [randomTensor([5, 8], r), randomTensor([8, 12], r), randomTensor([5, 12], r)], { beta: 0 }, 8, 'Gemm beta 0');
-  await check('Gemm', [randomTensor([5, 8], r), randomTensor([8, 12], r), randomTensor([5, 12], r)], { alpha: 2, beta: 0.25 }, 8, 'Gemm vec4 C');
+  await check('Gemm', [randomTensor([5, 8], r), randomTensor([8, 12], r), randomTensor([1, 12], r)], { alpha: 2, beta: 0.25 }, 8, 'Gemm vec4 C');
 });
 
 test('Gemm and MatMul: fused activations in the epilogue', { skip }, async () => {
@@ -78,6 +79,7 @@ test('Gemm and MatMul: fused activations in the epilogue', { skip }, async () =>
     { op: 'Relu', attrs: {} },
     { op: 'LeakyRelu', attrs: { alpha: 0.1 } },
     { op: 'Clip', attrs: { min: -0.5, max: 0.5 } },
+    { op: 'HardSigmoid', attrs: {} },
     { op: 'Sigmoid', attrs: {} },
     { op: 'HardSwish', attrs: {} },
   ];
@@ -90,14 +92,13 @@ test('Gemm and MatMul: fused activations in the epilogue', { skip }, async () =>
 test('MatMul: batched with broadcasting, 1-D operands, folded batches', { skip }, async () => {
   const r = rng(5);
   const cases: [Shape, Shape][] = [
-    [[5, 7], [7, 3]],
     [[3, 5, 7], [3, 7, 2]],
     [[2, 1, 4, 9], [3, 9, 5]], // batch dims broadcast both ways
     [[1, 6, 8], [4, 8, 12]],
     [[2, 3, 17, 8], [8, 20]], // one shared B: folded into one taller GEMM
     [[7], [7]], // dot product -> scalar
     [[7], [2, 7, 5]],
-    [[3, 4, 7], [7]],
+    [[3, 4, 8], [8]],
     [[31, 37], [37, 29]],
   ];
   for (const [sa, sb] of cases) {
@@ -132,7 +133,7 @@ test('GEMM core: every tiling on edge shapes', { skip }, async () => {
     [5, 70, 129, 1],
   ];
   for (const [ti, t] of tilings.entries()) {
-    for (const [M, N, K, batches] of [shapes[ti % 4], shapes[(ti + 1) % 4]]) {
+    for (const [M, N, K, batches] of ti < 2 ? [shapes[ti % 4], shapes[(ti + 2) % 4]] : [shapes[ti % 4]]) {
       const a = randomTensor([batches, M, K], r);
       const b = randomTensor([batches, K, N], r);
       const want = new Float32Array(batches * M * N);
