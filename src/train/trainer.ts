@@ -1,0 +1,303 @@
+// The training loop. An inference graph (ending in Softmax, or in logits) becomes one training
+// step graph: the forward pass with BatchNormalization in training mode, the loss, the backward
+// pass from graph/autograd.ts and the optimiser's update nodes. A session runs that graph with the
+// parameters, optimiser moments and running statistics as session state, so a step uploads one
+// batch and reads back only the loss and the logits.
+//
+// Checkpoints are written atomically (a temporary file, then rename) after every epoch; a run
+// given the same checkpoint path resumes after the last completed epoch. A non-finite loss stops
+// the run with an error and leaves the last good checkpoint in place.
+
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { Gpu } from '../device/gpu.js';
+import { buildBackward } from '../graph/autograd.js';
+import type { Graph, Node } from '../graph/ir.js';
+import { CpuSession, GpuSession, type Session, type SessionOptions } from '../graph/session.js';
+import { batches, datasetSize, type Dataset } from '../data/dataset.js';
+import { seededRandom } from '../random.js';
+import { Tensor } from '../tensor.js';
+import { appendOptimizer, type OptimizerConfig } from './optimizers.js';
+import { makeSchedule, type ScheduleConfig } from './schedules.js';
+
+export interface TrainConfig {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly optimizer: OptimizerConfig;
+  /** Learning-rate schedule over all steps (default constant). */
+  readonly schedule?: ScheduleConfig;
+  readonly seed?: number;
+  /** Random translation of training images by up to this many pixels. */
+  readonly maxShift?: number;
+  /** Checkpoint file: written after every epoch, resumed from when it exists. */
+  readonly checkpoint?: string;
+  readonly onProgress?: (p: TrainProgress) => void;
+}
+
+export interface TrainProgress {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly step: number;
+  readonly stepsPerEpoch: number;
+  /** Mean training loss and accuracy over the epoch so far. */
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly imagesPerSecond: number;
+  /** Set at the end of an epoch when a test set was given. */
+  readonly testAccuracy?: number;
+}
+
+export interface TrainResult {
+  /** The input graph with its trained initializers (parameters and running statistics). */
+  readonly graph: Graph;
+  readonly history: readonly TrainProgress[];
+}
+
+/** The training step graph of an inference graph, and what the loop needs to drive it. */
+export interface TrainingGraph {
+  readonly graph: Graph;
+  readonly state: [string, string][];
+  readonly feeds: (step: number, lr: number) => Record<string, Tensor>;
+  /** Initializers that the loop carries: parameters and BN running statistics. */
+  readonly carried: readonly string[];
+  readonly loss: string;
+  readonly logits: string;
+  readonly input: string;
+  readonly labels: string;
+}
+
+const LABELS = 'labels';
+const LOSS = 'loss';
+
+/**
+ * Build the training step graph for batches of `batch` images. Every initializer is trained
+ * except BatchNormalization's running mean and variance, which become state updated by the op.
+ */
+export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerConfig): TrainingGraph {
+  if (graph.inputs.length !== 1) throw new Error(`training needs a graph with one input, this one has ${graph.inputs.length}`);
+  const input = graph.inputs[0];
+  const out = graph.outputs[0];
+  const last = graph.nodes.find((n) => n.outputs.includes(out));
+  const logits = last?.op === 'Softmax' ? last.inputs[0] : out;
+  const statState: [string, string][] = [];
+  const running = new Set<string>();
+  const nodes: Node[] = [];
+  for (const n of graph.nodes) {
+    if (n === last && last.op === 'Softmax') continue;
+    if (n.op === 'BatchNormalization') {
+      const [mean, variance] = [n.inputs[3], n.inputs[4]];
+      const next = [`${n.name}.running_mean`, `${n.name}.running_var`];
+      statState.push([mean, next[0]], [variance, next[1]]);
+      running.add(mean).add(variance);
+      nodes.push({ ...n, outputs: [n.outputs[0], ...next], attrs: { ...n.attrs, training_mode: 1 } });
+    } else nodes.push(n);
+  }
+  nodes.push({ name: 'loss', op: 'SoftmaxCrossEntropyLoss', inputs: [logits, LABELS], outputs: [LOSS], attrs: {} });
+  const forward: Graph = {
+    inputs: [{ name: input.name, shape: [batch, ...input.shape.slice(1)] }, { name: LABELS, shape: [batch] }],
+    outputs: [LOSS, logits],
+    nodes,
+    initializers: graph.initializers,
+  };
+  const params = [...graph.initializers.keys()].filter((k) => !running.has(k));
+  const back = buildBackward(forward, LOSS, params);
+  const step = appendOptimizer(back.graph, optimizer, params, back.grads);
+  return {
+    graph: step.graph,
+    state: [...step.state, ...statState],
+    feeds: (i, lr) => step.feeds(i, lr),
+    carried: [...graph.initializers.keys()],
+    loss: LOSS,
+    logits,
+    input: input.name,
+    labels: LABELS,
+  };
+}
+
+function session(gpu: Gpu | null, graph: Graph, opts: SessionOptions = {}): Session {
+  return gpu ? new GpuSession(gpu, graph, opts) : new CpuSession(graph, opts);
+}
+
+/** Index of the largest of `k` values at row `row` of a [N, k] array. */
+function argmax(data: Float32Array, row: number, k: number): number {
+  let best = 0;
+  for (let j = 1; j < k; j++) if (data[row * k + j] > data[row * k + best]) best = j;
+  return best;
+}
+
+/** Top-1 accuracy of an inference graph (output [N, classes]) on a labelled data set. */
+export async function evaluate(graph: Graph, ds: Dataset, gpu: Gpu | null, batchSize = 100): Promise<number> {
+  const input = graph.inputs[0];
+  const n = datasetSize(ds);
+  let correct = 0;
+  const sessions = new Map<number, Session>();
+  try {
+    for (const b of batches(ds, { batchSize })) {
+      const size = b.y.length;
+      let s = sessions.get(size);
+      if (!s) {
+        s = session(gpu, { ...graph, inputs: [{ name: input.name, shape: [size, ...input.shape.slice(1)] }] });
+        sessions.set(size, s);
+      }
+      const out = (await s.run({ [input.name]: b.x }))[graph.outputs[0]];
+      const k = out.shape[1];
+      for (let i = 0; i < size; i++) if (argmax(out.data, i, k) === b.y[i]) correct++;
+    }
+  } finally {
+    for (const s of sessions.values()) s.dispose();
+  }
+  return correct / n;
+}
+
+// ---- checkpoints: [u32 header length][JSON header][float32 data of each tensor in order] ----
+
+interface CheckpointHeader {
+  readonly format: 'deftnn-checkpoint';
+  readonly version: 1;
+  readonly epoch: number;
+  readonly history: TrainProgress[];
+  readonly tensors: { name: string; shape: number[] }[];
+}
+
+export function saveCheckpoint(path: string, epoch: number, history: TrainProgress[], tensors: Record<string, Tensor>): void {
+  const header: CheckpointHeader = {
+    format: 'deftnn-checkpoint',
+    version: 1,
+    epoch,
+    history,
+    tensors: Object.entries(tensors).map(([name, t]) => ({ name, shape: [...t.shape] })),
+  };
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(json.length);
+  const parts: Buffer[] = [len, json]; // float data in the machine's (little-endian) order
+  for (const t of Object.values(tensors)) parts.push(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, Buffer.concat(parts));
+  renameSync(tmp, path); // atomic on POSIX: a reader sees the old or the new checkpoint, never half of one
+}
+
+export function loadCheckpoint(path: string): { epoch: number; history: TrainProgress[]; tensors: Map<string, Tensor> } {
+  const buf = readFileSync(path);
+  const fail = (why: string) => new Error(`checkpoint ${path} is unreadable (${why}); delete it to start over`);
+  if (buf.length < 4) throw fail('too short');
+  const len = buf.readUInt32LE(0);
+  if (4 + len > buf.length) throw fail('truncated header');
+  let header: CheckpointHeader;
+  try {
+    header = JSON.parse(buf.subarray(4, 4 + len).toString('utf8')) as CheckpointHeader;
+  } catch {
+    throw fail('corrupt header');
+  }
+  if (header.format !== 'deftnn-checkpoint' || header.version !== 1) throw fail('not a deftnn checkpoint of version 1');
+  const tensors = new Map<string, Tensor>();
+  let off = 4 + len;
+  for (const { name, shape } of header.tensors) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (off + 4 * n > buf.length) throw fail(`truncated at tensor '${name}'`);
+    const data = new Float32Array(n);
+    new Uint8Array(data.buffer).set(buf.subarray(off, off + 4 * n));
+    tensors.set(name, new Tensor(shape, data));
+    off += 4 * n;
+  }
+  return { epoch: header.epoch, history: header.history, tensors };
+}
+
+/**
+ * Train `graph` on `data.train` (and report accuracy on `data.test` after each epoch). The input
+ * graph is not modified; the result holds the trained initializers.
+ */
+export async function train(graph: Graph, data: { train: Dataset; test?: Dataset }, cfg: TrainConfig, gpu: Gpu | null): Promise<TrainResult> {
+  if (!(cfg.epochs >= 1 && Number.isInteger(cfg.epochs))) throw new RangeError(`epochs must be an integer >= 1, got ${cfg.epochs}`);
+  const n = datasetSize(data.train);
+  if (!(cfg.batchSize >= 1 && cfg.batchSize <= n)) throw new RangeError(`batchSize must be in [1, ${n}], got ${cfg.batchSize}`);
+  const stepsPerEpoch = Math.floor(n / cfg.batchSize);
+  const schedule = makeSchedule(cfg.schedule ?? { kind: 'constant' }, cfg.optimizer.lr);
+  const seed = cfg.seed ?? 1;
+
+  let current = graph;
+  let history: TrainProgress[] = [];
+  let startEpoch = 0;
+  const tg = trainingGraph(graph, cfg.batchSize, cfg.optimizer);
+  let stepGraph = tg.graph;
+  if (cfg.checkpoint && existsSync(cfg.checkpoint)) {
+    // Parameters, running statistics and optimiser moments all come back.
+    const ck = loadCheckpoint(cfg.checkpoint);
+    current = withInitializers(graph, ck.tensors);
+    stepGraph = withInitializers(tg.graph, ck.tensors);
+    history = ck.history;
+    startEpoch = ck.epoch;
+  }
+  const s = session(gpu, stepGraph, { state: tg.state });
+  try {
+    for (let epoch = startEpoch; epoch < cfg.epochs; epoch++) {
+      const rand = seededRandom(seed * 1000 + epoch); // per epoch, so a resumed run reshuffles the same way
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      const t0 = performance.now();
+      let step = 0;
+      for (const b of batches(data.train, { batchSize: cfg.batchSize, shuffle: rand, dropLast: true, maxShift: cfg.maxShift, augment: rand })) {
+        const global = epoch * stepsPerEpoch + step;
+        const out = await s.run({
+          [tg.input]: b.x,
+          [tg.labels]: new Tensor([b.y.length], Float32Array.from(b.y)),
+          ...tg.feeds(global, schedule(global)),
+        });
+        const loss = out[tg.loss].data[0];
+        if (!Number.isFinite(loss)) {
+          throw new Error(
+            `training diverged: loss is ${loss} at epoch ${epoch + 1}, step ${step + 1}` +
+              (cfg.checkpoint ? `; the last good checkpoint (${cfg.checkpoint}) is kept` : '') +
+              '; try a lower learning rate',
+          );
+        }
+        const logits = out[tg.logits];
+        const k = logits.shape[1];
+        for (let i = 0; i < b.y.length; i++) if (argmax(logits.data, i, k) === b.y[i]) correct++;
+        lossSum += loss * b.y.length;
+        seen += b.y.length;
+        step++;
+        cfg.onProgress?.({
+          epoch: epoch + 1,
+          epochs: cfg.epochs,
+          step,
+          stepsPerEpoch,
+          loss: lossSum / seen,
+          accuracy: correct / seen,
+          imagesPerSecond: (seen * 1000) / (performance.now() - t0),
+        });
+      }
+      current = withInitializers(graph, new Map(Object.entries(await s.read(tg.carried))));
+      const stats: TrainProgress = {
+        epoch: epoch + 1,
+        epochs: cfg.epochs,
+        step,
+        stepsPerEpoch,
+        loss: lossSum / seen,
+        accuracy: correct / seen,
+        imagesPerSecond: (seen * 1000) / (performance.now() - t0),
+        testAccuracy: data.test ? await evaluate(current, data.test, gpu) : undefined,
+      };
+      history.push(stats);
+      cfg.onProgress?.(stats);
+      if (cfg.checkpoint) {
+        const moments = tg.state.map(([v]) => v).filter((v) => !tg.carried.includes(v));
+        const all = { ...Object.fromEntries(current.initializers), ...(await s.read(moments)) };
+        saveCheckpoint(cfg.checkpoint, epoch + 1, history, all);
+      }
+    }
+  } finally {
+    s.dispose();
+  }
+  return { graph: current, history };
+}
+
+/** `graph` with the initializers found in `values` replaced (others kept). */
+function withInitializers(graph: Graph, values: ReadonlyMap<string, Tensor>): Graph {
+  const initializers = new Map(graph.initializers);
+  for (const k of initializers.keys()) {
+    const v = values.get(k);
+    if (v) initializers.set(k, v);
+  }
+  return { ...graph, initializers };
+}
