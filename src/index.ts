@@ -19,3 +19,6 @@ export { resnetSmall } from './zoo/resnet.js';
 export { loadMnist } from './data/mnist.js';
 export { loadFashionMnist } from './data/idx.js';
 export { batches, type Dataset } from './data/dataset.js';
+export { train, evaluate, trainingGraph, type TrainConfig, type TrainProgress } from './train/trainer.js';
+export { appendOptimizer, type OptimizerConfig } from './train/optimizers.js';
+export { makeSchedule, type ScheduleConfig } from './train/schedules.js';
