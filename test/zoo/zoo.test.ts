@@ -40,3 +40,14 @@ for (const [name, make] of [
     }
   });
 }
+
+test('FLOP counts from shapes: LeNet-5 is about 0.84 MFLOP per image in its convs and dense layers', async () => {
+  const { graphCost } = await import('../../src/graph/cost.js');
+  const { inferShapes } = await import('../../src/graph/shapes.js');
+  const cost = graphCost(inferShapes(lenet5({ batch: 2 })));
+  const gemmLike = cost.nodes.filter((n) => n.op === 'Conv' || n.op === 'Gemm').reduce((s, n) => s + n.flops, 0);
+  // conv1 28·28·6·25 + conv2 10·10·16·150 + fc 400·120 + 120·84 + 84·10 multiply-adds, ×2, ×batch 2
+  const macs = 28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10;
+  assert.equal(gemmLike, 2 * 2 * macs);
+  assert.equal(cost.nodes.find((n) => n.op === 'Flatten')!.bytes, 0);
+});
