@@ -42,7 +42,9 @@ export interface TrainProgress {
   readonly loss: number;
   readonly accuracy: number;
   readonly imagesPerSecond: number;
-  /** Set at the end of an epoch when a test set was given. */
+  /** True for the summary at the end of an epoch. */
+  readonly epochDone?: boolean;
+  /** In the end-of-epoch summary, when a test set was given. */
   readonly testAccuracy?: number;
 }
 
@@ -276,6 +278,7 @@ export async function train(graph: Graph, data: { train: Dataset; test?: Dataset
         loss: lossSum / seen,
         accuracy: correct / seen,
         imagesPerSecond: (seen * 1000) / (performance.now() - t0),
+        epochDone: true,
         testAccuracy: data.test ? await evaluate(current, data.test, gpu) : undefined,
       };
       history.push(stats);
