@@ -88,15 +88,12 @@ export const PASS_THROUGH: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Ops that exist for training only, besides every '...Grad' op: optimiser steps and losses. ONNX
- * does have a SoftmaxCrossEntropyLoss, but with int64 labels (ours are float32 graph values), and
- * a loss has no place in an inference graph.
+ * Whether export refuses `op` on purpose: a training op (gradients, optimisers, losses). ONNX does
+ * have a SoftmaxCrossEntropyLoss, but with int64 labels (ours are float32 graph values), and a
+ * loss has no place in an inference graph.
  */
-const TRAINING_OPS: ReadonlySet<string> = new Set(['SgdUpdate', 'AdamWUpdate', 'DistillationLoss', 'SoftmaxCrossEntropyLoss']);
-
-/** Whether export refuses `op` on purpose: it has no ONNX equivalent (gradients, optimisers, losses). */
 export function refusesExport(op: string): boolean {
-  return op.endsWith('Grad') || TRAINING_OPS.has(op);
+  return !!OPS.get(op)?.training;
 }
 
 /** Ops that only exist from some opset on (checked for every exported node, passed through or not). */

@@ -46,12 +46,10 @@ function defaultOpset(model: OnnxModel): number {
 
 const isDefaultDomain = (n: OnnxNode) => n.domain === '' || n.domain === 'ai.onnx';
 
-/**
- * The registry also holds ops of our own that no ONNX file may name: the backward ops of
- * graph/autograd.ts (MaxPoolGrad, ...). No ONNX default-domain op ends in 'Grad'.
- */
+/** The registry also holds training ops of our own (gradients, losses, optimisers) that no ONNX file may name. */
 export function isOnnxOp(type: string): boolean {
-  return OPS.has(type) && !type.endsWith('Grad');
+  const op = OPS.get(type);
+  return !!op && !op.training;
 }
 
 /** Registry ops a node's handler needs when the node is not folded away. */

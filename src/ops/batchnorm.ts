@@ -330,6 +330,7 @@ ${sum4('acc', 'sums')}
 
 export const batchNormGradOp = defineOp<BatchNormAttrs>({
   type: 'BatchNormGrad',
+  training: true,
   arity: [5, 5],
   attrs: (raw, [x, scale, mean, variance, gy]) => {
     const a = resolve(raw, x, [scale, mean, variance], ['scale', 'input_mean', 'input_var']);

@@ -182,6 +182,7 @@ ${elementwiseMain(n, WG, `${stridedOffsets('i', walk.dims, walk.strides, ['ia', 
  */
 export const preluGradOp = defineOp<null>({
   type: 'PReluGrad',
+  training: true,
   arity: [3, 3],
   attrs: (_raw, [x, s, gy]) => {
     outputShape(BINARY.PRelu, [x, s]);

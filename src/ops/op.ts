@@ -58,6 +58,11 @@ export interface Dispatch {
 export interface OpDef<A = unknown> {
   /** The ONNX op_type. */
   readonly type: string;
+  /**
+   * True for ops of deftnn's own that no ONNX file names and export never writes: gradient ops,
+   * losses and optimiser steps. ONNX import and export skip them.
+   */
+  readonly training?: boolean;
   /** Number of inputs accepted: [min, max]. */
   readonly arity: readonly [number, number];
   /** Validate raw attributes against the input shapes and fill defaults; throw OpError when wrong. */

@@ -319,6 +319,7 @@ ${countTaps('nx', 'wx0', KW, DW, loX, hiX)}
 function windowPoolGrad(type: string, kind: PoolKind): OpDef<PoolAttrs> {
   return defineOp({
     type,
+    training: true,
     arity: [2, 2],
     attrs: (raw, [x, gy]) => {
       const a = poolAttrs(kind, raw, [x]);
@@ -420,6 +421,7 @@ export const GlobalMaxPool = globalPool('GlobalMaxPool', 'max');
 /** GlobalMaxPoolGrad(x, gy) -> gx: each (n, c) row's gradient goes to the row's first maximum. */
 export const GlobalMaxPoolGrad = defineOp<Record<string, never>>({
   type: 'GlobalMaxPoolGrad',
+  training: true,
   arity: [2, 2],
   attrs: (_raw, [x, gy]) => {
     const want = globalShape(x);

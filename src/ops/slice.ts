@@ -158,6 +158,7 @@ interface SliceGradAttrs extends AffineCopy {
  */
 export const sliceGradOp = defineOp<SliceGradAttrs>({
   type: 'SliceGrad',
+  training: true,
   arity: [1, 1],
   attrs: (raw, [gy]) => {
     const shape = intsAttr(raw, 'shape');

@@ -175,6 +175,7 @@ interface UnaryGradAttrs {
  */
 export const unaryGradOp = defineOp<UnaryGradAttrs>({
   type: 'UnaryGrad',
+  training: true,
   arity: [2, 2],
   attrs: (raw, [x, gy]) => {
     const act = activationAttr(raw);

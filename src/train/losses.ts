@@ -264,6 +264,7 @@ fn row_loss(i: u32) -> f32 {
 
 export const softmaxCrossEntropyLossOp = defineOp<SceAttrs>({
   type: 'SoftmaxCrossEntropyLoss',
+  training: true,
   arity: [2, 2],
   attrs: sceAttrs,
   shape: ([scores]) => [[], scores],
@@ -291,6 +292,7 @@ function logSoftmaxGrad(g: GradContext<SceAttrs>, logProb: string, gLogProb: str
  */
 export const softmaxCrossEntropyLossGradOp = defineOp<SceAttrs>({
   type: 'SoftmaxCrossEntropyLossGrad',
+  training: true,
   arity: [3, 3],
   attrs: (raw, shapes) => {
     const a = sceAttrs(raw, shapes);
@@ -375,6 +377,7 @@ const distillLogProbs = (T: number, k: string) => `((vec2<f32>(student[base + ${
 
 export const distillationLossOp = defineOp<DistillAttrs>({
   type: 'DistillationLoss',
+  training: true,
   arity: [2, 2],
   attrs: distillAttrs,
   shape: ([student], a) => [[], [a.n]],
@@ -429,6 +432,7 @@ fn kl_term(l: vec2<f32>) -> vec2<f32> { return vec2<f32>(exp(l.y) * (l.y - l.x),
  */
 export const distillationLossGradOp = defineOp<DistillAttrs & { readonly perRow: boolean }>({
   type: 'DistillationLossGrad',
+  training: true,
   arity: [3, 3],
   attrs: (raw, shapes) => {
     const a = distillAttrs(raw, shapes);

@@ -66,6 +66,7 @@ interface SgdAttrs {
 
 export const sgdUpdateOp = defineOp<SgdAttrs>({
   type: 'SgdUpdate',
+  training: true,
   arity: [4, 4],
   attrs: (raw, [w, g, v, lr]) => {
     checkLike(w, [
@@ -126,6 +127,7 @@ const beta = (x: number) => x >= 0 && x < 1;
 
 export const adamWUpdateOp = defineOp<AdamWAttrs>({
   type: 'AdamWUpdate',
+  training: true,
   arity: [6, 6],
   attrs: (raw, [w, g, m, v, lr, t]) => {
     checkLike(w, [
