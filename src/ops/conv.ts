@@ -7,11 +7,13 @@
 // W[g] is w's rows as they lie; X[g][k, col] is the im2col matrix, never materialised: loadB
 // computes each element's address from k = (c, ky, kx) and col, and returns 0 in the padding.
 // Bias and the fused activation are applied in the GEMM's epilogue.
+// Backward: see convGrad below and ops/convgrad.ts (the input and weight gradients are implicit
+// GEMMs on the same core).
 
 import { activationFn, gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
 import { bindingDecls, i32, linearGrid, linearIndexFn, u32 } from '../kernels/wgsl.js';
 import { shapeStr, Tensor, type Shape } from '../tensor.js';
-import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type Binding, type KernelContext, type RawAttrs } from './op.js';
+import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type Binding, type GradContext, type KernelContext, type RawAttrs } from './op.js';
 import { activationCpu } from './unary.js';
 
 export interface ConvAttrs {
@@ -25,7 +27,7 @@ export interface ConvAttrs {
 }
 
 /** Every size a Conv kernel needs, from validated shapes and attributes. */
-interface ConvGeom {
+export interface ConvGeom {
   N: number;
   C: number;
   H: number;
@@ -45,7 +47,7 @@ const pair = (v: number[], name: string): [number, number] => {
   return [v[0], v[1]];
 };
 
-function resolveAttrs(raw: RawAttrs, inputs: readonly Shape[]): ConvAttrs {
+export function resolveAttrs(raw: RawAttrs, inputs: readonly Shape[]): ConvAttrs {
   const [x, w] = inputs;
   if (x.length !== 4) throw new OpError(`Conv: input X must be 4-D [N, C, H, W], got ${shapeStr(x)}`);
   if (w.length !== 4) throw new OpError(`Conv: weight W must be 4-D [M, C/group, KH, KW], got ${shapeStr(w)}`);
@@ -77,7 +79,7 @@ function resolveAttrs(raw: RawAttrs, inputs: readonly Shape[]): ConvAttrs {
   return { group, kernel, strides, dilations, pads, activation: activationAttr(raw) };
 }
 
-function geometry([x, w, b]: readonly Shape[], a: ConvAttrs): ConvGeom {
+export function geometry([x, w, b]: readonly Shape[], a: ConvAttrs): ConvGeom {
   const [N, C, H, W] = x;
   const [M, Cg, KH, KW] = w;
   if (C % a.group !== 0) throw new OpError(`Conv: group ${a.group} does not divide the ${C} input channels`);
@@ -139,7 +141,55 @@ export const convOp = defineOp<ConvAttrs>({
     // a direct kernel that slides along rows is ~2x faster on llvmpipe (bench/kernels.ts).
     return [g.Cg === 1 && a.group > 1 ? depthwise(g, a, ctx) : convGemm(g, a, ctx)];
   },
+  grad: convGrad,
 });
+
+/** Raw attributes that resolve to `a` again, pads explicit: what the gradient ops are given. */
+export function rawConvAttrs(a: ConvAttrs): RawAttrs {
+  return { group: a.group, kernel_shape: [...a.kernel], strides: [...a.strides], dilations: [...a.dilations], pads: [...a.pads] };
+}
+
+/**
+ * Backward (the gradient ops are in ops/convgrad.ts):
+ *   gx = ConvInputGrad(gy, wt)   wt = w regrouped to [C, M/group, KH, KW] (a Transpose, or a free
+ *                                Reshape when Cg or Mg is 1), so the GEMM's A rows are contiguous
+ *   gw = ConvWeightGrad(x, gy)
+ *   gb = ReduceSum(gy, axes [0, 2, 3])
+ * A fused activation is refused: the node keeps only the activated output, and recomputing the
+ * pre-activation would cost a second forward conv. Training graphs are built from unfused graphs
+ * (activations are fused for inference only), so this never happens in the trainer.
+ */
+function convGrad(g: GradContext<ConvAttrs>): (string | undefined)[] {
+  const a = g.attrs;
+  if (a.activation) {
+    throw new OpError(
+      `Conv: cannot differentiate a fused activation (${a.activation.op}): the node keeps only the activated output. ` +
+        'Train the graph before activations are fused (fusion is an inference pass)',
+    );
+  }
+  const [x, w] = g.inputs;
+  const gy = g.gradOutputs[0]!;
+  const [xs, ws] = g.inputShapes;
+  const [M, Cg, KH, KW] = ws;
+  const Mg = M / a.group;
+  const raw = rawConvAttrs(a);
+  let gx: string | undefined;
+  if (g.wants[0]) {
+    // wt[g*Cg + c, m, ky, kx] = w[g*Mg + m, c, ky, kx].
+    const wt =
+      Cg === 1 || Mg === 1
+        ? g.emit('Reshape', [w], { shape: [xs[1], Mg, KH, KW] })
+        : a.group === 1
+          ? g.emit('Transpose', [w], { perm: [1, 0, 2, 3] })
+          : g.emit('Reshape', [g.emit('Transpose', [g.emit('Reshape', [w], { shape: [a.group, Mg, Cg, KH, KW] })], { perm: [0, 2, 1, 3, 4] })], {
+              shape: [xs[1], Mg, KH, KW],
+            });
+    gx = g.emit('ConvInputGrad', [gy, wt], { ...raw, input_size: [xs[2], xs[3]] });
+  }
+  const gw = g.wants[1] ? g.emit('ConvWeightGrad', [x, gy], raw) : undefined;
+  const gb = g.inputs.length > 2 && g.wants[2] ? g.emit('ReduceSum', [gy], { axes: [0, 2, 3], keepdims: 0 }) : undefined;
+  return [gx, gw, gb];
+}
 
 /** Conv as an implicit GEMM (see the header). */
 function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {

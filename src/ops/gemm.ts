@@ -4,11 +4,13 @@
 //           unidirectionally to [M, N], y: [M, N]; a fused activation follows.
 //   MatMul: numpy's matmul: [..., M, K] x [..., K, N] -> [..., M, N] with broadcast batch dims; a
 //           1-D A is [1, K] and a 1-D B is [K, 1], their unit dim dropped from the output.
+// Backward: both as Gemm/MatMul nodes with the right trans flags (see their `grad`); a fused
+// activation is refused.
 
 import { activationFn, gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
 import { bindingDecls, f32, u32 } from '../kernels/wgsl.js';
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
-import { activationAttr, defineOp, floatAttr, intAttr, OpError, type Activation, type Binding } from './op.js';
+import { activationAttr, defineOp, floatAttr, intAttr, OpError, type Activation, type Binding, type GradContext } from './op.js';
 import { activationCpu } from './unary.js';
 
 export interface GemmAttrs {
@@ -108,7 +110,47 @@ ${storeColumns('y', 'v', 'n', N, (col) => `m * ${u32(N)} + ${col}`, vecY)}
     const k = gemmKernel({ M, N, K, functions }, ctx);
     return [{ wgsl: k.wgsl, workgroups: k.workgroups, bindings }];
   },
+  // With A' = op(A), B' = op(B) and G the output's gradient: dA' = alpha·G·B'^T, dB' = alpha·A'^T·G,
+  // each one Gemm whose trans flags also undo op(); dC = beta·G summed down to C's shape.
+  grad: (g) => {
+    const at = g.attrs;
+    refuseFused('Gemm', at.activation);
+    const [a, b] = g.inputs;
+    const gy = g.gradOutputs[0]!;
+    const flag = (v: boolean) => (v ? 1 : 0);
+    const alpha = at.alpha === 1 ? {} : { alpha: at.alpha };
+    let ga: string | undefined;
+    let gb: string | undefined;
+    let gc: string | undefined;
+    if (g.wants[0]) {
+      // transA: dA = (dA')^T = alpha·B'·G^T; else alpha·G·B'^T.
+      ga = at.transA ? g.emit('Gemm', [b, gy], { ...alpha, transA: flag(at.transB), transB: 1 }) : g.emit('Gemm', [gy, b], { ...alpha, transB: flag(!at.transB) });
+    }
+    if (g.wants[1]) {
+      // transB: dB = (dB')^T = alpha·G^T·A'; else alpha·A'^T·G.
+      gb = at.transB ? g.emit('Gemm', [gy, a], { ...alpha, transA: 1, transB: flag(at.transA) }) : g.emit('Gemm', [a, gy], { ...alpha, transA: flag(!at.transA) });
+    }
+    if (g.inputs.length > 2 && g.wants[2] && at.beta !== 0) {
+      const summed = g.sumTo(gy, g.outputShapes[0], g.inputShapes[2]);
+      gc = at.beta === 1 ? summed : g.emit('Mul', [summed, g.constant(new Tensor([], [at.beta]))]);
+    }
+    return [ga, gb, gc];
+  },
 });
+
+/**
+ * A fused activation cannot be differentiated: the node keeps only the activated output, and
+ * recomputing the pre-activation would cost a second product. Training graphs are built from
+ * unfused graphs (fusion is an inference pass), so the trainer never meets one.
+ */
+function refuseFused(op: string, act: Activation | undefined): void {
+  if (act) {
+    throw new OpError(
+      `${op}: cannot differentiate a fused activation (${act.op}): the node keeps only the activated output. ` +
+        'Train the graph before activations are fused (fusion is an inference pass)',
+    );
+  }
+}
 
 // ---- MatMul ----
 
@@ -224,6 +266,50 @@ ${storeColumns('y', 'v', 'n', N, (col) => `(batch * ${u32(M)} + m) * ${u32(N)} +
     const k = gemmKernel({ M, N, K, batches, functions }, ctx);
     return [{ wgsl: k.wgsl, workgroups: k.workgroups, bindings }];
   },
+  grad: matmulGrad,
 });
+
+/**
+ * MatMul's backward: dA = G·B^T and dB = A^T·G per batch, summed over the batch dims that
+ * broadcasting expanded. 1-D operands are first reshaped to their matrix forms ([1, K], [K, 1]) and
+ * G to [...batch, M, N], and the gradients reshaped back. Where B (or both) are plain matrices,
+ * the products are 2-D Gemms with trans flags over the batch folded into rows (no Transpose);
+ * otherwise the last two dims are swapped by a Transpose and the product is a batched MatMul.
+ */
+function matmulGrad(g: GradContext<{ activation?: Activation }>): (string | undefined)[] {
+  refuseFused('MatMul', g.attrs.activation);
+  const [a, b] = g.inputs;
+  const [as, bs] = g.inputShapes;
+  const d = matmulDims(as, bs);
+  const { M, K, N } = d;
+  const a2s = as.length === 1 ? [1, K] : [...as];
+  const b2s = bs.length === 1 ? [K, 1] : [...bs];
+  const same = (x: Shape, y: Shape) => x.length === y.length && x.every((v, i) => v === y[i]);
+  const reshape = (v: string, from: Shape, to: Shape) => (same(from, to) ? v : g.emit('Reshape', [v], { shape: [...to] }));
+  const swapLast = (v: string, rank: number) => g.emit('Transpose', [v], { perm: [...Array(rank - 2).keys(), rank - 1, rank - 2] });
+  const a2 = reshape(a, as, a2s);
+  const b2 = reshape(b, bs, b2s);
+  const gy = reshape(g.gradOutputs[0]!, d.out, [...d.batch, M, N]);
+  const rows = sizeOf(d.batch) * M; // A's rows over all batches, when B is one matrix
+  let ga: string | undefined;
+  let gb: string | undefined;
+  if (g.wants[0]) {
+    let t: string;
+    if (b2s.length === 2) {
+      // B is shared: [batch*M, N] x B^T, and A has every batch dim (nothing to sum).
+      t = reshape(g.emit('Gemm', [reshape(gy, [...d.batch, M, N], [rows, N]), b2], { transB: 1 }), [rows, K], a2s);
+    } else t = g.sumTo(g.emit('MatMul', [gy, swapLast(b2, b2s.length)]), [...d.batch, M, K], a2s);
+    ga = reshape(t, a2s, as);
+  }
+  if (g.wants[1]) {
+    let t: string;
+    if (b2s.length === 2) {
+      // Sum over the batches of A_b^T G_b = (A as [batch*M, K])^T x (G as [batch*M, N]).
+      t = g.emit('Gemm', [reshape(a2, a2s, [rows, K]), reshape(gy, [...d.batch, M, N], [rows, N])], { transA: 1 });
+    } else t = g.sumTo(g.emit('MatMul', [swapLast(a2, a2s.length), gy]), [...d.batch, K, N], b2s);
+    gb = reshape(t, b2s, bs);
+  }
+  return [ga, gb];
+}
 
 export const gemmOps = [gemmOp, matmulOp];

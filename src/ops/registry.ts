@@ -11,6 +11,7 @@ import { transposeOp } from './transpose.js';
 import { concatOp } from './concat.js';
 import { reduceOps } from './reduce.js';
 import { convOps } from './conv.js';
+import { convGradOps } from './convgrad.js';
 import { gemmOps } from './gemm.js';
 import { padOp } from './pad.js';
 import { sliceOps } from './slice.js';
@@ -20,7 +21,7 @@ import { lrnOp } from './lrn.js';
 import { lossOps } from '../train/losses.js';
 import { optimizerOps } from '../train/optimizers.js';
 
-const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp, ...lossOps, ...optimizerOps];
+const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...convGradOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp, ...lossOps, ...optimizerOps];
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((op) => [op.type, op]));
 
