@@ -33,7 +33,8 @@ interface ZooEntry {
 }
 
 const BATCH = 32;
-const cosine = (lr: number, epochs: number, steps: number) => ({ kind: 'cosine' as const, totalSteps: epochs * steps, warmupSteps: steps, minLr: lr * 0.01 });
+// Cosine decay after a linear warm-up of one epoch (at most a fifth of the run).
+const cosine = (lr: number, epochs: number, steps: number) => ({ kind: 'cosine' as const, totalSteps: epochs * steps, warmupSteps: Math.min(steps, Math.floor((epochs * steps) / 5)), minLr: lr * 0.01 });
 
 const ZOO: ZooEntry[] = [
   {
