@@ -5,7 +5,7 @@
 //
 // Checkpoints go to zoo/.checkpoints/, so an interrupted run resumes where it stopped.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { loadFashionMnist } from '../src/data/idx.js';
@@ -112,8 +112,11 @@ const gpu = values.backend === 'cpu' ? null : await Gpu.acquire();
 const device = gpu ? gpu.name : 'CPU reference backend';
 console.log(`training on ${device}`);
 mkdirSync('zoo/.checkpoints', { recursive: true });
+const date = new Date().toISOString().slice(0, 10);
 
-const rows: string[] = [];
+// Results per model, kept across runs so that training one model keeps the others' rows.
+const RESULTS = 'zoo/results.json';
+const results: Record<string, string> = existsSync(RESULTS) ? JSON.parse(readFileSync(RESULTS, 'utf8')) : {};
 for (const z of ZOO.filter((z) => wanted.includes(z.name))) {
   const data = z.dataset === 'mnist' ? loadMnist() : loadFashionMnist();
   const epochs = values.epochs ? Number(values.epochs) : z.epochs;
@@ -136,27 +139,32 @@ for (const z of ZOO.filter((z) => wanted.includes(z.name))) {
   const mflops = graphCost(inferShapes(graph)).flops / 1e6;
   const verdict = accuracy >= z.target ? 'meets' : 'BELOW';
   console.log(`${z.name}: test accuracy ${(100 * accuracy).toFixed(2)}% (${verdict} the ${100 * z.target}% target), onnxruntime max |diff| ${diff.toExponential(1)}`);
-  rows.push(
+  results[z.name] = (
     `| ${z.name} | ${z.dataset} (${datasetSize(data.train)} train / ${datasetSize(data.test)} test) | ${(100 * accuracy).toFixed(2)}% | ${100 * z.target}% | ` +
-      `${params.toLocaleString('en-US')} | ${mflops.toFixed(2)} | ${epochs} | ${minutes.toFixed(1)} min | ${diff.toExponential(1)} |`,
+      `${params.toLocaleString('en-US')} | ${mflops.toFixed(2)} | ${epochs} | ${minutes.toFixed(1)} min | ${diff.toExponential(1)} | ${date} |`
   );
+  writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n');
 }
 
-const date = new Date().toISOString().slice(0, 10);
+function untrained(): string {
+  const missing = ZOO.filter((z) => !results[z.name]).map((z) => z.name);
+  return missing.length ? `\nNot trained yet: ${missing.join(', ')} (\`npm run train:zoo -- --models ${missing.join(',')}\`).\n` : '';
+}
+
 writeFileSync(
   'docs/zoo.md',
   `# Model zoo
 
-Trained by deftnn's own training engine with \`npm run train:zoo\` (${date}, on ${device}, 2 CPU cores).
+Trained by deftnn's own training engine with \`npm run train:zoo\` (on ${device}, 2 CPU cores).
 Files: \`zoo/<model>.onnx\` (opset 17, float32; the inference graphs, batch 1). MNIST uses the
 fixed split of \`src/data/mnist.ts\` (first 80% of each class trains, the rest tests);
 Fashion-MNIST its standard 60,000/10,000 split. FLOPs are per image (a multiply-add counts 2).
 "ORT diff" is the largest output difference between onnxruntime-node running the exported file
 and deftnn on 16 test images.
 
-| model | data | test accuracy | target | parameters | MFLOPs | epochs | training time | ORT diff |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${rows.join('\n')}
-`,
+| model | data | test accuracy | target | parameters | MFLOPs | epochs | training time | ORT diff | trained |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${ZOO.filter((z) => results[z.name]).map((z) => results[z.name]).join('\n')}
+${untrained()}`,
 );
 gpu?.destroy();
