@@ -149,6 +149,19 @@ export function intsAttr(raw: RawAttrs, name: string, dflt?: readonly number[]):
   return [...(v as number[])];
 }
 
+/**
+ * A list of distinct axes of a rank-`rank` tensor, negative ones counted from the end, returned
+ * non-negative in the given order; `dflt` (default: every axis) when absent.
+ */
+export function axesAttr(raw: RawAttrs, name: string, rank: number, dflt?: readonly number[]): number[] {
+  const axes = intsAttr(raw, name, dflt ?? Array.from({ length: rank }, (_, i) => i)).map((a) => {
+    if (a < -rank || a >= rank) throw new OpError(`attribute '${name}' has ${a}, out of range for rank ${rank}`);
+    return a < 0 ? a + rank : a;
+  });
+  if (new Set(axes).size !== axes.length) throw new OpError(`attribute '${name}' repeats an axis`);
+  return axes;
+}
+
 export function floatsAttr(raw: RawAttrs, name: string, dflt?: readonly number[]): number[] {
   const v = raw[name];
   if (v === undefined) {

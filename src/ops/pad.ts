@@ -16,7 +16,7 @@
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, i32, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { defineOp, floatAttr, intsAttr, OpError, stringAttr, type Binding, type RawAttrs } from './op.js';
+import { axesAttr, defineOp, floatAttr, intsAttr, OpError, stringAttr, type Binding, type RawAttrs } from './op.js';
 
 const MODES = ['constant', 'reflect', 'edge', 'wrap'] as const;
 type PadMode = (typeof MODES)[number];
@@ -53,15 +53,7 @@ function resolve(raw: RawAttrs, [x]: readonly Shape[]): PadAttrs {
   if (!(MODES as readonly string[]).includes(mode)) throw new OpError(`attribute 'mode' must be one of ${MODES.join(', ')}, got '${mode}'`);
   const value = floatAttr(raw, 'value', 0);
   const given = intsAttr(raw, 'pads');
-  const axes = intsAttr(
-    raw,
-    'axes',
-    x.map((_, i) => i),
-  ).map((a) => {
-    if (a < -rank || a >= rank) throw new OpError(`attribute 'axes' has ${a}, out of range for rank ${rank}`);
-    return a < 0 ? a + rank : a;
-  });
-  if (new Set(axes).size !== axes.length) throw new OpError(`attribute 'axes' repeats an axis`);
+  const axes = axesAttr(raw, 'axes', rank);
   if (given.length !== 2 * axes.length) {
     throw new OpError(`attribute 'pads' needs ${2 * axes.length} values (begin and end for ${axes.length} axes), got ${given.length}`);
   }

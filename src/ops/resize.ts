@@ -33,7 +33,7 @@
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { defineOp, floatsAttr, intAttr, intsAttr, OpError, stringAttr, type Binding, type Dispatch, type KernelContext, type RawAttrs } from './op.js';
+import { axesAttr, defineOp, floatsAttr, intAttr, intsAttr, OpError, stringAttr, type Binding, type Dispatch, type KernelContext, type RawAttrs } from './op.js';
 
 const COORD_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn'] as const;
 const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'] as const;
@@ -124,15 +124,7 @@ function axisTaps(r: Resolved, scale: number, inLen: number, outLen: number): Ax
 /** Target lengths and scales per axis from `scales` or `sizes` (over `axes` when given). */
 function target(raw: RawAttrs, x: Shape): { scales: number[]; shape: number[] } {
   const rank = x.length;
-  const axes = intsAttr(
-    raw,
-    'axes',
-    x.map((_, i) => i),
-  ).map((a) => {
-    if (a < -rank || a >= rank) throw new OpError(`attribute 'axes' has ${a}, out of range for rank ${rank}`);
-    return a < 0 ? a + rank : a;
-  });
-  if (new Set(axes).size !== axes.length) throw new OpError(`attribute 'axes' repeats an axis`);
+  const axes = axesAttr(raw, 'axes', rank);
   const hasScales = raw.scales !== undefined;
   const hasSizes = raw.sizes !== undefined;
   if (hasScales === hasSizes) throw new OpError(`needs exactly one of the attributes 'scales' and 'sizes'`);

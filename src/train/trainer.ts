@@ -238,6 +238,15 @@ export async function train(graph: Graph, data: { train: Dataset; test?: Dataset
       let seen = 0;
       const t0 = performance.now();
       let step = 0;
+      const soFar = (): TrainProgress => ({
+        epoch: epoch + 1,
+        epochs: cfg.epochs,
+        step,
+        stepsPerEpoch,
+        loss: lossSum / seen,
+        accuracy: correct / seen,
+        imagesPerSecond: (seen * 1000) / (performance.now() - t0),
+      });
       for (const b of batches(data.train, { batchSize: cfg.batchSize, shuffle: rand, dropLast: true, maxShift: cfg.maxShift, augment: rand })) {
         const global = epoch * stepsPerEpoch + step;
         const out = await s.run({
@@ -259,25 +268,11 @@ export async function train(graph: Graph, data: { train: Dataset; test?: Dataset
         lossSum += loss * b.y.length;
         seen += b.y.length;
         step++;
-        cfg.onProgress?.({
-          epoch: epoch + 1,
-          epochs: cfg.epochs,
-          step,
-          stepsPerEpoch,
-          loss: lossSum / seen,
-          accuracy: correct / seen,
-          imagesPerSecond: (seen * 1000) / (performance.now() - t0),
-        });
+        cfg.onProgress?.(soFar());
       }
       current = withInitializers(graph, new Map(Object.entries(await s.read(tg.carried))));
       const stats: TrainProgress = {
-        epoch: epoch + 1,
-        epochs: cfg.epochs,
-        step,
-        stepsPerEpoch,
-        loss: lossSum / seen,
-        accuracy: correct / seen,
-        imagesPerSecond: (seen * 1000) / (performance.now() - t0),
+        ...soFar(),
         epochDone: true,
         testAccuracy: data.test ? await evaluate(current, data.test, gpu) : undefined,
       };
