@@ -23,10 +23,10 @@
 // columns into rowA/colB (see the header of kernels/gemm.ts for why).
 
 import { gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
-import { bindingDecls, i32, u32 } from '../kernels/wgsl.js';
+import { bindingDecls, elementwiseMain, i32, linearGrid, u32 } from '../kernels/wgsl.js';
 import { shapeStr, Tensor, type Shape } from '../tensor.js';
 import { geometry, resolveAttrs, type ConvAttrs, type ConvGeom } from './conv.js';
-import { defineOp, intAttr, intsAttr, OpError, type Binding, type KernelContext, type RawAttrs } from './op.js';
+import { defineOp, intAttr, intsAttr, OpError, type Binding, type Dispatch, type KernelContext, type RawAttrs } from './op.js';
 
 interface GradAttrs {
   readonly conv: ConvAttrs;
@@ -94,7 +94,8 @@ export const convInputGradOp = defineOp<GradAttrs>({
     }
     return [new Tensor([g.N, g.C, g.H, g.W], gx)];
   },
-  gpu: (_inputs, _out, { conv, g }, ctx) => [inputGradGemm(g, conv, ctx)],
+  gpu: (_inputs, _out, { conv, g }, ctx) =>
+    conv.strides[0] > 1 || conv.strides[1] > 1 ? inputGradPhased(g, conv, ctx) : [inputGradGemm(g, conv, ctx)],
 });
 
 function inputGradGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
@@ -142,6 +143,155 @@ ${storeColumns('gx', 'acc', 'col', N, (c) => `${colOffset(c, C)} + ic * ${u32(HW
 }`;
   const k = gemmKernel({ M: Cg, N, K, batches: a.group, functions }, ctx);
   return { wgsl: k.wgsl, workgroups: k.workgroups, bindings };
+}
+
+// ---- ConvInputGrad with stride > 1: one GEMM per stride phase ----
+//
+// With stride s, the input pixel iy receives from tap ky only when (iy + padTop - ky*dh) is a
+// multiple of s, so the gather form above multiplies (s*s - 1)/(s*s) zeros (4.6x the forward's
+// time at stride 2 on llvmpipe, dev/train-profile.ts). Split the input pixels by phase instead:
+// the pixels iy = py + s*t (py < s) all see the same taps Ty(py) = {ky : (py + padTop - ky*dh)
+// mod s == 0}, and for them oy = t + (py + padTop - ky*dh)/s exactly. One GEMM per phase (py, px)
+// over only those taps:
+//   O[g][c, col] = sum_k A[g][c, k] * B[g][k, col]     col = (n, t, u), k = (tap, m), m fastest
+//   A[g][c, k] = wt[g*Cg + c, m, ky(tap), kx(tap)],  B[g][k, col] = gy[n, g*Mg + m, oy, ox]
+// (0 when oy or ox falls outside gy). Ty is an arithmetic progression (step s/gcd(dh, s)) whose
+// oy offset falls by dh/gcd(dh, s) per step, so a tap index maps to (ky, oy offset) affinely.
+// m is fastest in k so that a run of 4 k's is one tap and 4 channels when 4 | Mg: A's run is 4
+// loads at a constant stride with no per-component index arithmetic. Phases with no taps (a 1x1
+// kernel at stride 2, say) receive nothing: one elementwise dispatch writes their zeros.
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** One axis of a phase: its first input index, pixel count, taps (first, step, count) and the
+ * output offset of its first tap and how much it falls per tap. */
+interface PhaseAxis {
+  readonly p0: number;
+  readonly size: number;
+  readonly k0: number;
+  readonly kStep: number;
+  readonly taps: number;
+  readonly off0: number;
+  readonly offStep: number;
+}
+
+function phaseAxis(p0: number, size: number, stride: number, pad: number, kernel: number, dil: number): PhaseAxis {
+  const taps: number[] = [];
+  for (let k = 0; k < kernel; k++) if ((((p0 + pad - k * dil) % stride) + stride) % stride === 0) taps.push(k);
+  const kStep = stride / gcd(dil, stride);
+  const off = (k: number) => (p0 + pad - k * dil) / stride;
+  return {
+    p0,
+    size: Math.ceil((size - p0) / stride),
+    k0: taps[0] ?? 0,
+    kStep,
+    taps: taps.length,
+    off0: taps.length ? off(taps[0]) : 0,
+    offStep: (kStep * dil) / stride,
+  };
+}
+
+function inputGradPhased(g: ConvGeom, a: ConvAttrs, ctx: KernelContext): Dispatch[] {
+  const { C, H, W, M, OH, OW, Cg, Mg, KH, KW } = g;
+  const [sh, sw] = a.strides;
+  const [dh, dw] = a.dilations;
+  const [pt, pl] = a.pads;
+  const HW = H * W;
+  const OHW = OH * OW;
+  const KWT = Mg * KH * KW; // a row of wt
+  const bindings: Binding[] = [{ input: 0 }, { input: 1 }, { output: 0 }];
+  const decls = bindingDecls(bindings, ['gy', 'wt', 'gx'], ['f32', 'f32', 'f32']);
+  const ys = Array.from({ length: Math.min(sh, H) }, (_, p) => phaseAxis(p, H, sh, pt, KH, dh));
+  const xs = Array.from({ length: Math.min(sw, W) }, (_, p) => phaseAxis(p, W, sw, pl, KW, dw));
+  const dispatches: Dispatch[] = [];
+  const empty: [PhaseAxis, PhaseAxis][] = [];
+  for (const py of ys) {
+    for (const px of xs) {
+      if (py.taps === 0 || px.taps === 0) {
+        empty.push([py, px]);
+        continue;
+      }
+      const T = py.taps * px.taps;
+      const K = T * Mg;
+      const PHW = py.size * px.size;
+      const N = g.N * PHW;
+      // Column (n, t, u) -> flat offset of input pixel (py0 + sh*t, px0 + sw*u) of image n, channel 0.
+      const pixel = (col: string) => {
+        const p = g.N === 1 ? col : `${col} % ${u32(PHW)}`;
+        const img = g.N === 1 ? '' : `${col} / ${u32(PHW)} * ${u32(C * HW)} + `;
+        return `${img}(${u32(py.p0)} + ${p} / ${u32(px.size)} * ${u32(sh)}) * ${u32(W)} + ${u32(px.p0)} + ${p} % ${u32(px.size)} * ${u32(sw)}`;
+      };
+      const cols = `let col = ${N % 4 === 0 ? 'vec4(n) + vec4(0u, 1u, 2u, 3u)' : `min(vec4(n) + vec4(0u, 1u, 2u, 3u), vec4(${u32(N - 1)}))`};`;
+      // Tap index -> (ky, kx) and the (oy, ox) offsets; tap = k / Mg.
+      const tapY = (tap: string) => (px.taps === 1 ? tap : `${tap} / ${u32(px.taps)}`);
+      const tapX = (tap: string) => (px.taps === 1 ? '0u' : `${tap} % ${u32(px.taps)}`);
+      const wOff = (tap: string) => `(${u32(py.k0)} + ${tapY(tap)} * ${u32(py.kStep)}) * ${u32(KW)} + ${u32(px.k0)} + ${tapX(tap)} * ${u32(px.kStep)}`;
+      const loadA =
+        Mg % 4 === 0
+          ? `fn loadA(k: u32, r: u32) -> vec4<f32> {
+  let at = r + k % ${u32(Mg)} * ${u32(KH * KW)} + ${wOff(`(k / ${u32(Mg)})`)};
+  return vec4(wt[at], wt[at + ${u32(KH * KW)}], wt[at + ${u32(2 * KH * KW)}], wt[at + ${u32(3 * KH * KW)}]);
+}`
+          : `fn loadA(k: u32, r: u32) -> vec4<f32> {
+  let kk = min(vec4(k) + vec4(0u, 1u, 2u, 3u), vec4(${u32(K - 1)}));
+  let at = vec4(r) + kk % vec4(${u32(Mg)}) * ${u32(KH * KW)} + ${wOff(`(kk / vec4(${u32(Mg)}))`)};
+  return vec4(wt[at.x], wt[at.y], wt[at.z], wt[at.w]);
+}`;
+      const functions = `${decls}
+// ConvInputGrad phase (iy = ${py.p0} + ${sh}t, ix = ${px.p0} + ${sw}u): taps ky = ${py.k0} + ${py.kStep}i (${py.taps}), kx = ${px.k0} + ${px.kStep}j (${px.taps})
+fn rowA(batch: u32, c: u32) -> u32 { return (batch * ${u32(Cg)} + c) * ${u32(KWT)}; }
+${loadA}
+struct ColB { at: vec4<u32>, t: vec4<i32>, u: vec4<i32> }
+fn colB(batch: u32, n: u32) -> ColB {
+  ${cols}
+  let p = col % ${u32(PHW)};
+  let t = vec4<i32>(p / ${u32(px.size)});
+  let u = vec4<i32>(p % ${u32(px.size)});
+  let base = ${g.N === 1 ? '' : `col / ${u32(PHW)} * ${u32(M * OHW)} + `}vec4(batch * ${u32(Mg * OHW)});
+  return ColB(vec4<u32>(vec4<i32>(base) + t * ${i32(OW)} + u), t, u);
+}
+fn loadB(k: u32, c: ColB) -> vec4<f32> {
+  let tap = k / ${u32(Mg)};
+  let dy = ${i32(py.off0)} - i32(${tapY('tap')}) * ${i32(py.offStep)};
+  let dx = ${i32(px.off0)} - i32(${tapX('tap')}) * ${i32(px.offStep)};
+  let at = vec4<u32>(vec4<i32>(c.at) + vec4(i32(k % ${u32(Mg)} * ${u32(OHW)}) + dy * ${i32(OW)} + dx));
+  let v = vec4(gy[at.x], gy[at.y], gy[at.z], gy[at.w]);
+  return select(vec4<f32>(), v, (vec4<u32>(c.t + vec4(dy)) < vec4(${u32(OH)})) & (vec4<u32>(c.u + vec4(dx)) < vec4(${u32(OW)})));
+}
+fn store(batch: u32, m: u32, col: u32, acc: vec4<f32>) {
+  let ic = batch * ${u32(Cg)} + m;
+${storeColumns('gx', 'acc', 'col', N, (c) => `${pixel(c)} + ic * ${u32(HW)}`, false)}
+}`;
+      const k = gemmKernel({ M: Cg, N, K, batches: a.group, functions }, ctx);
+      dispatches.push({ wgsl: k.wgsl, workgroups: k.workgroups, bindings });
+    }
+  }
+  if (empty.length) dispatches.push(zeroPhases(g, empty, sh, sw, ctx));
+  return dispatches;
+}
+
+/** Zeros at the input pixels of the phases that no tap reaches. */
+function zeroPhases(g: ConvGeom, phases: readonly [PhaseAxis, PhaseAxis][], sh: number, sw: number, ctx: KernelContext): Dispatch {
+  const { H, W } = g;
+  const planes = g.N * g.C;
+  const parts = phases.map(([py, px]) => planes * py.size * px.size);
+  const count = parts.reduce((s, n) => s + n, 0);
+  const WG = 256;
+  // Walk the phases' pixels back to back: i -> (phase, plane, t, u).
+  let start = 0;
+  const branches = phases.map(([py, px], q) => {
+    const lo = start;
+    start += parts[q];
+    return `  ${q ? 'else ' : ''}if (i < ${u32(start)}) {
+    let j = i - ${u32(lo)};
+    let p = j % ${u32(py.size * px.size)};
+    gx[j / ${u32(py.size * px.size)} * ${u32(H * W)} + (${u32(py.p0)} + p / ${u32(px.size)} * ${u32(sh)}) * ${u32(W)} + ${u32(px.p0)} + p % ${u32(px.size)} * ${u32(sw)}] = 0.0;
+  }`;
+  });
+  const wgsl = `@group(0) @binding(0) var<storage, read_write> gx: array<f32>;
+// gx: [N, C, H, W] = [${g.N}, ${g.C}, ${H}, ${W}]; zeros at the pixels of phases without taps
+${elementwiseMain(count, WG, branches.join('\n'))}`;
+  return { wgsl, workgroups: linearGrid(count, WG, ctx), bindings: [{ output: 0 }] };
 }
 
 // ---- ConvWeightGrad ----

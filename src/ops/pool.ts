@@ -8,7 +8,8 @@
 // (count_include_pad = 1). A ceil_mode window may reach past the end padding; taps out there
 // count for neither (this is what onnxruntime and PyTorch do).
 //
-// Global pools reduce one (n, c) row of H·W values per workgroup with a tree in workgroup memory.
+// Global pools reduce one (n, c) row of H·W values per workgroup with a tree in workgroup memory,
+// or, for short rows, per invocation.
 //
 // Backward. MaxPoolGrad routes each output's gradient to the first maximum of its window (taps in
 // row-major order, a later equal value loses: PyTorch's and onnxruntime's argmax), AveragePoolGrad
@@ -260,6 +261,7 @@ function poolGradGpu(kind: PoolKind, x: Shape, a: PoolAttrs, ctx: KernelContext)
   const [SH, SW] = a.strides;
   const [DH, DW] = a.dilations;
   const [PT, PL, PB, PR] = a.pads;
+  if (kind === 'max' && tilesInput(x, a)) return [maxPoolGradTiled(x, a, ctx)];
   const count = N * C * H * W;
   // What window (oh, ow) sends to this element: its gradient if the element is the window's first
   // maximum (found as the forward kernel walks it), or its share of the average.
@@ -316,6 +318,50 @@ ${countTaps('nx', 'wx0', KW, DW, loX, hiX)}
   return [{ wgsl: `${decls}\n${elementwiseMain(count, WG, body)}`, workgroups: linearGrid(count, WG, ctx), bindings }];
 }
 
+/** True when the windows tile the input: every element lies in exactly one window (the usual
+ * 2x2 stride-2 max pool of an even-sized input). */
+function tilesInput([, , H, W]: Shape, a: PoolAttrs): boolean {
+  const [KH, KW] = a.kernel;
+  return (
+    a.pads.every((p) => p === 0) &&
+    a.dilations.every((d) => d === 1) &&
+    a.strides[0] === KH &&
+    a.strides[1] === KW &&
+    a.output[0] * KH === H &&
+    a.output[1] * KW === W
+  );
+}
+
+/**
+ * MaxPoolGrad when the windows tile the input: one invocation per window finds its first maximum
+ * and writes the whole window (the gradient there, zeros elsewhere). The gather kernel above
+ * would have every element re-find the argmax of its window: KH·KW times the loads and a loop
+ * with data-dependent branches, ~10x an elementwise kernel on llvmpipe (dev/train-profile.ts).
+ */
+function maxPoolGradTiled([N, C, H, W]: Shape, a: PoolAttrs, ctx: KernelContext) {
+  const [OH, OW] = a.output;
+  const [KH, KW] = a.kernel;
+  const count = N * C * OH * OW;
+  const taps = Array.from({ length: KH * KW }, (_, t) => `${u32(Math.floor(t / KW) * W + (t % KW))}`);
+  const body = `  // x, gx: [N, C, H, W] = [${N}, ${C}, ${H}, ${W}], gy: [N, C, OH, OW] = [${N}, ${C}, ${OH}, ${OW}]; window i
+  let ow = i % ${u32(OW)};
+  let oh = (i / ${u32(OW)}) % ${u32(OH)};
+  let at = i / ${u32(OH * OW)} * ${u32(H * W)} + oh * ${u32(KH * W)} + ow * ${u32(KW)};
+  var best = x[at];
+  var bestTap = 0u;
+${taps
+  .slice(1)
+  .map((off, t) => `  { let v = x[at + ${off}]; if (v > best) { best = v; bestTap = ${u32(t + 1)}; } }`)
+  .join('\n')}
+  let g = gy[i];
+${taps.map((off, t) => `  gx[at + ${off}] = select(0.0, g, bestTap == ${u32(t)});`).join('\n')}`;
+  const wgsl = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gy: array<f32>;
+@group(0) @binding(2) var<storage, read_write> gx: array<f32>;
+${elementwiseMain(count, WG, body)}`;
+  return { wgsl, workgroups: linearGrid(count, WG, ctx), bindings: [{ input: 0 }, { input: 1 }, { output: 0 }] };
+}
+
 function windowPoolGrad(type: string, kind: PoolKind): OpDef<PoolAttrs> {
   return defineOp({
     type,
@@ -362,11 +408,28 @@ function globalCpu(kind: PoolKind, x: Tensor): Tensor {
 }
 
 const GWG = 64;
+/** Rows up to this long are reduced by one invocation each, longer ones by a workgroup tree. */
+const ROW_SERIAL_MAX = 256;
 
 function globalGpu(kind: PoolKind, x: Shape, ctx: KernelContext) {
   const rows = x[0] * x[1];
   const S = sizeOf(x) / rows;
   const op = (a: string, b: string) => (kind === 'max' ? `max(${a}, ${b})` : `${a} + ${b}`);
+  if (S <= ROW_SERIAL_MAX) {
+    // Short rows (7x7 at the end of a CNN): one invocation per row. A workgroup of 64 with a tree
+    // and 7 barriers per 49 values cost 14x what this does on llvmpipe (8.6 vs 0.6 ms for a
+    // 32x64x7x7 input, dev/train-profile.ts), where barriers are expensive.
+    const body = `  // x: [rows, S] = [${rows}, ${S}] (N·C rows of all spatial positions), y: [rows]; row i
+  var acc = x[i * ${u32(S)}];
+  for (var j = 1u; j < ${u32(S)}; j++) {
+    acc = ${op('acc', `x[i * ${u32(S)} + j]`)};
+  }
+  y[i] = ${kind === 'max' ? 'acc' : `acc / ${f32(S)}`};`;
+    const wgsl = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+${elementwiseMain(rows, GWG, body)}`;
+    return [{ wgsl, workgroups: linearGrid(rows, GWG, ctx), bindings: [{ input: 0 }, { output: 0 }] }];
+  }
   const result = kind === 'max' ? 'part[0]' : `part[0] / ${f32(S)}`;
   // One workgroup per row; the row index depends only on workgroup_id, so the early return and
   // the barriers stay in uniform control flow.

@@ -82,6 +82,10 @@ const BIG: [Shape, Shape, RawAttrs, boolean][] = [
   [[2, 4, 11, 9], [5, 4, 3, 2], { dilations: [2, 3], strides: [1, 2], pads: [2, 0, 0, 1] }, false],
   [[2, 6, 9, 10], [6, 1, 3, 3], { group: 6, pads: [1, 1, 1, 1] }, false],
   [[1, 8, 8, 8], [12, 8, 1, 1], {}, false],
+  // ConvInputGrad's stride phases: a 1x1 kernel at stride 2 leaves 3 of 4 phases without taps
+  // (zeros); 4 | M/group takes the single-tap vec4 path of A, odd sizes give unequal phases.
+  [[2, 8, 7, 9], [12, 8, 1, 1], { strides: [2, 2] }, false],
+  [[3, 5, 9, 11], [8, 5, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }, false],
 ];
 
 test('ConvInputGrad and ConvWeightGrad: WebGPU matches the CPU on larger odd shapes', { skip }, async () => {

@@ -83,6 +83,23 @@ test('GlobalMaxPoolGrad: known values with ties', async () => {
   if (g) assertClose(g[0], cpu[0], { atol: 0, rtol: 0 }, 'GlobalMaxPoolGrad on WebGPU');
 });
 
+test('MaxPoolGrad: windows that tile the input (stride = kernel), ties and random values', async () => {
+  // 2x2 windows, stride 2, on a 2x4 plane: each element in exactly one window (the tiled kernel).
+  const x = new Tensor([1, 1, 2, 4], [3, 3, 0, 1, 3, 2, 1, 1]);
+  const { cpu, gpu: g } = await runBoth(gpu, 'MaxPoolGrad', [x, new Tensor([1, 1, 1, 2], [7, 9])], { kernel_shape: [2, 2], strides: [2, 2] });
+  assert.deepEqual([...cpu[0].data], [7, 0, 0, 9, 0, 0, 0, 0]); // first max in row-major order wins
+  if (g) assertClose(g[0], cpu[0], { atol: 0, rtol: 0 }, 'tiled MaxPoolGrad ties on WebGPU');
+  if (!gpu) return;
+  const r = rng(35);
+  for (const [shape, k] of [[[3, 5, 14, 12], [2, 2]], [[2, 3, 9, 10], [3, 2]]] as const) {
+    const x = randomTensor([...shape], r);
+    const attrs = { kernel_shape: [...k], strides: [...k] };
+    const gy = randomTensor((await runBoth(null, 'MaxPool', [x], attrs)).cpu[0].shape, r);
+    const m = await runBoth(gpu, 'MaxPoolGrad', [x, gy], attrs);
+    assertClose(m.gpu![0], m.cpu[0], { atol: 0, rtol: 0 }, `tiled MaxPoolGrad ${JSON.stringify(shape)} ${JSON.stringify(k)}`);
+  }
+});
+
 test('pool gradient ops: WebGPU matches the CPU on larger odd shapes', { skip: !gpu && 'no WebGPU adapter' }, async () => {
   const r = rng(34);
   for (const [shape, attrs] of WINDOWS) {

@@ -209,9 +209,11 @@ test('MaxPool and AveragePool: WebGPU matches the CPU reference on random shapes
   }
 });
 
+// Rows up to 256 long take the one-invocation-per-row kernel, longer ones ([1, 2, 67, 3] and
+// [2, 3, 17, 19]) the workgroup tree.
 test('Global pools: WebGPU matches the CPU reference, rows longer than the workgroup and rank 3 and 5', { skip: noGpu }, async () => {
   const r = rng(77);
-  for (const shape of [[1, 1, 1, 1], [2, 3, 5, 7], [1, 7, 13, 11], [3, 5, 1, 1], [2, 3, 29], [1, 2, 3, 5, 7], [1, 2, 67, 3]]) {
+  for (const shape of [[1, 1, 1, 1], [2, 3, 5, 7], [1, 7, 13, 11], [3, 5, 1, 1], [2, 3, 29], [1, 2, 3, 5, 7], [1, 2, 67, 3], [2, 3, 17, 19]]) {
     const x = randomTensor(shape, r, -4, 4);
     for (const op of ['GlobalAveragePool', 'GlobalMaxPool']) {
       const { cpu, gpu: g } = await runBoth(gpu, op, [x], {});
@@ -220,8 +222,8 @@ test('Global pools: WebGPU matches the CPU reference, rows longer than the workg
   }
 });
 
-test('Global pools: more rows than one grid dimension holds, and -inf kept by GlobalMaxPool', { skip: noGpu }, async () => {
-  const rows = 65537; // one more workgroup than a grid dimension allows: the 2-D grid path
+test('Global pools: many short rows (65537), and -inf kept by GlobalMaxPool', { skip: noGpu }, async () => {
+  const rows = 65537; // short rows: one invocation per row, 1025 workgroups
   const x = randomTensor([1, rows, 1, 2], rng(5), -4, 4);
   x.data[2 * (rows - 1)] = -Infinity;
   x.data[2 * (rows - 1) + 1] = -Infinity;
