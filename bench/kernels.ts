@@ -10,11 +10,11 @@
 // MESA_SHADER_CACHE_DISABLE=true to see cold compiles on lavapipe.
 // Lavapipe numbers are CPU numbers: read them as ratios.
 
-import { create } from 'webgpu';
 import { Gpu, type Step } from '../src/device/gpu.js';
 import type { RawAttrs } from '../src/ops/op.js';
 import { getOp } from '../src/ops/registry.js';
 import { sizeOf, type Shape } from '../src/tensor.js';
+import { tfjsWebgpu } from './peers.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -30,13 +30,8 @@ if (!gpu) {
   console.error('no WebGPU adapter');
   process.exit(1);
 }
-// tfjs builds its own device from navigator.gpu; Dawn's instance must stay referenced.
-const tfInstance = create([]);
-(globalThis as { navigator?: unknown }).navigator = { gpu: tfInstance };
-const tf = await import('@tensorflow/tfjs-core');
-await import('@tensorflow/tfjs-backend-webgpu');
-await tf.setBackend('webgpu');
-await tf.ready();
+// tfjs builds its own device from navigator.gpu (bench/peers.ts holds Dawn's instance).
+const tf = await tfjsWebgpu();
 
 interface Case {
   name: string;
