@@ -22,3 +22,6 @@ export { batches, type Dataset } from './data/dataset.js';
 export { train, evaluate, trainingGraph, type TrainConfig, type TrainProgress } from './train/trainer.js';
 export { appendOptimizer, type OptimizerConfig } from './train/optimizers.js';
 export { makeSchedule, type ScheduleConfig } from './train/schedules.js';
+export { calibrate, type CalibrationResult } from './sve/calibrate.js';
+export { eliminateLayer, planElimination, applyAsZeroRows, type EliminationPlan } from './sve/eliminate.js';
+export { FORMATS, defineFormat, getFormat, FormatError, encode, decode, pack, unpack, quantize, type FloatFormat } from './formats/format.js';
