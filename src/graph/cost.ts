@@ -23,7 +23,7 @@ function multiplyAdds(r: ResolvedNode): number | undefined {
     case 'ConvTranspose': // w: [C, M/group, KH, KW]: each input element feeds M/group·KH·KW outputs
       return sizeOf(a) * (sizeOf(w) / w[0]);
     case 'Gemm':
-      return out * ((r.attrs as { transA: boolean }).transA ? a[0] : a[1]);
+      return out * ((r.attrs as { kept?: readonly number[] }).kept?.length ?? ((r.attrs as { transA: boolean }).transA ? a[0] : a[1])); // compacted: K'
     case 'MatMul':
       return out * a[a.length - 1];
     default:

@@ -333,8 +333,10 @@ export function exportOnnx(graph: Graph, opts: ExportOptions = {}): Uint8Array {
 function checkExportable(graph: Graph): void {
   const refused = new Map<string, string[]>();
   const unknown = new Map<string, string[]>();
+  const compacted = new Map<string, string[]>();
   for (const n of graph.nodes) {
-    const into = refusesExport(n.op) ? refused : exportsOp(n.op) ? undefined : unknown;
+    // A layer compacted by synapse vector elimination has weights no ONNX op can read.
+    const into = refusesExport(n.op) ? refused : n.attrs.kept_rows !== undefined ? compacted : exportsOp(n.op) ? undefined : unknown;
     into?.set(n.op, [...(into.get(n.op) ?? []), `'${n.name}'`]);
   }
   const list = (m: Map<string, string[]>) =>
@@ -342,6 +344,7 @@ function checkExportable(graph: Graph): void {
   const parts: string[] = [];
   if (refused.size) parts.push(`these ops are for training and have no ONNX equivalent (export is for inference graphs):\n${list(refused)}`);
   if (unknown.size) parts.push(`these ops have no ONNX exporter:\n${list(unknown)}`);
+  if (compacted.size) parts.push(`these layers are compacted (kept_rows); export the dense zero-row form instead (applyAsZeroRows):\n${list(compacted)}`);
   if (parts.length) throw new OnnxExportError(`cannot export the graph to ONNX: ${parts.join('\n')}`);
 }
 

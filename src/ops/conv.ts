@@ -7,6 +7,16 @@
 // W[g] is w's rows as they lie; X[g][k, col] is the im2col matrix, never materialised: loadB
 // computes each element's address from k = (c, ky, kx) and col, and returns 0 in the padding.
 // Bias and the fused activation are applied in the GEMM's epilogue.
+// Compacted conv (synapse vector elimination, design notes 4.1 step 5): with the attribute
+// `kept_rows` (sorted, distinct indices k = (c*KH + ky)*KW + kx into the per-group reduction
+// dimension K = C/group*KH*KW), w is [M, K'], row oc's column j holding the weight of its group's
+// j-th kept row, and `kernel_shape` is required, since w no longer carries KH, KW. kept_rows is
+// either one list of K' rows that every group keeps, or (group > 1) group lists of K' rows one
+// after the other, group g's at [g*K', (g+1)*K'): every group keeps the same number of rows, so
+// that w stays one matrix and the groups one batched GEMM. The op computes the conv over the kept rows only: it equals the dense conv
+// whose w has zeros in every other row. On WebGPU the GEMM's K is K': loadB reads x through a table
+// of the kept rows' (offset, dy, dx), so the work is the smaller dense GEMM, with no masked
+// multiply-adds.
 // Backward: see convGrad below and ops/convgrad.ts (the input and weight gradients are implicit
 // GEMMs on the same core).
 
@@ -24,6 +34,9 @@ export interface ConvAttrs {
   /** [top, left, bottom, right], resolved from auto_pad when it is set. */
   readonly pads: readonly [number, number, number, number];
   readonly activation?: Activation;
+  /** Compacted conv: the kept reduction rows (see the header): K' rows, or group*K' when perGroup. */
+  readonly kept?: readonly number[];
+  readonly keptPerGroup?: boolean;
 }
 
 /** Every size a Conv kernel needs, from validated shapes and attributes. */
@@ -50,11 +63,26 @@ const pair = (v: number[], name: string): [number, number] => {
 export function resolveAttrs(raw: RawAttrs, inputs: readonly Shape[]): ConvAttrs {
   const [x, w] = inputs;
   if (x.length !== 4) throw new OpError(`Conv: input X must be 4-D [N, C, H, W], got ${shapeStr(x)}`);
-  if (w.length !== 4) throw new OpError(`Conv: weight W must be 4-D [M, C/group, KH, KW], got ${shapeStr(w)}`);
   const group = intAttr(raw, 'group', 1);
   if (group < 1) throw new OpError(`Conv: attribute 'group' must be >= 1, got ${group}`);
-  const kernel = pair(intsAttr(raw, 'kernel_shape', [w[2], w[3]]), 'kernel_shape');
-  if (kernel[0] !== w[2] || kernel[1] !== w[3]) throw new OpError(`Conv: attribute 'kernel_shape' [${kernel}] differs from W's [${w[2]}, ${w[3]}]`);
+  const kept = raw.kept_rows === undefined ? undefined : intsAttr(raw, 'kept_rows');
+  let keptPerGroup = false;
+  if (kept) {
+    if (w.length !== 2) throw new OpError(`Conv: with 'kept_rows', weight W must be 2-D [M, K'], got ${shapeStr(w)}`);
+    if (raw.kernel_shape === undefined) throw new OpError(`Conv: attribute 'kernel_shape' is required with 'kept_rows' (the compacted W does not carry KH, KW)`);
+    const Kp = w[1];
+    keptPerGroup = group > 1 && kept.length === group * Kp && Kp > 0;
+    if (kept.length !== Kp && !keptPerGroup) {
+      throw new OpError(
+        `Conv: compacted W ${shapeStr(w)} does not match 'kept_rows' (${kept.length} rows): W must be [M, K'] with K' = the rows each group keeps` +
+          (group > 1 ? ` (one list of K' shared by the ${group} groups, or ${group} lists of K' one after the other)` : ''),
+      );
+    }
+    for (let g = 0; g < (keptPerGroup ? group : 1); g++) checkKeptRows(kept.slice(g * Kp, (g + 1) * Kp), 'Conv', keptPerGroup ? ` (group ${g}'s rows)` : '');
+  } else if (w.length !== 4) throw new OpError(`Conv: weight W must be 4-D [M, C/group, KH, KW], got ${shapeStr(w)}`);
+  const kernel = pair(intsAttr(raw, 'kernel_shape', kept ? undefined : [w[2], w[3]]), 'kernel_shape');
+  if (kept && kernel.some((k) => k < 1)) throw new OpError(`Conv: attribute 'kernel_shape' must be >= 1, got [${kernel}]`);
+  if (!kept && (kernel[0] !== w[2] || kernel[1] !== w[3])) throw new OpError(`Conv: attribute 'kernel_shape' [${kernel}] differs from W's [${w[2]}, ${w[3]}]`);
   const strides = pair(intsAttr(raw, 'strides', [1, 1]), 'strides');
   const dilations = pair(intsAttr(raw, 'dilations', [1, 1]), 'dilations');
   if (strides.some((s) => s < 1)) throw new OpError(`Conv: attribute 'strides' must be >= 1, got [${strides}]`);
@@ -76,15 +104,48 @@ export function resolveAttrs(raw: RawAttrs, inputs: readonly Shape[]): ConvAttrs
       pads = [begin[0], begin[1], total[0] - begin[0], total[1] - begin[1]];
     } else throw new OpError(`Conv: attribute 'auto_pad' must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got '${autoPad}'`);
   }
-  return { group, kernel, strides, dilations, pads, activation: activationAttr(raw) };
+  return { group, kernel, strides, dilations, pads, activation: activationAttr(raw), ...(kept ? { kept, keptPerGroup } : {}) };
+}
+
+/**
+ * One list of kept rows of a compacted Conv or Gemm: non-empty, strictly increasing (sorted, no
+ * duplicates), non-negative. The upper bound (< K) is checked where K is known.
+ */
+function checkKeptRows(kept: readonly number[], op: string, which = ''): void {
+  if (kept.length === 0) throw new OpError(`${op}: attribute 'kept_rows' must keep at least one row`);
+  for (let j = 0; j < kept.length; j++) {
+    if (kept[j] < 0) throw new OpError(`${op}: attribute 'kept_rows' has a negative row ${kept[j]}${which}`);
+    if (j > 0 && kept[j] <= kept[j - 1]) {
+      throw new OpError(`${op}: attribute 'kept_rows' must be sorted and distinct${which}, got ${kept[j - 1]} then ${kept[j]} at index ${j}`);
+    }
+  }
+}
+
+/** The `kept_rows` attribute of a compacted Gemm (see checkKeptRows). */
+export function keptRowsAttr(raw: RawAttrs, op: string): number[] {
+  const kept = intsAttr(raw, 'kept_rows');
+  checkKeptRows(kept, op);
+  return kept;
+}
+
+/** The rows group `g` of a compacted conv keeps. */
+export function keptRowsOf(a: ConvAttrs, g: number): readonly number[] {
+  const kept = a.kept!;
+  if (!a.keptPerGroup) return kept;
+  const Kp = kept.length / a.group;
+  return kept.slice(g * Kp, (g + 1) * Kp);
 }
 
 export function geometry([x, w, b]: readonly Shape[], a: ConvAttrs): ConvGeom {
   const [N, C, H, W] = x;
-  const [M, Cg, KH, KW] = w;
+  const [M, Cg, KH, KW] = a.kept ? [w[0], C / a.group, a.kernel[0], a.kernel[1]] : w;
   if (C % a.group !== 0) throw new OpError(`Conv: group ${a.group} does not divide the ${C} input channels`);
   if (M % a.group !== 0) throw new OpError(`Conv: group ${a.group} does not divide the ${M} output channels of W`);
-  if (Cg !== C / a.group) throw new OpError(`Conv: W has ${Cg} input channels per group, X has ${C} channels in ${a.group} group(s) (expected ${C / a.group})`);
+  if (a.kept) {
+    const K = Cg * KH * KW;
+    const last = Math.max(...a.kept);
+    if (last >= K) throw new OpError(`Conv: attribute 'kept_rows' has row ${last}, out of range for K = C/group*KH*KW = ${Cg}*${KH}*${KW} = ${K}`);
+  } else if (Cg !== C / a.group) throw new OpError(`Conv: W has ${Cg} input channels per group, X has ${C} channels in ${a.group} group(s) (expected ${C / a.group})`);
   if (b && (b.length !== 1 || b[0] !== M)) throw new OpError(`Conv: bias B must be [${M}], got ${shapeStr(b)}`);
   const out = (d: number) => {
     const span = (a.kernel[d] - 1) * a.dilations[d] + 1;
@@ -110,6 +171,34 @@ export const convOp = defineOp<ConvAttrs>({
     const [sh, sw] = a.strides;
     const [dh, dw] = a.dilations;
     const y = new Float32Array(g.N * g.M * g.OH * g.OW);
+    if (a.kept) {
+      // Compacted: the same sum over the kept rows only; w's column j is the group's row kept[j].
+      const Kp = w.shape[1];
+      let i = 0;
+      for (let n = 0; n < g.N; n++) {
+        for (let oc = 0; oc < g.M; oc++) {
+          const c0 = Math.floor(oc / g.Mg) * g.Cg;
+          const kept = keptRowsOf(a, Math.floor(oc / g.Mg));
+          for (let oy = 0; oy < g.OH; oy++) {
+            for (let ox = 0; ox < g.OW; ox++) {
+              let s = b ? b.data[oc] : 0;
+              for (let j = 0; j < Kp; j++) {
+                const k = kept[j];
+                const c = Math.floor(k / (g.KH * g.KW));
+                const ky = Math.floor(k / g.KW) % g.KH;
+                const kx = k % g.KW;
+                const iy = oy * sh - a.pads[0] + ky * dh;
+                const ix = ox * sw - a.pads[1] + kx * dw;
+                if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) continue;
+                s += w.data[oc * Kp + j] * x.data[((n * g.C + c0 + c) * g.H + iy) * g.W + ix];
+              }
+              y[i++] = act(s);
+            }
+          }
+        }
+      }
+      return [new Tensor([g.N, g.M, g.OH, g.OW], y)];
+    }
     let i = 0;
     for (let n = 0; n < g.N; n++) {
       for (let oc = 0; oc < g.M; oc++) {
@@ -139,7 +228,7 @@ export const convOp = defineOp<ConvAttrs>({
     const g = geometry(inputs, a);
     // Depthwise (one input channel per group): a GEMM of K = KH*KW per channel is all overhead;
     // a direct kernel that slides along rows is ~2x faster on llvmpipe (bench/kernels.ts).
-    return [g.Cg === 1 && a.group > 1 ? depthwise(g, a, ctx) : convGemm(g, a, ctx)];
+    return [g.Cg === 1 && a.group > 1 && !a.kept ? depthwise(g, a, ctx) : convGemm(g, a, ctx)];
   },
   grad: convGrad,
 });
@@ -158,6 +247,12 @@ export function rawConvAttrs(a: ConvAttrs): RawAttrs {
  * A fused activation is refused: the node keeps only the activated output, and recomputing the
  * pre-activation would cost a second forward conv. Training graphs are built from unfused graphs
  * (activations are fused for inference only), so this never happens in the trainer.
+ * Compacted (kept_rows): with S the [K', K] selection matrix (S[j, kept[j]] = 1; one per group
+ * when the groups keep different rows, applied as a batched MatMul), the dense weights
+ * are w·S (zeros in the eliminated rows) and the gradient of the compacted w is the dense one times
+ * S^T, so eliminated rows stay eliminated: gx = ConvInputGrad(gy, (w·S) regrouped), gw =
+ * ConvWeightGrad(x, gy)·S^T. Both products are small MatMuls (M·K·K' multiply-adds); the input
+ * gradient multiplies zeros in the eliminated rows, which costs time but not correctness.
  */
 function convGrad(g: GradContext<ConvAttrs>): (string | undefined)[] {
   const a = g.attrs;
@@ -167,12 +262,31 @@ function convGrad(g: GradContext<ConvAttrs>): (string | undefined)[] {
         'Train the graph before activations are fused (fusion is an inference pass)',
     );
   }
-  const [x, w] = g.inputs;
+  const [x, wIn] = g.inputs;
   const gy = g.gradOutputs[0]!;
-  const [xs, ws] = g.inputShapes;
-  const [M, Cg, KH, KW] = ws;
+  const [xs, wsIn] = g.inputShapes;
+  const kept = a.kept;
+  const [M, Cg, KH, KW] = kept ? [wsIn[0], xs[1] / a.group, a.kernel[0], a.kernel[1]] : wsIn;
+  const K = Cg * KH * KW;
   const Mg = M / a.group;
   const raw = rawConvAttrs(a);
+  let w = wIn;
+  // select(t, v): v [M, K'] -> [M, K] (t false: times S), or v [M, K] -> [M, K'] (t true: times
+  // S^T); with lists per group, one S per group, as a batched MatMul over [group, Mg, *].
+  let select: ((t: boolean, v: string) => string) | undefined;
+  if (kept) {
+    const Kp = wsIn[1];
+    const sets = a.keptPerGroup ? a.group : 1;
+    select = (t, v) => {
+      const s = new Float32Array(sets * Kp * K);
+      for (let q = 0; q < sets; q++) keptRowsOf(a, q).forEach((k, j) => (s[q * Kp * K + (t ? k * Kp + j : j * K + k)] = 1));
+      const S = g.constant(new Tensor([...(sets > 1 ? [sets] : []), ...(t ? [K, Kp] : [Kp, K])], s));
+      if (sets === 1) return g.emit('MatMul', [v, S]);
+      const batched = g.emit('Reshape', [v], { shape: [sets, Mg, t ? K : Kp] });
+      return g.emit('Reshape', [g.emit('MatMul', [batched, S])], { shape: [M, t ? Kp : K] });
+    };
+    if (g.wants[0]) w = g.emit('Reshape', [select(false, wIn)], { shape: [M, Cg, KH, KW] });
+  }
   let gx: string | undefined;
   if (g.wants[0]) {
     // wt[g*Cg + c, m, ky, kx] = w[g*Mg + m, c, ky, kx].
@@ -186,7 +300,8 @@ function convGrad(g: GradContext<ConvAttrs>): (string | undefined)[] {
             });
     gx = g.emit('ConvInputGrad', [gy, wt], { ...raw, input_size: [xs[2], xs[3]] });
   }
-  const gw = g.wants[1] ? g.emit('ConvWeightGrad', [x, gy], raw) : undefined;
+  let gw = g.wants[1] ? g.emit('ConvWeightGrad', [x, gy], raw) : undefined;
+  if (gw && select) gw = select(true, g.emit('Reshape', [gw], { shape: [M, K] }));
   const gb = g.inputs.length > 2 && g.wants[2] ? g.emit('ReduceSum', [gy], { axes: [0, 2, 3], keepdims: 0 }) : undefined;
   return [gx, gw, gb];
 }
@@ -197,7 +312,14 @@ function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
   const [sh, sw] = a.strides;
   const [dh, dw] = a.dilations;
   const [pt, pl] = a.pads;
-  const K = Cg * KH * KW;
+  // Compacted: K' rows per group. Every row kept: w [M, K] is the dense w's layout, so the dense
+  // kernel (no table) is exact.
+  const Kp = a.kept ? a.kept.length / (a.keptPerGroup ? a.group : 1) : Cg * KH * KW;
+  const kept = a.kept && Kp < Cg * KH * KW ? a.kept : undefined;
+  const K = Kp;
+  // Lists per group: the table holds them one after the other, and colB gives the group's start
+  // (`t`, in rows), so that loadB reads kt[t + k].
+  const perGroup = !!kept && !!a.keptPerGroup;
   const OHW = OH * OW;
   const N = g.N * OHW;
   const padded = a.pads.some((p) => p > 0);
@@ -208,7 +330,10 @@ function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
   const vecY = OHW % 4 === 0;
   const bindings: Binding[] = [{ input: 0 }, { input: 1 }, ...(g.bias ? [{ input: 2 }] : []), { output: 0 }];
   const vt = (v: boolean) => (v ? 'vec4<f32>' : 'f32');
-  const decls = bindingDecls(bindings, ['x', 'w', ...(g.bias ? ['bias'] : []), 'y'], [vt(vecX), vt(vecW), ...(g.bias ? ['f32'] : []), vt(vecY)]);
+  let decls = bindingDecls(bindings, ['x', 'w', ...(g.bias ? ['bias'] : []), 'y'], [vt(vecX), vt(vecW), ...(g.bias ? ['f32'] : []), vt(vecY)]);
+  // Compacted: the kept-row table `kt` (see keptTable), as a constant binding or a WGSL constant.
+  const table = kept && keptTable(kept, g, a, pointwise);
+  if (table) decls += `\n${tableDecl('kt', table.words, bindings, ctx)}`;
   // Column -> flat offset of its (n, oy, ox) in a [N, *, OH, OW] tensor with `ch` channels.
   const colOffset = (col: string, ch: number) => (g.N === 1 ? col : `${col} / ${u32(OHW)} * ${u32(ch * OHW)} + ${col} % ${u32(OHW)}`);
   // The 4 columns n..n+3 of an invocation; those past the last read the last instead of past x.
@@ -217,16 +342,49 @@ function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
   let operandB: string;
   if (pointwise) {
     // B[g][k, col] = x[n, g*Cg + k, p] for col = (n, p): colB gives the offset of channel g*Cg.
+    // Compacted: k indexes the table, whose entry is the kept channel's offset c*H*W.
+    const chan = table ? `kt[${perGroup ? 'c.t + k' : 'k'}]` : `k * ${u32(H * W)}`;
+    const start = `batch * ${u32(Kp)}`;
     operandB = vecX
-      ? `fn colB(batch: u32, n: u32) -> u32 { return ${colOffset('n', C)} + batch * ${u32(Cg * H * W)}; }
-fn loadB(k: u32, c: u32) -> vec4<f32> { return x[(c + k * ${u32(H * W)}) / 4u]; }`
-      : `fn colB(batch: u32, n: u32) -> vec4<u32> {
+      ? perGroup
+        ? `struct ColB { at: u32, t: u32 }
+fn colB(batch: u32, n: u32) -> ColB { return ColB(${colOffset('n', C)} + batch * ${u32(Cg * H * W)}, ${start}); }
+fn loadB(k: u32, c: ColB) -> vec4<f32> { return x[(c.at + ${chan}) / 4u]; }`
+        : `fn colB(batch: u32, n: u32) -> u32 { return ${colOffset('n', C)} + batch * ${u32(Cg * H * W)}; }
+fn loadB(k: u32, c: u32) -> vec4<f32> { return x[(c + ${chan}) / 4u]; }`
+      : `${perGroup ? 'struct ColB { at: vec4<u32>, t: u32 }\n' : ''}fn colB(batch: u32, n: u32) -> ${perGroup ? 'ColB' : 'vec4<u32>'} {
   ${cols}
-  return ${colOffset('col', C)} + vec4(batch * ${u32(Cg * H * W)});
+  let at = ${colOffset('col', C)} + vec4(batch * ${u32(Cg * H * W)});
+  return ${perGroup ? `ColB(at, ${start})` : 'at'};
 }
-fn loadB(k: u32, c: vec4<u32>) -> vec4<f32> {
-  let at = c + vec4(k * ${u32(H * W)});
+fn loadB(k: u32, c: ${perGroup ? 'ColB' : 'vec4<u32>'}) -> vec4<f32> {
+  let at = c${perGroup ? '.at' : ''} + vec4(${chan});
   return vec4(x[at.x], x[at.y], x[at.z], x[at.w]);
+}`;
+  } else if (table) {
+    // Compacted: colB as below; loadB takes row k's offset (and for the padding check its dy, dx)
+    // from one table read instead of dividing k, shared by the 4 columns.
+    const [offMask, dyShift, dyMask, dxShift] = table.fields;
+    const row = perGroup ? '(c.t + k)' : 'k';
+    const decode =
+      table.stride === 1
+        ? `  let e = kt[${row}];
+  let off = i32(e & ${u32(offMask)});${padded ? `\n  let dy = i32((e >> ${u32(dyShift)}) & ${u32(dyMask)});\n  let dx = i32(e >> ${u32(dxShift)});` : ''}`
+        : `  let off = i32(kt[2u * ${row}]);${padded ? `\n  let d = kt[2u * ${row} + 1u];\n  let dy = i32(d & 0xffffu);\n  let dx = i32(d >> 16u);` : ''}`;
+    operandB = `struct ColB { at: vec4<i32>, iy: vec4<i32>, ix: vec4<i32>${perGroup ? ', t: u32' : ''} }
+fn colB(batch: u32, n: u32) -> ColB {
+  ${cols}
+  let p = col % ${u32(OHW)};
+  let iy = vec4<i32>(p / ${u32(OW)} * ${u32(sh)}) - ${i32(pt)};
+  let ix = vec4<i32>(p % ${u32(OW)} * ${u32(sw)}) - ${i32(pl)};
+  let base = ${g.N === 1 ? '' : `col / ${u32(OHW)} * ${u32(C * H * W)} + `}vec4(batch * ${u32(Cg * H * W)});
+  return ColB(vec4<i32>(base) + iy * ${i32(W)} + ix, iy, ix${perGroup ? `, batch * ${u32(Kp)}` : ''});
+}
+fn loadB(k: u32, c: ColB) -> vec4<f32> {
+${decode}
+  let at = vec4<u32>(c.at + vec4(off));
+  let v = vec4(x[at.x], x[at.y], x[at.z], x[at.w]);
+  ${padded ? `return select(vec4<f32>(), v, (vec4<u32>(c.iy + vec4(dy)) < vec4(${u32(H)})) & (vec4<u32>(c.ix + vec4(dx)) < vec4(${u32(W)})));` : 'return v;'}
 }`;
   } else {
     // colB: each column's window origin (iy, ix) and the offset of x[n, g*Cg, iy, ix]; loadB adds
@@ -260,6 +418,57 @@ ${storeColumns('y', 'v', 'col', N, (c) => `${colOffset(c, M)} + oc * ${u32(OHW)}
 }`;
   const k = gemmKernel({ M: Mg, N, K, batches: a.group, functions }, ctx);
   return { wgsl: k.wgsl, workgroups: k.workgroups, bindings };
+}
+
+/**
+ * Where a compacted op's kept-row table lives: 'binding' (a constant storage buffer) or 'const' (a
+ * WGSL constant array in the shader text). 'auto' (the default): on software adapters 'const' up
+ * to MAX_CONST_TABLE words, which dev/compacted-bench.ts measured 1.2-1.4x faster on lavapipe
+ * (dev/gemm-notes.md), and a binding beyond, to keep the shader text small; on hardware adapters
+ * a binding, since a dynamically indexed constant array may be copied into each invocation's
+ * private memory there (not measured). A switch for tests
+ * and that script. packBits (32) is the word a conv's packed table entry must fit; tests lower it
+ * to reach the two-word layout (keptTable), which otherwise only large inputs need.
+ */
+export const keptTableOptions: { where: 'auto' | 'binding' | 'const'; packBits: number } = { where: 'auto', packBits: 32 };
+const MAX_CONST_TABLE = 4096;
+
+/** Declares the u32 table `name`: appends its constant binding to `bindings`, or a WGSL constant. */
+export function tableDecl(name: string, words: Uint32Array, bindings: Binding[], ctx: KernelContext): string {
+  const where = keptTableOptions.where;
+  if (where === 'const' || (where === 'auto' && ctx.softwareAdapter && words.length <= MAX_CONST_TABLE)) return `const ${name} = array<u32, ${words.length}>(${Array.from(words, (v) => `${v}u`).join(', ')});`;
+  bindings.push({ constant: words });
+  return `@group(0) @binding(${bindings.length - 1}) var<storage, read> ${name}: array<u32>;`;
+}
+
+/**
+ * The kept-row table of a compacted conv's loadB, one entry per kept row k = (c, ky, kx):
+ *  - pointwise: c*H*W, the channel's offset;
+ *  - otherwise off = c*H*W + dy*W + dx (dy = ky*dh, dx = kx*dw), the offset from a column's
+ *    window origin, and, for the padding check, dy and dx. Packed into one u32 (off | dy << s |
+ *    dx << t, `fields` = [off mask, s, dy mask, t]) when the three fit, so that loadB does one
+ *    table read per k; else two words per row (`stride` 2): off, then dy | dx << 16.
+ */
+function keptTable(kept: readonly number[], g: ConvGeom, a: ConvAttrs, pointwise: boolean): { words: Uint32Array; stride: 1 | 2; fields: number[] } {
+  const { H, W, KH, KW } = g;
+  const [dh, dw] = a.dilations;
+  const rows = kept.map((k) => {
+    const c = Math.floor(k / (KH * KW));
+    const dy = (Math.floor(k / KW) % KH) * dh;
+    const dx = (k % KW) * dw;
+    return { off: c * H * W + (pointwise ? 0 : dy * W + dx), dy, dx };
+  });
+  const bits = (v: number) => Math.max(1, Math.ceil(Math.log2(v + 1)));
+  const padded = a.pads.some((p) => p > 0);
+  const bOff = bits(Math.max(...rows.map((r) => r.off)));
+  const bDy = padded ? bits((KH - 1) * dh) : 0;
+  const bDx = padded ? bits((KW - 1) * dw) : 0;
+  if (pointwise || bOff + bDy + bDx <= keptTableOptions.packBits) {
+    const words = new Uint32Array(rows.map((r) => (r.off | (padded ? (r.dy << bOff) | (r.dx << (bOff + bDy)) : 0)) >>> 0));
+    return { words, stride: 1, fields: [bOff >= 32 ? 0xffffffff : 2 ** bOff - 1, bOff, 2 ** bDy - 1, bOff + bDy] };
+  }
+  if ((KH - 1) * dh >= 1 << 16 || (KW - 1) * dw >= 1 << 16) throw new OpError('Conv: the dilated kernel is too large for a compacted conv (offsets >= 65536)');
+  return { words: new Uint32Array(rows.flatMap((r) => [r.off, r.dy | (r.dx << 16)])), stride: 2, fields: [] };
 }
 
 /**

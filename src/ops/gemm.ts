@@ -4,12 +4,20 @@
 //           unidirectionally to [M, N], y: [M, N]; a fused activation follows.
 //   MatMul: numpy's matmul: [..., M, K] x [..., K, N] -> [..., M, N] with broadcast batch dims; a
 //           1-D A is [1, K] and a 1-D B is [K, 1], their unit dim dropped from the output.
+// Compacted Gemm (synapse vector elimination, design notes 4.1): with the attribute `kept_rows`
+// (sorted, distinct indices into A's K dimension), A keeps its full K (it is the layer's input) and
+// B holds only the kept rows: b is [K', N] ([N, K'] with transB), K' = kept_rows.length, its row j
+// being the weights of A's column kept_rows[j]. Y = alpha * A'[:, kept] * B' + beta * C: the dense
+// Gemm whose B has zeros in the other rows. On WebGPU loadA reads A through a table of the kept
+// columns' offsets, so the GEMM's K is K'.
 // Backward: both as Gemm/MatMul nodes with the right trans flags (see their `grad`); a fused
-// activation is refused.
+// activation is refused. A compacted Gemm's backward gathers A' = A[:, kept] once (a MatMul by a
+// selection matrix) and scatters dA' back the same way.
 
 import { activationFn, gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
 import { bindingDecls, f32, u32 } from '../kernels/wgsl.js';
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
+import { keptRowsAttr, tableDecl } from './conv.js';
 import { activationAttr, defineOp, floatAttr, intAttr, OpError, type Activation, type Binding, type GradContext } from './op.js';
 import { activationCpu } from './unary.js';
 
@@ -19,22 +27,29 @@ export interface GemmAttrs {
   readonly transA: boolean;
   readonly transB: boolean;
   readonly activation?: Activation;
+  /** Compacted Gemm: the kept columns of A (see the header); B then has kept.length rows. */
+  readonly kept?: readonly number[];
 }
 
-/** M, K, N of a Gemm from its input shapes, or an OpError naming what does not fit. */
-function gemmDims([a, b, c]: readonly Shape[], at: GemmAttrs): { M: number; K: number; N: number; c?: [number, number] } {
+/** M, K, N of a Gemm (K = K' for a compacted one; KA = A's own K) from its input shapes, or an OpError naming what does not fit. */
+function gemmDims([a, b, c]: readonly Shape[], at: GemmAttrs): { M: number; K: number; KA: number; N: number; c?: [number, number] } {
   if (a.length !== 2) throw new OpError(`Gemm: input A must be 2-D, got ${shapeStr(a)}`);
   if (b.length !== 2) throw new OpError(`Gemm: input B must be 2-D, got ${shapeStr(b)}`);
   const [M, K] = at.transA ? [a[1], a[0]] : [a[0], a[1]];
   const [Kb, N] = at.transB ? [b[1], b[0]] : [b[0], b[1]];
-  if (K !== Kb) throw new OpError(`Gemm: inner dimensions differ: A${at.transA ? '^T' : ''} is ${M}x${K}, B${at.transB ? '^T' : ''} is ${Kb}x${N}`);
-  if (!c) return { M, K, N };
+  if (at.kept) {
+    const last = at.kept[at.kept.length - 1];
+    if (last >= K) throw new OpError(`Gemm: attribute 'kept_rows' has row ${last}, out of range for A's K = ${K}`);
+    if (Kb !== at.kept.length) throw new OpError(`Gemm: compacted B${at.transB ? '^T' : ''} must have ${at.kept.length} rows (one per kept row), got ${Kb}x${N}`);
+  } else if (K !== Kb) throw new OpError(`Gemm: inner dimensions differ: A${at.transA ? '^T' : ''} is ${M}x${K}, B${at.transB ? '^T' : ''} is ${Kb}x${N}`);
+  const dims = { M, K: Kb, KA: K, N };
+  if (!c) return dims;
   // Unidirectional broadcasting: C's dims, aligned right, are 1 or equal to [M, N].
   const c2 = [...Array(Math.max(0, 2 - c.length)).fill(1), ...c] as number[];
   if (c.length > 2 || (c2[0] !== 1 && c2[0] !== M) || (c2[1] !== 1 && c2[1] !== N)) {
     throw new OpError(`Gemm: input C of shape ${shapeStr(c)} does not broadcast to [${M}, ${N}]`);
   }
-  return { M, K, N, c: [c2[0], c2[1]] };
+  return { ...dims, c: [c2[0], c2[1]] };
 }
 
 export const gemmOp = defineOp<GemmAttrs>({
@@ -52,6 +67,7 @@ export const gemmOp = defineOp<GemmAttrs>({
       transA: flag('transA'),
       transB: flag('transB'),
       activation: activationAttr(raw),
+      ...(raw.kept_rows === undefined ? {} : { kept: keptRowsAttr(raw, 'Gemm') }),
     };
   },
   shape: (inputs, at) => {
@@ -59,9 +75,12 @@ export const gemmOp = defineOp<GemmAttrs>({
     return [[M, N]];
   },
   cpu: ([a, b, c], at) => {
-    const { M, K, N, c: cs } = gemmDims([a.shape, b.shape, c?.shape].filter(Boolean) as Shape[], at);
+    const { M, K, KA, N, c: cs } = gemmDims([a.shape, b.shape, c?.shape].filter(Boolean) as Shape[], at);
     const act = activationCpu(at.activation);
-    const A = (m: number, k: number) => a.data[at.transA ? k * M + m : m * K + k];
+    const kept = at.kept;
+    // Compacted: the product's k is B's row; A's column is kept[k].
+    const col = kept ? (k: number) => kept[k] : (k: number) => k;
+    const A = (m: number, k: number) => a.data[at.transA ? col(k) * M + m : m * KA + col(k)];
     const B = (k: number, n: number) => b.data[at.transB ? n * K + k : k * N + n];
     const y = new Float32Array(M * N);
     for (let m = 0; m < M; m++) {
@@ -77,16 +96,33 @@ export const gemmOp = defineOp<GemmAttrs>({
     return [new Tensor([M, N], y)];
   },
   gpu: (inputs, _out, at, ctx) => {
-    const { M, K, N, c } = gemmDims(inputs, at);
+    const { M, K, KA, N, c } = gemmDims(inputs, at);
     const useC = c !== undefined && at.beta !== 0;
     // vec4 runs: A' along k, B' along n, C and Y along n, each where the layout allows it.
-    const vecA = !at.transA && K % 4 === 0;
+    // Every row kept (K' = K): the plain Gemm, no table.
+    const kept = at.kept && K < KA ? at.kept : undefined;
+    const vecA = !at.transA && K % 4 === 0 && !kept;
     const vecB = !at.transB && N % 4 === 0;
     const vecC = useC && c[1] === N && N % 4 === 0;
     const vecY = N % 4 === 0;
     const bindings: Binding[] = [{ input: 0 }, { input: 1 }, ...(useC ? [{ input: 2 }] : []), { output: 0 }];
     const vt = (v: boolean) => (v ? 'vec4<f32>' : 'f32');
-    const decls = bindingDecls(bindings, ['a', 'b', ...(useC ? ['c'] : []), 'y'], [vt(vecA), vt(vecB), ...(useC ? [vt(vecC)] : []), vt(vecY)]);
+    let decls = bindingDecls(bindings, ['a', 'b', ...(useC ? ['c'] : []), 'y'], [vt(vecA), vt(vecB), ...(useC ? [vt(vecC)] : []), vt(vecY)]);
+    let operandA = matrixOperand('A', 'a', at.transA ? { rowStride: 1, colStride: M } : { rowStride: KA, colStride: 1, vec4: vecA });
+    if (kept) {
+      // Compacted: A[m, k..k+3] of the product are A's columns kept[k..k+3]: a table of their
+      // offsets (kept * colStride), four table reads and four loads per run; padded to whole vec4s
+      // with column 0 (in bounds, and the core never uses components past K).
+      const stride = at.transA ? M : 1;
+      const words = new Uint32Array(Math.ceil(K / 4) * 4);
+      kept.forEach((k, j) => (words[j] = k * stride));
+      decls += `\n${tableDecl('kt', words, bindings, ctx)}`;
+      operandA = `fn rowA(batch: u32, m: u32) -> u32 { return m${at.transA ? '' : ` * ${u32(KA)}`}; }
+fn loadA(k: u32, r: u32) -> vec4<f32> {
+  let t = vec4(kt[k], kt[k + 1u], kt[k + 2u], kt[k + 3u]);
+  return vec4(a[r + t.x], a[r + t.y], a[r + t.z], a[r + t.w]);
+}`;
+    }
     let v = at.alpha === 1 ? 'acc' : `acc * ${f32(at.alpha)}`;
     if (useC) {
       const beta = at.beta === 1 ? '' : `${f32(at.beta)} * `;
@@ -100,7 +136,7 @@ export const gemmOp = defineOp<GemmAttrs>({
       v = `${v} + ${beta}${cv}`;
     }
     const functions = `${decls}
-${matrixOperand('A', 'a', at.transA ? { rowStride: 1, colStride: M } : { rowStride: K, colStride: 1, vec4: vecA })}
+${operandA}
 ${matrixOperand('B', 'b', at.transB ? { rowStride: 1, colStride: K } : { rowStride: N, colStride: 1, vec4: vecB })}
 ${activationFn(at.activation)}
 fn store(batch: u32, m: u32, n: u32, acc: vec4<f32>) {
@@ -115,20 +151,40 @@ ${storeColumns('y', 'v', 'n', N, (col) => `m * ${u32(N)} + ${col}`, vecY)}
   grad: (g) => {
     const at = g.attrs;
     refuseFused('Gemm', at.activation);
-    const [a, b] = g.inputs;
+    let [a, b] = g.inputs;
+    let transA = at.transA;
     const gy = g.gradOutputs[0]!;
     const flag = (v: boolean) => (v ? 1 : 0);
     const alpha = at.alpha === 1 ? {} : { alpha: at.alpha };
+    // Compacted: the product is the dense Gemm of A' = op(A)·S^T ([M, K'], S the [K', K] selection
+    // matrix, S[j, kept[j]] = 1) and B. Differentiate that with A' in place of A (no transA), and
+    // map dA' back: dA = dA'·S (then transposed for transA). B's gradient has only its K' rows.
+    let select: ((t: boolean) => string) | undefined;
+    if (at.kept) {
+      const kept = at.kept;
+      const K = g.inputShapes[0][transA ? 0 : 1];
+      select = (t) => {
+        const s = new Float32Array(kept.length * K);
+        kept.forEach((k, j) => (s[t ? k * kept.length + j : j * K + k] = 1));
+        return g.constant(new Tensor(t ? [K, kept.length] : [kept.length, K], s));
+      };
+      a = g.emit('MatMul', [transA ? g.emit('Transpose', [a], { perm: [1, 0] }) : a, select(true)]);
+      transA = false;
+    }
     let ga: string | undefined;
     let gb: string | undefined;
     let gc: string | undefined;
     if (g.wants[0]) {
       // transA: dA = (dA')^T = alpha·B'·G^T; else alpha·G·B'^T.
-      ga = at.transA ? g.emit('Gemm', [b, gy], { ...alpha, transA: flag(at.transB), transB: 1 }) : g.emit('Gemm', [gy, b], { ...alpha, transB: flag(!at.transB) });
+      ga = transA ? g.emit('Gemm', [b, gy], { ...alpha, transA: flag(at.transB), transB: 1 }) : g.emit('Gemm', [gy, b], { ...alpha, transB: flag(!at.transB) });
+      if (select) {
+        ga = g.emit('MatMul', [ga, select(false)]);
+        if (at.transA) ga = g.emit('Transpose', [ga], { perm: [1, 0] });
+      }
     }
     if (g.wants[1]) {
       // transB: dB = (dB')^T = alpha·G^T·A'; else alpha·A'^T·G.
-      gb = at.transB ? g.emit('Gemm', [gy, a], { ...alpha, transA: 1, transB: flag(at.transA) }) : g.emit('Gemm', [a, gy], { ...alpha, transA: flag(!at.transA) });
+      gb = at.transB ? g.emit('Gemm', [gy, a], { ...alpha, transA: 1, transB: flag(transA) }) : g.emit('Gemm', [a, gy], { ...alpha, transA: flag(!transA) });
     }
     if (g.inputs.length > 2 && g.wants[2] && at.beta !== 0) {
       const summed = g.sumTo(gy, g.outputShapes[0], g.inputShapes[2]);

@@ -296,6 +296,14 @@ test('opset outside 13..21 is refused', () => {
   for (const opset of [12, 22, 17.5]) assert.throws(() => exportOnnx(g, { opset }), /opset must be an integer from 13 to 21/);
 });
 
+test('a layer compacted by synapse vector elimination is refused, pointing at the zero-row form', () => {
+  const b = new GraphBuilder();
+  const x = b.input('x', [1, 2, 5, 5]);
+  // kept_rows selects 3 of the K = 2·3·3 = 18 reduction rows; w is compacted to [M, K'].
+  const y = b.node('Conv', [x, b.constant(w([4, 3]), 'wk')], { kernel_shape: [3, 3], kept_rows: [0, 7, 16] }, 'conv_sve');
+  assert.throws(() => exportOnnx(b.output(y).build()), /compacted \(kept_rows\); export the dense zero-row form instead \(applyAsZeroRows\):\n {2}Conv: 'conv_sve'/);
+});
+
 test('a training graph (gradient ops) is refused with every such node named', () => {
   const b = new GraphBuilder();
   const x = b.input('x', [1, 2, 6, 6]);
