@@ -1,5 +1,6 @@
 // Progress of a training run on a terminal: a bar per epoch with loss, accuracy and images per
-// second (cli-progress), and one summary line per finished epoch. Quiet when not a TTY.
+// second (cli-progress), and one summary line per finished epoch. Without a TTY (logs, CI) a
+// plain line every tenth of an epoch instead of the bar.
 
 import cliProgress from 'cli-progress';
 import type { TrainProgress } from './trainer.js';
@@ -19,7 +20,11 @@ export function terminalProgress(label: string): { onProgress: (p: TrainProgress
       console.log(`${label} epoch ${p.epoch}/${p.epochs}: loss ${fields.loss}, train accuracy ${fields.acc}%${test}, ${fields.ips} images/s`);
       return;
     }
-    if (!tty) return;
+    if (!tty) {
+      const tenth = Math.max(1, Math.floor(p.stepsPerEpoch / 10));
+      if (p.step % tenth === 0) console.log(`${label} epoch ${fields.epoch} step ${p.step}/${p.stepsPerEpoch}: loss ${fields.loss}, accuracy ${fields.acc}%, ${fields.ips} images/s`);
+      return;
+    }
     if (!bar) {
       bar = new cliProgress.SingleBar(
         { format: '{label} epoch {epoch} [{bar}] {value}/{total} loss {loss} acc {acc}% {ips} img/s', stream: process.stderr, hideCursor: true },
