@@ -339,6 +339,22 @@ function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
   // The 4 columns n..n+3 of an invocation; those past the last read the last instead of past x.
   const cols = `let col = ${N % 4 === 0 ? 'vec4(n) + vec4(0u, 1u, 2u, 3u)' : `min(vec4(n) + vec4(0u, 1u, 2u, 3u), vec4(${u32(N - 1)}))`};`;
 
+  // colB for windowed convs: each column's window origin (iy, ix) and the offset of
+  // x[n, g*Cg, iy, ix], plus an optional extra field (a compacted layer's per-group table start).
+  const windowColB = (extra?: string) => `struct ColB { at: vec4<i32>, iy: vec4<i32>, ix: vec4<i32>${extra ? ', t: u32' : ''} }
+fn colB(batch: u32, n: u32) -> ColB {
+  ${cols}
+  let p = col % ${u32(OHW)};
+  let iy = vec4<i32>(p / ${u32(OW)} * ${u32(sh)}) - ${i32(pt)};
+  let ix = vec4<i32>(p % ${u32(OW)} * ${u32(sw)}) - ${i32(pl)};
+  let base = ${g.N === 1 ? '' : `col / ${u32(OHW)} * ${u32(C * H * W)} + `}vec4(batch * ${u32(Cg * H * W)});
+  return ColB(vec4<i32>(base) + iy * ${i32(W)} + ix, iy, ix${extra ? `, ${extra}` : ''});
+}`;
+  // The loaded run `v` of tap (dy, dx), with what falls in the padding zeroed.
+  const inWindow = padded
+    ? `return select(vec4<f32>(), v, (vec4<u32>(c.iy + vec4(dy)) < vec4(${u32(H)})) & (vec4<u32>(c.ix + vec4(dx)) < vec4(${u32(W)})));`
+    : 'return v;';
+
   let operandB: string;
   if (pointwise) {
     // B[g][k, col] = x[n, g*Cg + k, p] for col = (n, p): colB gives the offset of channel g*Cg.
@@ -371,40 +387,23 @@ fn loadB(k: u32, c: ${perGroup ? 'ColB' : 'vec4<u32>'}) -> vec4<f32> {
         ? `  let e = kt[${row}];
   let off = i32(e & ${u32(offMask)});${padded ? `\n  let dy = i32((e >> ${u32(dyShift)}) & ${u32(dyMask)});\n  let dx = i32(e >> ${u32(dxShift)});` : ''}`
         : `  let off = i32(kt[2u * ${row}]);${padded ? `\n  let d = kt[2u * ${row} + 1u];\n  let dy = i32(d & 0xffffu);\n  let dx = i32(d >> 16u);` : ''}`;
-    operandB = `struct ColB { at: vec4<i32>, iy: vec4<i32>, ix: vec4<i32>${perGroup ? ', t: u32' : ''} }
-fn colB(batch: u32, n: u32) -> ColB {
-  ${cols}
-  let p = col % ${u32(OHW)};
-  let iy = vec4<i32>(p / ${u32(OW)} * ${u32(sh)}) - ${i32(pt)};
-  let ix = vec4<i32>(p % ${u32(OW)} * ${u32(sw)}) - ${i32(pl)};
-  let base = ${g.N === 1 ? '' : `col / ${u32(OHW)} * ${u32(C * H * W)} + `}vec4(batch * ${u32(Cg * H * W)});
-  return ColB(vec4<i32>(base) + iy * ${i32(W)} + ix, iy, ix${perGroup ? `, batch * ${u32(Kp)}` : ''});
-}
+    operandB = `${windowColB(perGroup ? `batch * ${u32(Kp)}` : undefined)}
 fn loadB(k: u32, c: ColB) -> vec4<f32> {
 ${decode}
   let at = vec4<u32>(c.at + vec4(off));
   let v = vec4(x[at.x], x[at.y], x[at.z], x[at.w]);
-  ${padded ? `return select(vec4<f32>(), v, (vec4<u32>(c.iy + vec4(dy)) < vec4(${u32(H)})) & (vec4<u32>(c.ix + vec4(dx)) < vec4(${u32(W)})));` : 'return v;'}
+  ${inWindow}
 }`;
   } else {
-    // colB: each column's window origin (iy, ix) and the offset of x[n, g*Cg, iy, ix]; loadB adds
-    // the offset of k = (c, ky, kx), and zeroes what falls in the padding.
-    operandB = `struct ColB { at: vec4<i32>, iy: vec4<i32>, ix: vec4<i32> }
-fn colB(batch: u32, n: u32) -> ColB {
-  ${cols}
-  let p = col % ${u32(OHW)};
-  let iy = vec4<i32>(p / ${u32(OW)} * ${u32(sh)}) - ${i32(pt)};
-  let ix = vec4<i32>(p % ${u32(OW)} * ${u32(sw)}) - ${i32(pl)};
-  let base = ${g.N === 1 ? '' : `col / ${u32(OHW)} * ${u32(C * H * W)} + `}vec4(batch * ${u32(Cg * H * W)});
-  return ColB(vec4<i32>(base) + iy * ${i32(W)} + ix, iy, ix);
-}
+    // loadB adds the offset of k = (c, ky, kx) to the window origin, dividing k.
+    operandB = `${windowColB()}
 fn loadB(k: u32, c: ColB) -> vec4<f32> {
   let r = k % ${u32(KH * KW)};
   let dy = i32(r / ${u32(KW)} * ${u32(dh)});
   let dx = i32(r % ${u32(KW)} * ${u32(dw)});
   let at = vec4<u32>(c.at + vec4(i32(k / ${u32(KH * KW)} * ${u32(H * W)}) + dy * ${i32(W)} + dx));
   let v = vec4(x[at.x], x[at.y], x[at.z], x[at.w]);
-  ${padded ? `return select(vec4<f32>(), v, (vec4<u32>(c.iy + vec4(dy)) < vec4(${u32(H)})) & (vec4<u32>(c.ix + vec4(dx)) < vec4(${u32(W)})));` : 'return v;'}
+  ${inWindow}
 }`;
   }
   const functions = `${decls}
