@@ -69,7 +69,7 @@ const ZOO: ZooEntry[] = [
     dataset: 'fashion-mnist',
     target: 0.92,
     build: () => vggSmall({ seed: 2 }),
-    epochs: 8,
+    epochs: 4,
     config: adamw(2),
   },
   {
