@@ -6,6 +6,7 @@ import type { AttrValue, RawAttrs } from '../ops/op.js';
 import type { Shape } from '../tensor.js';
 import type { Const } from './constant.js';
 import type { OnnxNode } from './proto.js';
+import { sliceRange } from '../ops/slice.js';
 
 /** A value during import: its IR name and shape, and its data when it is known at load time. */
 export interface Value {
@@ -150,17 +151,7 @@ export function sliceRanges(input: Shape, a: SliceArgs): { start: number; step: 
     const k = a.axes.indexOf(axis);
     if (k < 0) return { start: 0, step: 1, count: d };
     const step = a.steps[k];
-    let s = a.starts[k] < 0 ? a.starts[k] + d : a.starts[k];
-    let e = a.ends[k] < 0 ? a.ends[k] + d : a.ends[k];
-    if (step > 0) {
-      s = Math.min(Math.max(s, 0), d);
-      e = Math.min(Math.max(e, 0), d);
-    } else {
-      s = Math.min(Math.max(s, 0), d - 1);
-      e = Math.min(Math.max(e, -1), d - 1);
-    }
-    const count = Math.max(0, Math.ceil((e - s) / step));
-    return { start: s, step, count };
+    return { ...sliceRange(a.starts[k], a.ends[k], step, d), step };
   });
 }
 

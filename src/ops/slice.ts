@@ -107,20 +107,30 @@ function sliceAttrs(raw: RawAttrs, [x]: readonly Shape[]): SliceAttrs {
     const dim = x[axis];
     const s = steps[k];
     if (s === 0) throw new OpError(`attribute 'steps' is 0 for axis ${axis}`);
-    let b = starts[k] < 0 ? starts[k] + dim : starts[k];
-    let e = ends[k] < 0 ? ends[k] + dim : ends[k];
-    if (s > 0) {
-      b = Math.min(Math.max(b, 0), dim);
-      e = Math.min(Math.max(e, 0), dim);
-    } else {
-      b = Math.min(Math.max(b, 0), dim - 1);
-      e = Math.min(Math.max(e, -1), dim - 1);
-    }
-    shape[axis] = Math.max(0, Math.ceil((e - b) / s));
-    start[axis] = shape[axis] === 0 ? 0 : b;
+    const r = sliceRange(starts[k], ends[k], s, dim);
+    shape[axis] = r.count;
+    start[axis] = r.count === 0 ? 0 : r.start;
     step[axis] = s;
   });
   return { start, step, shape };
+}
+
+/**
+ * ONNX's Slice rule along one axis of length `dim`: negative indices count from the end, then
+ * start and end are clamped ([0, dim] going forward, [-1, dim - 1] going backward); returns the
+ * first index and how many indices the step visits. Shared with the importer's constant folding.
+ */
+export function sliceRange(start: number, end: number, step: number, dim: number): { start: number; count: number } {
+  let b = start < 0 ? start + dim : start;
+  let e = end < 0 ? end + dim : end;
+  if (step > 0) {
+    b = Math.min(Math.max(b, 0), dim);
+    e = Math.min(Math.max(e, 0), dim);
+  } else {
+    b = Math.min(Math.max(b, 0), dim - 1);
+    e = Math.min(Math.max(e, -1), dim - 1);
+  }
+  return { start: b, count: Math.max(0, Math.ceil((e - b) / step)) };
 }
 
 export const sliceOp = defineOp<SliceAttrs>({
