@@ -18,7 +18,7 @@
 // shapes. Tensors are written as little-endian raw_data.
 
 import protobuf from 'protobufjs';
-import type { Graph } from '../graph/ir.js';
+import type { Graph, Node } from '../graph/ir.js';
 import { inferShapes, type ResolvedNode } from '../graph/shapes.js';
 import { floatAttr, intAttr, intsAttr, OpError, stringAttr, type Activation, type AttrValue, type RawAttrs } from '../ops/op.js';
 import type { PadAttrs } from '../ops/pad.js';
@@ -47,12 +47,7 @@ export class OnnxExportError extends Error {
 }
 
 /** One IR node as an exporter sees it: raw attributes without `activation`, shapes, resolved attributes. */
-export interface ExportNode {
-  readonly name: string;
-  readonly op: string;
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
-  readonly attrs: RawAttrs;
+export interface ExportNode extends Node {
   /** What the op's `attrs` rule made of the raw attributes (defaults filled, axes normalised). */
   readonly resolved: unknown;
   readonly inputShapes: readonly Shape[];
