@@ -77,7 +77,7 @@ const ZOO: ZooEntry[] = [
     dataset: 'fashion-mnist',
     target: 0.925,
     build: () => resnetSmall({ seed: 3 }),
-    epochs: 8,
+    epochs: 6,
     config: adamw(3),
   },
 ];

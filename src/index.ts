@@ -1,6 +1,6 @@
 // deftnn's public API. Re-exports only.
 
-export { load, Model, type LoadOptions, type ModelSource, type Backend } from './model.js';
+export { load, fromGraph, Model, type LoadOptions, type FromGraphOptions, type ModelSource, type Backend } from './model.js';
 export { Tensor, sizeOf, type Shape } from './tensor.js';
 export { Gpu, GpuError, type AdapterDescription } from './device/gpu.js';
 export type { Graph, Node, ValueInfo } from './graph/ir.js';

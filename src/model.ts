@@ -41,6 +41,11 @@ export class Model {
     private readonly session: Session,
   ) {}
 
+  /** The device this model runs on (null on the CPU backend). */
+  get gpu(): Gpu | null {
+    return this.session instanceof GpuSession ? this.session.device : null;
+  }
+
   /** The backend that runs this model. */
   get backend(): Backend {
     return this.session.backend;
@@ -83,14 +88,19 @@ function defaultGpu(): Promise<Gpu | null> {
   return sharedGpu;
 }
 
-/** Load an ONNX model from a file path, a URL, or bytes. */
-export async function load(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+export interface FromGraphOptions {
+  readonly backend?: Backend;
+  readonly gpu?: Gpu;
+}
+
+/**
+ * A model that runs a graph IR as it is (no passes): what the optimisers (eliminate, pack) return,
+ * on the backend asked for, else WebGPU when an adapter exists, else the CPU reference.
+ */
+export async function fromGraph(graph: Graph, opts: FromGraphOptions = {}): Promise<Model> {
   if (opts.backend !== undefined && opts.backend !== 'webgpu' && opts.backend !== 'cpu') {
     throw new RangeError(`backend must be 'webgpu' or 'cpu', got ${JSON.stringify(opts.backend)}`);
   }
-  const onnx = await readModel(source);
-  const imported = importModel(onnx, { inputShapes: opts.inputShapes });
-  const graph = opts.optimize === false ? imported : optimizeGraph(imported);
   if (opts.backend === 'cpu') return new Model(graph, new CpuSession(graph));
   const gpu = opts.gpu ?? (await defaultGpu());
   if (!gpu) {
@@ -98,4 +108,14 @@ export async function load(source: ModelSource, opts: LoadOptions = {}): Promise
     return new Model(graph, new CpuSession(graph));
   }
   return new Model(graph, new GpuSession(gpu, graph));
+}
+
+/** Load an ONNX model from a file path, a URL, or bytes. */
+export async function load(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
+  if (opts.backend !== undefined && opts.backend !== 'webgpu' && opts.backend !== 'cpu') {
+    throw new RangeError(`backend must be 'webgpu' or 'cpu', got ${JSON.stringify(opts.backend)}`);
+  }
+  const onnx = await readModel(source);
+  const imported = importModel(onnx, { inputShapes: opts.inputShapes });
+  return fromGraph(opts.optimize === false ? imported : optimizeGraph(imported), opts);
 }

@@ -129,7 +129,7 @@ export class GpuSession extends BaseSession implements Session {
   private disposed = false;
 
   constructor(
-    private readonly gpu: Gpu,
+    readonly device: Gpu,
     graph: Graph,
     opts: SessionOptions = {},
   ) {
@@ -143,7 +143,7 @@ export class GpuSession extends BaseSession implements Session {
   }
 
   private build(graph: Graph): void {
-    const gpu = this.gpu;
+    const gpu = this.device;
     const ig = this.ig;
     const views = ig.nodes.map((r) => r.op.gpu(r.inputShapes, r.outputShapes, r.attrs, gpu.kernelContext));
     const plan = planBuffers(
@@ -189,10 +189,10 @@ export class GpuSession extends BaseSession implements Session {
     if ('output' in b) {
       const named = this.valueBuffers.get(outputs[b.output]);
       if (named) return named;
-      if (!scratch.has(b.output)) scratch.set(b.output, this.own(this.gpu.buffer(sizeOf(outputShapes[b.output]) * 4)));
+      if (!scratch.has(b.output)) scratch.set(b.output, this.own(this.device.buffer(sizeOf(outputShapes[b.output]) * 4)));
       return scratch.get(b.output)!;
     }
-    return this.own(this.gpu.upload(b.constant));
+    return this.own(this.device.upload(b.constant));
   }
 
   /** Number of dispatches one inference records. */
@@ -219,14 +219,14 @@ export class GpuSession extends BaseSession implements Session {
   private async execute(feeds: Readonly<Record<string, Tensor>>, profile: boolean) {
     if (this.disposed) throw new GpuError('session was disposed');
     this.checkFeeds(feeds);
-    for (const v of this.inputs) this.gpu.upload(feeds[v.name].data, this.valueBuffers.get(v.name));
+    for (const v of this.inputs) this.device.upload(feeds[v.name].data, this.valueBuffers.get(v.name));
     const outs = this.outputs.map((o) => ({ buffer: this.valueBuffers.get(o.name)!, bytes: sizeOf(o.shape) * 4 }));
     const copies = this.state.map(([value, next]) => ({
       from: this.valueBuffers.get(next)!,
       to: this.valueBuffers.get(value)!,
       bytes: this.ig.graph.initializers.get(value)!.size * 4,
     }));
-    const { data, stepMs } = await this.gpu.execute(this.steps, outs, { profile, copies });
+    const { data, stepMs } = await this.device.execute(this.steps, outs, { profile, copies });
     const outputs = Object.fromEntries(this.outputs.map((o, i) => [o.name, new Tensor(o.shape as Shape, data[i])]));
     const nodes: NodeTiming[] = [];
     stepMs?.forEach((ms, i) => {
@@ -247,7 +247,7 @@ export class GpuSession extends BaseSession implements Session {
         return t;
       });
       const reads = names.map((n, i) => ({ buffer: this.valueBuffers.get(n)!, bytes: inits[i].size * 4 }));
-      const { data } = await this.gpu.execute([], reads);
+      const { data } = await this.device.execute([], reads);
       return Object.fromEntries(names.map((n, i) => [n, new Tensor(inits[i].shape, data[i])]));
     });
   }
@@ -255,7 +255,7 @@ export class GpuSession extends BaseSession implements Session {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const b of this.owned) this.gpu.release(b);
+    for (const b of this.owned) this.device.release(b);
     this.owned.length = 0;
   }
 }
