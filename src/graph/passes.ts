@@ -286,6 +286,25 @@ export function fuseActivations(graph: Graph): Graph {
   return { ...graph, nodes: nodes.filter((n): n is Node => n !== null) };
 }
 
+/**
+ * The inverse of fuseActivations, for training (a fused activation has no backward): each fused
+ * producer writes `<output>.preact` and a node `<name>.act` applies the activation.
+ */
+export function unfuseActivations(graph: Graph): Graph {
+  if (!graph.nodes.some((n) => n.attrs.activation !== undefined)) return graph;
+  const nodes = graph.nodes.flatMap((n): Node[] => {
+    const act = n.attrs.activation as Activation | undefined;
+    if (act === undefined) return [n];
+    const { activation: _, ...attrs } = n.attrs;
+    const pre = `${n.outputs[0]}.preact`;
+    return [
+      { ...n, outputs: [pre], attrs },
+      { name: `${n.name}.act`, op: act.op, inputs: [pre], outputs: [n.outputs[0]], attrs: act.attrs },
+    ];
+  });
+  return { ...graph, nodes };
+}
+
 // ---- eliminateDeadNodes ----
 
 /**

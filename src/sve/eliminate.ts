@@ -11,6 +11,7 @@
 // weights of a grouped conv stay one [M, K'] tensor.
 
 import type { Graph, Node } from '../graph/ir.js';
+import type { AttrValue } from '../ops/op.js';
 import { Tensor } from '../tensor.js';
 import type { CalibrationResult, LayerStats } from './calibrate.js';
 import { applyScale, foldRemovals, refitKept, scaleFactors } from './fold.js';
@@ -179,32 +180,53 @@ export function planElimination(
  * `<node>.sve.W` / `<node>.sve.B`; the input graph and its tensors are not touched.
  */
 export function applyAsZeroRows(graph: Graph, plan: EliminationPlan): Graph {
+  return rewriteLayers(graph, plan, 'zero-rows');
+}
+
+/**
+ * A new graph whose planned layers are compacted (the `kept_rows` form of ops/conv.ts and
+ * ops/gemm.ts): W holds the kept columns only, so each runs as the smaller dense GEMM. Same
+ * initializer naming and guarantees as applyAsZeroRows, whose output it equals.
+ */
+export function applyCompacted(graph: Graph, plan: EliminationPlan): Graph {
+  return rewriteLayers(graph, plan, 'compacted');
+}
+
+function rewriteLayers(graph: Graph, plan: EliminationPlan, form: 'zero-rows' | 'compacted'): Graph {
   const inits = new Map(graph.initializers);
   const nodes: Node[] = graph.nodes.map((n) => {
     const le = plan.layers.get(n.name);
     if (!le) return n;
     const spec = le.spec;
     const { M, K } = spec;
+    if (n.attrs.kept_rows !== undefined) throw new SveError(`layer '${n.name}' is already compacted`);
     const wName = `${n.name}.sve.W`;
     const bName = `${n.name}.sve.B`;
     if (inits.has(wName) || inits.has(bName)) throw new SveError(`the graph already has an initializer named '${wName}' or '${bName}'`);
     const old = graph.initializers.get(spec.weight);
     if (!old) throw new SveError(`layer '${n.name}': weight '${spec.weight}' is not an initializer`);
-    const attrs = { ...n.attrs };
-    if (spec.gemm) {
-      const { alpha, transB } = spec.gemm;
-      if (alpha === 0) throw new SveError(`layer '${n.name}': Gemm with alpha = 0`);
-      const w = new Float32Array(M * K);
-      for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) w[transB ? m * K + k : k * M + m] = le.wDense.data[m * K + k] / alpha;
-      inits.set(wName, new Tensor(old.shape, w));
-      // The new bias is written for beta = 1 (beta·C with the layer's beta would need beta ≠ 0).
-      attrs.beta = 1;
-      inits.set(bName, new Tensor([M], le.bias.data.slice()));
+    // Effective weights have Gemm's alpha folded in and the new bias is for beta = 1, so a Gemm
+    // gets alpha = beta = 1.
+    const attrs: Record<string, AttrValue> = spec.gemm ? { ...n.attrs, alpha: 1, beta: 1 } : { ...n.attrs };
+    const Kp = le.report.Kp;
+    let w: Tensor;
+    if (form === 'zero-rows') {
+      w = spec.gemm && !spec.gemm.transB ? transpose(le.wDense, M, K) : new Tensor(old.shape, le.wDense.data.slice());
     } else {
-      inits.set(wName, new Tensor(old.shape, le.wDense.data.slice()));
-      inits.set(bName, new Tensor([M], le.bias.data.slice()));
+      attrs.kept_rows = spec.groups > 1 ? le.keptByGroup.flat() : le.kept;
+      if (spec.conv) attrs.kernel_shape = [spec.KH, spec.KW];
+      w = spec.gemm && !spec.gemm.transB ? transpose(le.wCompacted, M, Kp) : new Tensor([M, Kp], le.wCompacted.data.slice());
     }
+    inits.set(wName, w);
+    inits.set(bName, new Tensor([M], le.bias.data.slice()));
     return { ...n, attrs, inputs: [n.inputs[0], wName, bName] };
   });
-  return { inputs: graph.inputs, outputs: graph.outputs, nodes, initializers: inits };
+  return { ...graph, nodes, initializers: inits };
+}
+
+/** [rows, cols] -> [cols, rows]. */
+function transpose(t: Tensor, rows: number, cols: number): Tensor {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = t.data[r * cols + c];
+  return new Tensor([cols, rows], out);
 }

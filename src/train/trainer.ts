@@ -12,6 +12,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Gpu } from '../device/gpu.js';
 import { buildBackward } from '../graph/autograd.js';
 import type { Graph, Node } from '../graph/ir.js';
+import { unfuseActivations } from '../graph/passes.js';
+import { inferShapes } from '../graph/shapes.js';
 import { CpuSession, GpuSession, type Session, type SessionOptions } from '../graph/session.js';
 import { batches, datasetSize, type Dataset } from '../data/dataset.js';
 import { seededRandom } from '../random.js';
@@ -28,10 +30,19 @@ export interface TrainConfig {
   readonly seed?: number;
   /** Random translation of training images by up to this many pixels. */
   readonly maxShift?: number;
+  /** The loss (default cross-entropy on the labels). */
+  readonly loss?: LossConfig;
   /** Checkpoint file: written after every epoch, resumed from when it exists. */
   readonly checkpoint?: string;
   readonly onProgress?: (p: TrainProgress) => void;
 }
+
+/**
+ * Cross-entropy against the labels, or distillation from a teacher: T²·KL(softmax(t/T) ‖
+ * softmax(s/T)) between the teacher's logits t on the same (augmented) batch and the student's s.
+ * Distillation ignores the labels, so it fine-tunes on unlabelled images.
+ */
+export type LossConfig = { readonly kind: 'cross-entropy' } | { readonly kind: 'distillation'; readonly teacher: Graph; readonly temperature?: number };
 
 export interface TrainProgress {
   readonly epoch: number;
@@ -65,26 +76,36 @@ export interface TrainingGraph {
   readonly logits: string;
   readonly input: string;
   readonly labels: string;
+  /** The teacher-logits input, for distillation. */
+  readonly teacher?: string;
 }
 
 const LABELS = 'labels';
+const TEACHER = 'teacher_logits';
 const LOSS = 'loss';
+
+/** The value holding an inference graph's logits: the input of a final Softmax, else the output. */
+function logitsOf(graph: Graph): { logits: string; softmax?: Node } {
+  const out = graph.outputs[0];
+  const last = graph.nodes.find((n) => n.outputs.includes(out));
+  return last?.op === 'Softmax' ? { logits: last.inputs[0], softmax: last } : { logits: out };
+}
 
 /**
  * Build the training step graph for batches of `batch` images. Every initializer is trained
  * except BatchNormalization's running mean and variance, which become state updated by the op.
+ * Fused activations (an inference pass) are split off again first.
  */
-export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerConfig): TrainingGraph {
+export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerConfig, loss: LossConfig = { kind: 'cross-entropy' }): TrainingGraph {
   if (graph.inputs.length !== 1) throw new Error(`training needs a graph with one input, this one has ${graph.inputs.length}`);
+  graph = unfuseActivations(graph); // fusion is for inference: a fused activation has no backward
   const input = graph.inputs[0];
-  const out = graph.outputs[0];
-  const last = graph.nodes.find((n) => n.outputs.includes(out));
-  const logits = last?.op === 'Softmax' ? last.inputs[0] : out;
+  const { logits, softmax } = logitsOf(graph);
   const statState: [string, string][] = [];
   const running = new Set<string>();
   const nodes: Node[] = [];
   for (const n of graph.nodes) {
-    if (n === last && last.op === 'Softmax') continue;
+    if (n === softmax) continue;
     if (n.op === 'BatchNormalization') {
       const [mean, variance] = [n.inputs[3], n.inputs[4]];
       const next = [`${n.name}.running_mean`, `${n.name}.running_var`];
@@ -93,9 +114,12 @@ export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerC
       nodes.push({ ...n, outputs: [n.outputs[0], ...next], attrs: { ...n.attrs, training_mode: 1 } });
     } else nodes.push(n);
   }
-  nodes.push({ name: 'loss', op: 'SoftmaxCrossEntropyLoss', inputs: [logits, LABELS], outputs: [LOSS], attrs: {} });
+  const distill = loss.kind === 'distillation';
+  const classes = inferShapes(graph).shapes.get(logits)!.slice(1);
+  if (distill) nodes.push({ name: 'loss', op: 'DistillationLoss', inputs: [logits, TEACHER], outputs: [LOSS, 'loss_rows'], attrs: { temperature: loss.temperature ?? 4 } });
+  else nodes.push({ name: 'loss', op: 'SoftmaxCrossEntropyLoss', inputs: [logits, LABELS], outputs: [LOSS], attrs: {} });
   const forward: Graph = {
-    inputs: [{ name: input.name, shape: [batch, ...input.shape.slice(1)] }, { name: LABELS, shape: [batch] }],
+    inputs: [{ name: input.name, shape: [batch, ...input.shape.slice(1)] }, distill ? { name: TEACHER, shape: [batch, ...classes] } : { name: LABELS, shape: [batch] }],
     outputs: [LOSS, logits],
     nodes,
     initializers: graph.initializers,
@@ -112,6 +136,7 @@ export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerC
     logits,
     input: input.name,
     labels: LABELS,
+    teacher: distill ? TEACHER : undefined,
   };
 }
 
@@ -219,7 +244,8 @@ export async function train(graph: Graph, data: { train: Dataset; test?: Dataset
   let current = graph;
   let history: TrainProgress[] = [];
   let startEpoch = 0;
-  const tg = trainingGraph(graph, cfg.batchSize, cfg.optimizer);
+  const tg = trainingGraph(graph, cfg.batchSize, cfg.optimizer, cfg.loss);
+  const teacher = cfg.loss?.kind === 'distillation' ? teacherSession(cfg.loss.teacher, graph, cfg.batchSize, gpu) : undefined;
   let stepGraph = tg.graph;
   if (cfg.checkpoint && existsSync(cfg.checkpoint)) {
     // Parameters, running statistics and optimiser moments all come back.
@@ -249,11 +275,8 @@ export async function train(graph: Graph, data: { train: Dataset; test?: Dataset
       });
       for (const b of batches(data.train, { batchSize: cfg.batchSize, shuffle: rand, dropLast: true, maxShift: cfg.maxShift, augment: rand })) {
         const global = epoch * stepsPerEpoch + step;
-        const out = await s.run({
-          [tg.input]: b.x,
-          [tg.labels]: new Tensor([b.y.length], Float32Array.from(b.y)),
-          ...tg.feeds(global, schedule(global)),
-        });
+        const target = teacher ? { [tg.teacher!]: await teacher.run(b.x) } : { [tg.labels]: new Tensor([b.y.length], Float32Array.from(b.y)) };
+        const out = await s.run({ [tg.input]: b.x, ...target, ...tg.feeds(global, schedule(global)) });
         const loss = out[tg.loss].data[0];
         if (!Number.isFinite(loss)) {
           throw new Error(
@@ -286,8 +309,23 @@ export async function train(graph: Graph, data: { train: Dataset; test?: Dataset
     }
   } finally {
     s.dispose();
+    teacher?.dispose();
   }
   return { graph: current, history };
+}
+
+/** Runs the teacher on a batch and returns its logits (checked against the student's). */
+function teacherSession(teacher: Graph, student: Graph, batch: number, gpu: Gpu | null): { run: (x: Tensor) => Promise<Tensor>; dispose: () => void } {
+  if (teacher.inputs.length !== 1) throw new Error(`the teacher must have one input, it has ${teacher.inputs.length}`);
+  const want = student.inputs[0].shape.slice(1).join('x');
+  if (teacher.inputs[0].shape.slice(1).join('x') !== want) throw new Error(`the teacher's input [N, ${teacher.inputs[0].shape.slice(1)}] differs from the student's [N, ${want.replaceAll('x', ',')}]`);
+  const { logits } = logitsOf(teacher);
+  const tShape = inferShapes(teacher).shapes.get(logits)!.slice(1).join('x');
+  const sShape = inferShapes(student).shapes.get(logitsOf(student).logits)!.slice(1).join('x');
+  if (tShape !== sShape) throw new Error(`the teacher's logits [N, ${tShape}] differ from the student's [N, ${sShape}]`);
+  const name = teacher.inputs[0].name;
+  const s = session(gpu, { ...teacher, inputs: [{ name, shape: [batch, ...teacher.inputs[0].shape.slice(1)] }], outputs: [logits] });
+  return { run: async (x) => (await s.run({ [name]: x }))[logits], dispose: () => s.dispose() };
 }
 
 /** `graph` with the initializers found in `values` replaced (others kept). */

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Graph } from '../../src/graph/ir.js';
-import { CpuSession } from '../../src/graph/session.js';
+import { CpuSession, GpuSession } from '../../src/graph/session.js';
 import { calibrate } from '../../src/sve/calibrate.js';
-import { applyAsZeroRows, eliminateLayer, keepCount, planElimination } from '../../src/sve/eliminate.js';
+import { applyAsZeroRows, applyCompacted, eliminateLayer, keepCount, planElimination } from '../../src/sve/eliminate.js';
 import { layerWeights, rowToKernel, unroll } from '../../src/sve/unroll.js';
-import { randomTensor, rng } from '../helpers.js';
+import { assertClose, randomTensor, rng, testGpu } from '../helpers.js';
 
 /** x [N, 3, 6, 6] -> Conv c1 (pad 1) -> Relu -> Conv c2 (group 2) -> Flatten -> Gemm fc (transB 0, alpha, beta). */
 function smallNet(): Graph {
@@ -75,6 +75,31 @@ test('eliminate: applyAsZeroRows equals the compacted layers (kept rows only, pe
       }
     }
   }
+});
+
+const gpu = await testGpu();
+
+test('eliminate: the compacted graph (kept_rows layers) equals the zero-row graph, on the CPU and on WebGPU', { skip: !gpu && 'no WebGPU adapter' }, async () => {
+  const graph = smallNet();
+  const r = rng(25);
+  const stats = await calibrate(graph, [randomTensor([5, 3, 6, 6], r, 0, 1)]);
+  for (const rates of [0.5, { c1: 0.7, c2: 0.2, fc: 0.34 }, 0.9]) {
+    const plan = planElimination(graph, stats, rates);
+    const zero = applyAsZeroRows(graph, plan);
+    const compact = applyCompacted(graph, plan);
+    for (const [name, le] of plan.layers) {
+      const n = compact.nodes.find((m) => m.name === name)!;
+      assert.equal((n.attrs.kept_rows as number[]).length, le.report.Kp * le.spec.groups, `${name}: one K' list per group`);
+    }
+    const x = randomTensor([3, 3, 6, 6], r, 0, 1);
+    const shaped = (g: Graph): Graph => ({ ...g, inputs: [{ name: 'x', shape: x.shape }] });
+    const want = (await new CpuSession(shaped(zero)).run({ x })).y;
+    assertClose((await new CpuSession(shaped(compact)).run({ x })).y, want, { atol: 1e-5 }, `CPU, rates ${JSON.stringify(rates)}`);
+    const s = new GpuSession(gpu!, shaped(compact));
+    assertClose((await s.run({ x })).y, want, { atol: 1e-4 }, `WebGPU, rates ${JSON.stringify(rates)}`);
+    s.dispose();
+  }
+  assert.throws(() => applyCompacted(applyCompacted(graph, planElimination(graph, stats, 0.5)), planElimination(graph, stats, 0.5)), /already compacted/);
 });
 
 test('eliminate: a conv whose input channel 1 is 2·channel 0 + 3 loses channel 1\'s rows with its output exactly unchanged', async () => {
