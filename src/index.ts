@@ -6,7 +6,7 @@ export { Gpu, GpuError, type AdapterDescription } from './device/gpu.js';
 export type { Graph, Node, ValueInfo } from './graph/ir.js';
 export { GraphBuilder } from './graph/builder.js';
 export { inferShapes, GraphError } from './graph/shapes.js';
-export { optimizeGraph } from './graph/passes.js';
+export { optimizeGraph, unfuseActivations } from './graph/passes.js';
 export { CpuSession, GpuSession, type Session, type NodeTiming } from './graph/session.js';
 export { buildBackward } from './graph/autograd.js';
 export { OPS } from './ops/registry.js';
@@ -23,5 +23,6 @@ export { train, evaluate, trainingGraph, type TrainConfig, type TrainProgress } 
 export { appendOptimizer, type OptimizerConfig } from './train/optimizers.js';
 export { makeSchedule, type ScheduleConfig } from './train/schedules.js';
 export { calibrate, type CalibrationResult } from './sve/calibrate.js';
-export { eliminateLayer, planElimination, applyAsZeroRows, type EliminationPlan } from './sve/eliminate.js';
+export { eliminateLayer, planElimination, applyAsZeroRows, applyCompacted, type EliminationPlan } from './sve/eliminate.js';
+export { eliminate, type EliminateConfig, type EliminatedModel, type EliminationReport, type FinetuneConfig } from './sve/api.js';
 export { FORMATS, defineFormat, getFormat, FormatError, encode, decode, pack, unpack, quantize, type FloatFormat } from './formats/format.js';
