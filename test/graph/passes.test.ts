@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Graph, Node } from '../../src/graph/ir.js';
-import { eliminateDeadNodes, foldBatchNorm, fuseActivations, optimizeGraph, removeIdentities } from '../../src/graph/passes.js';
+import { eliminateDeadNodes, foldBatchNorm, fuseActivations, optimizeGraph, removeIdentities, unfuseActivations } from '../../src/graph/passes.js';
 import { CpuSession, GpuSession } from '../../src/graph/session.js';
 import type { RawAttrs } from '../../src/ops/op.js';
 import { getOp } from '../../src/ops/registry.js';
@@ -379,6 +379,30 @@ test('fuseActivations merges every activation op into a Conv: structure and outp
     assert.deepEqual(out.nodes[0].attrs.pads, [1, 1, 1, 1]);
     await assertSameOutputs(g, out, 30, { atol: 1e-6, rtol: 1e-6 });
   }
+});
+
+test('unfuseActivations splits every fused activation off again: structure and outputs', async () => {
+  const r = rng(5);
+  const g = graph(
+    [['x', [2, 3, 5, 5]]],
+    ['y'],
+    [
+      n('conv', 'Conv', ['x', 'w', 'b'], ['c'], { pads: [1, 1, 1, 1] }),
+      n('act', 'LeakyRelu', ['c'], ['a'], { alpha: 0.2 }),
+      n('flat', 'Flatten', ['a'], ['f'], {}),
+      n('fc', 'Gemm', ['f', 'w2'], ['g'], { transB: 1 }),
+      n('act2', 'Sigmoid', ['g'], ['y'], {}),
+    ],
+    { w: randomTensor([4, 3, 3, 3], r), b: randomTensor([4], r), w2: randomTensor([3, 100], r) },
+  );
+  const fused = fuseActivations(g);
+  assert.deepEqual(ops(fused), ['Conv', 'Flatten', 'Gemm']);
+  const out = applyPure(unfuseActivations, fused);
+  assert.deepEqual(ops(out), ['Conv', 'LeakyRelu', 'Flatten', 'Gemm', 'Sigmoid']);
+  assert.ok(out.nodes.every((m) => m.attrs.activation === undefined));
+  assert.deepEqual(out.nodes[1].attrs, { alpha: 0.2 });
+  await assertSameOutputs(g, out, 30, { atol: 1e-6, rtol: 1e-6 });
+  assert.equal(unfuseActivations(g), g, 'nothing fused: the same graph');
 });
 
 test('fuseActivations into Gemm and MatMul', async () => {
