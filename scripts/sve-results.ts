@@ -5,7 +5,7 @@
 //   npm run results:sve -- [--models lenet5,vgg,resnet,ocr] [--test N] [--reps N]
 //
 // Splits (seeded, disjoint): 512 training images calibrate, 2,000 other training images validate
-// the budget search, up to 10,000 others fine-tune (1 epoch); accuracy is measured on the test
+// the budget search, up to 5,000 others fine-tune (1 epoch); accuracy is measured on the test
 // set (the first --test images; the budgeted model on the whole test set). The OCR classifier has
 // no labelled data here: its inputs are synthetic text lines (four MNIST digits, 48x192, half of
 // them upside down), its "labels" are the original model's answers, so accuracy means agreement,
@@ -134,7 +134,7 @@ for (const subject of SUBJECTS.filter((s) => values.models!.split(',').includes(
   const order = permutation(datasetSize(train), seededRandom(7));
   const calibration = subset(train, order.subarray(0, 512));
   const validation = subset(train, order.subarray(512, 2512));
-  const tune = subset(train, order.subarray(2512, Math.min(12512, order.length)));
+  const tune = subset(train, order.subarray(2512, Math.min(7512, order.length)));
   const testPart = subset(test, Array.from({ length: Math.min(TEST, datasetSize(test)) }, (_, i) => i));
   const finetune = { data: tune, distill: subject.agreement };
   const progress: EliminateConfig['onProgress'] = (p) => process.stdout.write(`\r  ${subject.name}: ${p.stage} ${p.done}${p.total ? `/${p.total}` : ''} ${p.detail ?? ''}        `);
