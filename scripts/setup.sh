@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything deftnn needs on a fresh Debian 12 machine (run as root): Mesa's lavapipe
 # (a Vulkan driver on the CPU, from bookworm-backports: Debian 12's own Mesa is too old for Dawn),
-# the Fashion-MNIST data set (Debian's dataset-fashion-mnist), and the npm dependencies.
+# the Fashion-MNIST data set (Debian's dataset-fashion-mnist), Chromium (for the browser tests),
+# and the npm dependencies.
 # Safe to run again.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -10,10 +11,10 @@ sources=/etc/apt/sources.list.d/debian.sources
 if [ -f "$sources" ] && ! grep -q 'bookworm-backports' "$sources"; then
   sed -i 's/^Suites: bookworm bookworm-updates$/Suites: bookworm bookworm-updates bookworm-backports/' "$sources"
 fi
-if ! dpkg -s mesa-vulkan-drivers 2>/dev/null | grep -q '^Version: 2[5-9]' || ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
+if ! dpkg -s mesa-vulkan-drivers 2>/dev/null | grep -q '^Version: 2[5-9]' || ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || ! dpkg -s chromium >/dev/null 2>&1; then
   apt-get update -q
   apt-get install -y -q -t bookworm-backports mesa-vulkan-drivers libvulkan1
-  apt-get install -y -q dataset-fashion-mnist
+  apt-get install -y -q dataset-fashion-mnist chromium
 fi
 
 cd "$(dirname "$0")/.."
