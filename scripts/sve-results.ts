@@ -6,8 +6,8 @@
 //
 // Splits: 512 training images (seeded sample) calibrate, 5,000 other training images fine-tune
 // (1 epoch); the zoo models were trained on their whole training sets, so the budget search
-// validates on held-out images: the last 1,000 of the test set (LeNet-5: 500). Accuracy is
-// measured on the rest of the test set (the rate tables on its first --test images). The OCR
+// validates on held-out images: 1,000 of the test set (LeNet-5: 500; a seeded sample). Accuracy
+// is measured on the rest of the test set (the rate tables on --test of those). The OCR
 // classifier has // no labelled data here: its inputs are synthetic text lines (four MNIST digits, 48x192, half of
 // them upside down), its "labels" are the original model's answers, so accuracy means agreement,
 // and fine-tuning is distillation. Every row of a model is cached in .cache/sve-results/ as it is
@@ -137,10 +137,11 @@ for (const subject of SUBJECTS.filter((s) => values.models!.split(',').includes(
   const tune = subset(train, order.subarray(512, Math.min(5512, order.length)));
   const nTest = datasetSize(test);
   const nVal = Math.min(1000, Math.floor(nTest / 4));
-  const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
-  const validation = subset(test, range(nTest - nVal, nTest));
-  const heldOut = subset(test, range(0, nTest - nVal));
-  const testPart = subset(test, range(0, Math.min(TEST, nTest - nVal)));
+  // The test sets may be ordered by class (MNIST's fixed split is): split a seeded permutation.
+  const testOrder = permutation(nTest, seededRandom(8));
+  const validation = subset(test, testOrder.subarray(nTest - nVal));
+  const heldOut = subset(test, testOrder.subarray(0, nTest - nVal));
+  const testPart = subset(test, testOrder.subarray(0, Math.min(TEST, nTest - nVal)));
   const finetune = { data: tune, distill: subject.agreement };
   const progress: EliminateConfig['onProgress'] = (p) => process.stdout.write(`\r  ${subject.name}: ${p.stage} ${p.done}${p.total ? `/${p.total}` : ''} ${p.detail ?? ''}        `);
   const metric = subject.agreement ? 'agreement with the original' : 'top-1 accuracy';

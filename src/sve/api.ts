@@ -6,8 +6,11 @@
 // Calibrate once on the original model, plan each layer from its own statistics, compact (the
 // `kept_rows` layers run as smaller dense GEMMs), fine-tune, measure. With `maxAccuracyDrop` the
 // per-layer rates come from a search: each layer's sensitivity (validation accuracy with only that
-// layer eliminated, at each candidate rate, no fine-tuning) orders the steps "layer l to its next
-// rate" by FLOPs saved per point of accuracy lost; a binary search then finds the longest prefix of
+// layer eliminated, at each candidate rate, no fine-tuning) and its time on the device at hand
+// (GPU timestamps at batch 100; FLOPs where the adapter has no timestamps) order the steps "layer l
+// to its next rate" by time saved per point of accuracy lost. A rate that is not faster than the
+// layer's previous one is never a step: on some shapes a compacted kernel is slower than the dense
+// one (the gather costs more than the rows it saves). A binary search then finds the longest prefix of
 // that order whose model (fine-tuned, when fine-tuning is asked for: that is the model returned)
 // stays within the budget on the validation split. Accuracy is assumed to fall as steps are added;
 // the search measures only O(log steps) models, so where that assumption fails it may stop early,
@@ -19,9 +22,11 @@ import type { Gpu } from '../device/gpu.js';
 import { batches as datasetBatches, datasetSize, permutation, subset, type Dataset } from '../data/dataset.js';
 import { nodeCost } from '../graph/cost.js';
 import type { Graph } from '../graph/ir.js';
+import { GpuSession } from '../graph/session.js';
 import { inferShapes } from '../graph/shapes.js';
 import { fromGraph, type Model } from '../model.js';
 import { seededRandom } from '../random.js';
+import { Tensor } from '../tensor.js';
 import { evaluate, train, type TrainProgress } from '../train/trainer.js';
 import { calibrate, type CalibrationBatch, type CalibrationResult } from './calibrate.js';
 import { applyCompacted, eliminateLayer, keepCount, type EliminationPlan, type LayerElimination, type RemovedRow } from './eliminate.js';
@@ -92,8 +97,10 @@ export interface LayerEliminationReport {
 
 export interface SearchReport {
   readonly maxAccuracyDrop: number;
-  /** Validation accuracy with one layer eliminated at one rate (no fine-tuning). */
-  readonly sensitivity: readonly { node: string; rate: number; accuracy: number }[];
+  /** What a step saves: measured layer time, or FLOPs where the adapter cannot time layers. */
+  readonly cost: 'time' | 'flops';
+  /** Validation accuracy with one layer eliminated at one rate (no fine-tuning), and the layer's cost then (rate 0: dense). */
+  readonly sensitivity: readonly { node: string; rate: number; accuracy: number; cost: number }[];
   /** The steps in search order, and each model the binary search measured. */
   readonly steps: readonly { node: string; rate: number }[];
   readonly probes: readonly { steps: number; accuracy: number; withinBudget: boolean }[];
@@ -245,6 +252,26 @@ async function finetune(teacher: Graph, student: Graph, ft: FinetuneConfig, gpu:
   return graph;
 }
 
+/**
+ * Each node's GPU time (ms, the least of 5 timestamped runs at batch 100: on a shared machine the
+ * noise only ever adds time), or undefined when the adapter has no timestamp queries.
+ */
+async function layerTimes(graph: Graph, gpu: Gpu): Promise<Map<string, number> | undefined> {
+  if (!gpu.adapter.features.timestampQuery) return undefined;
+  const input = graph.inputs[0];
+  const shape = [100, ...input.shape.slice(1)];
+  const s = new GpuSession(gpu, { ...graph, inputs: [{ name: input.name, shape }] });
+  try {
+    const x = new Tensor(shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5));
+    const runs: Map<string, number>[] = [];
+    for (let i = 0; i < 5; i++) runs.push(new Map((await s.profile({ [input.name]: x })).nodes.map((n) => [n.node, n.ms])));
+    if (runs[0].size === 0) return undefined;
+    return new Map([...runs[0].keys()].map((k) => [k, Math.min(...runs.map((r) => r.get(k)!))]));
+  } finally {
+    s.dispose();
+  }
+}
+
 /** FLOPs of each Conv/Gemm node at the graph's input shapes. */
 function layerFlops(graph: Graph): Map<string, number> {
   return new Map(inferShapes(graph).nodes.map((r) => [r.node.name, nodeCost(r).flops]));
@@ -263,45 +290,50 @@ async function searchRates(
   const validation = cfg.validation!;
   const budget = cfg.maxAccuracyDrop! / 100;
   const layers = [...stats.layers.keys()];
-  const flops = layerFlops(graph);
 
-  // 1. Sensitivity: one layer at one rate, the rest dense.
-  const sensitivity: { node: string; rate: number; accuracy: number }[] = [];
+  // 1. Sensitivity: one layer at one rate, the rest dense; and the layer's cost there.
+  const timed = gpu ? await layerTimes(graph, gpu) : undefined;
+  const costOf = async (g: Graph): Promise<Map<string, number>> => (timed && (await layerTimes(g, gpu!))) || layerFlops(g);
+  const denseCost = timed ?? layerFlops(graph);
+  const sensitivity: { node: string; rate: number; accuracy: number; cost: number }[] = layers.map((node) => ({ node, rate: 0, accuracy: original, cost: denseCost.get(node)! }));
   const total = layers.length * candidates.length;
   for (const node of layers) {
     for (const rate of candidates) {
-      progress({ stage: 'sensitivity', done: sensitivity.length, total, detail: `${node} at ${Math.round(rate * 100)}%` });
-      const accuracy = await evaluate(applyCompacted(graph, planner.plan({ [node]: rate })), validation, gpu);
-      sensitivity.push({ node, rate, accuracy });
+      progress({ stage: 'sensitivity', done: sensitivity.length - layers.length, total, detail: `${node} at ${Math.round(rate * 100)}%` });
+      const g = applyCompacted(graph, planner.plan({ [node]: rate }));
+      sensitivity.push({ node, rate, accuracy: await evaluate(g, validation, gpu), cost: (await costOf(g)).get(node)! });
     }
   }
   progress({ stage: 'sensitivity', done: total, total });
 
-  // 2. Steps in order of FLOPs saved per accuracy lost (a layer's loss taken as non-decreasing in its rate).
+  // 2. Steps in order of cost saved per accuracy lost. Per layer, only rates cheaper than the
+  // layer's previous step are steps, and its loss is taken as non-decreasing in its rate.
+  const chains = new Map(
+    layers.map((node) => {
+      const chain: { rate: number; saved: number; loss: number }[] = [{ rate: 0, saved: 0, loss: 0 }];
+      for (const s of sensitivity.filter((x) => x.node === node && x.rate > 0)) {
+        const last = chain[chain.length - 1];
+        const saved = denseCost.get(node)! - s.cost;
+        if (saved > last.saved) chain.push({ rate: s.rate, saved, loss: Math.max(last.loss, original - s.accuracy) });
+      }
+      return [node, chain];
+    }),
+  );
   const level = new Map(layers.map((n) => [n, 0]));
-  const lossAt = (node: string, i: number): number => {
-    let worst = 0;
-    for (let j = 0; j < i; j++) worst = Math.max(worst, original - sensitivity.find((s) => s.node === node && s.rate === candidates[j])!.accuracy);
-    return worst;
-  };
-  const savedAt = (node: string, i: number): number => {
-    if (i === 0) return 0;
-    const le = planner.one(node, candidates[i - 1]);
-    return (flops.get(node)! * (le.spec.K - le.report.Kp)) / le.spec.K;
-  };
   const steps: { node: string; rate: number }[] = [];
   for (;;) {
     let best: { node: string; value: number } | undefined;
     for (const node of layers) {
+      const chain = chains.get(node)!;
       const i = level.get(node)!;
-      if (i === candidates.length) continue;
-      const value = (savedAt(node, i + 1) - savedAt(node, i)) / (lossAt(node, i + 1) - lossAt(node, i) + 1e-3);
+      if (i + 1 >= chain.length) continue;
+      const value = (chain[i + 1].saved - chain[i].saved) / (chain[i + 1].loss - chain[i].loss + 1e-3);
       if (!best || value > best.value) best = { node, value };
     }
     if (!best) break;
     const i = level.get(best.node)! + 1;
     level.set(best.node, i);
-    steps.push({ node: best.node, rate: candidates[i - 1] });
+    steps.push({ node: best.node, rate: chains.get(best.node)![i].rate });
   }
   const ratesAfter = (p: number): Record<string, number> => Object.fromEntries(steps.slice(0, p).map((s) => [s.node, s.rate]));
 
@@ -336,7 +368,7 @@ async function searchRates(
         'Allow a larger drop, fine-tune (finetune), or add smaller candidateRates',
     );
   }
-  return { rates: ratesAfter(lo), search: { maxAccuracyDrop: cfg.maxAccuracyDrop!, sensitivity, steps, probes }, found: measured.get(lo)! };
+  return { rates: ratesAfter(lo), search: { maxAccuracyDrop: cfg.maxAccuracyDrop!, cost: timed ? 'time' : 'flops', sensitivity, steps, probes }, found: measured.get(lo)! };
 }
 
 function buildReport(
