@@ -18,69 +18,8 @@ import { CpuSession } from '../src/graph/session.js';
 import { inferShapes } from '../src/graph/shapes.js';
 import { exportOnnx } from '../src/onnx/export.js';
 import { terminalProgress } from '../src/train/progress.js';
-import { train, type TrainConfig } from '../src/train/trainer.js';
-import { lenet5 } from '../src/zoo/lenet.js';
-import { resnetSmall } from '../src/zoo/resnet.js';
-import { vggSmall } from '../src/zoo/vgg.js';
-
-interface ZooEntry {
-  readonly name: string;
-  readonly dataset: 'mnist' | 'fashion-mnist';
-  readonly target: number;
-  readonly build: () => Graph;
-  readonly config: (epochs: number, stepsPerEpoch: number) => Omit<TrainConfig, 'onProgress' | 'checkpoint'>;
-  readonly epochs: number;
-}
-
-const BATCH = 32;
-// Cosine decay after a linear warm-up of one epoch (at most a fifth of the run).
-const cosine = (lr: number, epochs: number, steps: number) => ({ kind: 'cosine' as const, totalSteps: epochs * steps, warmupSteps: Math.min(steps, Math.floor((epochs * steps) / 5)), minLr: lr * 0.01 });
-
-/** AdamW at 2e-3 with cosine decay, 1-pixel shifts: the Fashion-MNIST recipe. */
-const adamw =
-  (seed: number) =>
-  (epochs: number, steps: number): Omit<TrainConfig, 'onProgress' | 'checkpoint'> => ({
-    epochs,
-    batchSize: BATCH,
-    optimizer: { kind: 'adamw', lr: 2e-3, weightDecay: 5e-4 },
-    schedule: cosine(2e-3, epochs, steps),
-    maxShift: 1,
-    seed,
-  });
-
-const ZOO: ZooEntry[] = [
-  {
-    name: 'lenet5',
-    dataset: 'mnist',
-    target: 0.98,
-    build: () => lenet5({ seed: 1 }),
-    epochs: 12,
-    config: (epochs, steps) => ({
-      epochs,
-      batchSize: BATCH,
-      optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
-      schedule: cosine(0.05, epochs, steps),
-      maxShift: 2,
-      seed: 1,
-    }),
-  },
-  {
-    name: 'vgg',
-    dataset: 'fashion-mnist',
-    target: 0.92,
-    build: () => vggSmall({ seed: 2 }),
-    epochs: 4,
-    config: adamw(2),
-  },
-  {
-    name: 'resnet',
-    dataset: 'fashion-mnist',
-    target: 0.925,
-    build: () => resnetSmall({ seed: 3 }),
-    epochs: 6,
-    config: adamw(3),
-  },
-];
+import { train } from '../src/train/trainer.js';
+import { ZOO, ZOO_BATCH as BATCH } from '../src/zoo/recipes.js';
 
 /** Largest |difference| between onnxruntime-node on the exported file and deftnn, on 16 test images. */
 async function checkInOnnxRuntime(bytes: Uint8Array, graph: Graph, ds: Dataset): Promise<number> {
@@ -118,13 +57,13 @@ const results: Record<string, string> = existsSync(RESULTS) ? JSON.parse(readFil
 for (const z of ZOO.filter((z) => wanted.includes(z.name))) {
   const data = z.dataset === 'mnist' ? loadMnist() : loadFashionMnist();
   const epochs = values.epochs ? Number(values.epochs) : z.epochs;
-  const graph = z.build();
+  const graph = z.build(z.seed);
   const progress = terminalProgress(z.name);
   const t0 = performance.now();
   const { graph: trained, history } = await train(
     graph,
     data,
-    { ...z.config(epochs, Math.floor(datasetSize(data.train) / BATCH)), onProgress: progress.onProgress, checkpoint: `zoo/.checkpoints/${z.name}.ckpt` },
+    { ...z.recipe(epochs, Math.floor(datasetSize(data.train) / BATCH), BATCH, z.seed), onProgress: progress.onProgress, checkpoint: `zoo/.checkpoints/${z.name}.ckpt` },
     gpu,
   );
   progress.stop();

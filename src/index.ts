@@ -25,4 +25,7 @@ export { makeSchedule, type ScheduleConfig } from './train/schedules.js';
 export { calibrate, type CalibrationResult } from './sve/calibrate.js';
 export { eliminateLayer, planElimination, applyAsZeroRows, applyCompacted, type EliminationPlan } from './sve/eliminate.js';
 export { eliminate, type EliminateConfig, type EliminatedModel, type EliminationReport, type FinetuneConfig } from './sve/api.js';
-export { FORMATS, defineFormat, getFormat, FormatError, encode, decode, pack, unpack, quantize, type FloatFormat } from './formats/format.js';
+export { FORMATS, defineFormat, getFormat, FormatError, encode, decode, pack as packWords, unpack as unpackWords, quantize, storageBytes, type FloatFormat } from './formats/format.js';
+export { pack, bytesMoved, packableValues, type PackOptions, type FormatChoice, type PackReport, type PackedModel, type TensorPacking } from './ndf/pack.js';
+export { encodeDeft, decodeDeft, isDeft, DeftError, DEFT_VERSION, type DeftArtifact, type DeftMetadata } from './artifact/deft.js';
+export { denseGraph, exportDenseOnnx } from './artifact/dense.js';

@@ -7,6 +7,7 @@
 // load() parses and imports the whole model (and reports every unsupported op) before it touches
 // a GPU; the session it builds is compiled for the model's fixed input shapes.
 
+import { readDeftGraph } from './artifact/source.js';
 import { Gpu } from './device/gpu.js';
 import type { Graph, ValueInfo } from './graph/ir.js';
 import { optimizeGraph } from './graph/passes.js';
@@ -110,11 +111,14 @@ export async function fromGraph(graph: Graph, opts: FromGraphOptions = {}): Prom
   return new Model(graph, new GpuSession(gpu, graph));
 }
 
-/** Load an ONNX model from a file path, a URL, or bytes. */
+/** Load an ONNX model or a .deft artifact from a file path, a URL, or bytes. */
 export async function load(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
   if (opts.backend !== undefined && opts.backend !== 'webgpu' && opts.backend !== 'cpu') {
     throw new RangeError(`backend must be 'webgpu' or 'cpu', got ${JSON.stringify(opts.backend)}`);
   }
+  // A .deft artifact (artifact/deft.ts) holds its graph as optimised when written: it runs as it is.
+  const deft = await readDeftGraph(source, opts.inputShapes);
+  if (deft) return fromGraph(deft, opts);
   const onnx = await readModel(source);
   const imported = importModel(onnx, { inputShapes: opts.inputShapes });
   return fromGraph(opts.optimize === false ? imported : optimizeGraph(imported), opts);

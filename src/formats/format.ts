@@ -299,6 +299,15 @@ export function packedWords(f: FloatFormat, count: number): number {
   return Math.ceil(count / f.lanes);
 }
 
+/**
+ * Bytes that `count` values occupy in memory: 4 per value as float32 (no format, or fp32), else
+ * the packed words. The one place that decides a buffer's size from its shape and format (the
+ * planner, the sessions and the bytes-moved counts all use it).
+ */
+export function storageBytes(f: FloatFormat | undefined, count: number): number {
+  return 4 * (f ? packedWords(f, count) : count);
+}
+
 /** Pack codes (one per element) into words. */
 export function packCodes(f: FloatFormat, codes: Uint32Array): Uint32Array {
   const L = f.lanes;

@@ -12,6 +12,9 @@
 //   fn encode_<name>(x: f32) -> u32                      round to nearest, ties to even
 //   fn pack_<name>(v: vecL<f32>) -> u32                  every lane (f32 when lanes = 1)
 //   fn split_run_<name>(w: runType) -> vec4<f32>         the words of a run of 4 (lanes 1, 2, 4)
+//   fn decode4_<name>(codes: vec4<u32>) -> vec4<f32>     4 unpacked codes
+//   fn run_<name>(codes: vec4<u32>) -> runType           4 codes packed into the words of a run
+//   fn mask_run_<name>(w: runType, valid: u32) -> runType the first `valid` values kept, the rest +0
 // and, for the GEMM core (src/kernels/gemm.ts), packedMatrixOperand (loaders reading packed
 // operands) and packedStoreColumns (an epilogue that packs on store).
 
@@ -146,9 +149,115 @@ export function splitRunFn(f: FloatFormat): string {
   return `fn split_run_${n}(w: ${t}) -> vec4<f32> { return ${body}; }`;
 }
 
+/**
+ * `fn decode4_<name>(codes) -> vec4<f32>`, and where runType is not null `fn run_<name>(codes) ->
+ * runType` (4 codes into the words of a run: what a gathered operand stores in workgroup memory,
+ * still packed) and `fn mask_run_<name>(w, valid) -> runType` (lanes from `valid` on set to code 0,
+ * which is +0 in every format: the GEMM core zeroes A past K this way).
+ */
+export function runFns(f: FloatFormat): string {
+  const n = f.name;
+  const dec = `fn decode4_${n}(q: vec4<u32>) -> vec4<f32> { return vec4(decode_${n}(q.x), decode_${n}(q.y), decode_${n}(q.z), decode_${n}(q.w)); }`;
+  const t = runType(f);
+  if (t === null) return dec;
+  const b = u32(f.bits);
+  const run =
+    f.lanes === 4
+      ? `q.x | (q.y << ${b}) | (q.z << ${u32(2 * f.bits)}) | (q.w << ${u32(3 * f.bits)})`
+      : f.lanes === 2
+        ? `vec2<u32>(q.x | (q.y << ${b}), q.z | (q.w << ${b}))`
+        : 'q';
+  // Word j keeps clamp(valid - j*lanes, 0, lanes) values: below `lanes`, a mask of that many codes.
+  const keep = (j: number) => {
+    const kept = j === 0 ? `min(valid, ${u32(f.lanes)})` : `min(max(valid, ${u32(j * f.lanes)}) - ${u32(j * f.lanes)}, ${u32(f.lanes)})`;
+    return f.lanes === 1 ? `select(0u, 0xffffffffu, ${kept} == 1u)` : `select((1u << (${kept} * ${b})) - 1u, 0xffffffffu, ${kept} == ${u32(f.lanes)})`;
+  };
+  const words = 4 / f.lanes;
+  const mask = words === 1 ? `w & ${keep(0)}` : `w & ${t}(${Array.from({ length: words }, (_, j) => keep(j)).join(', ')})`;
+  return `${dec}
+fn run_${n}(q: vec4<u32>) -> ${t} { return ${run}; }
+fn mask_run_${n}(w: ${t}, valid: u32) -> ${t} { return ${mask}; }`;
+}
+
 /** Every function of one format, for inclusion in a kernel. */
 export function formatWgsl(f: FloatFormat): string {
-  return [decodeFn(f), unpackFns(f), splitRunFn(f), encodeFn(f), packFn(f)].filter(Boolean).join('\n');
+  return [decodeFn(f), unpackFns(f), splitRunFn(f), runFns(f), encodeFn(f), packFn(f)].filter(Boolean).join('\n');
+}
+
+/** The WGSL functions of several formats (each once), for a kernel reading or writing them. */
+export function formatsWgsl(fs: readonly (FloatFormat | undefined)[]): string {
+  const byName = new Map<string, FloatFormat>();
+  for (const f of fs) if (f) byName.set(f.name, f);
+  return [...byName.values()].map(formatWgsl).join('\n');
+}
+
+/** WGSL expression: the code of flat element `i` of the packed `array<u32>` `buf` (lane i % lanes of word i / lanes). */
+export function codeAt(buf: string, f: FloatFormat, i: string): string {
+  if (f.lanes === 1) return `${buf}[${i}]`;
+  return `((${buf}[(${i}) / ${u32(f.lanes)}] >> ((${i}) % ${u32(f.lanes)} * ${u32(f.bits)})) & ${hex(constants(f).codeMask)})`;
+}
+
+/** WGSL expression: the f32 value of flat element `i` of `buf`, packed in `f`, or a plain array<f32> when `f` is undefined. */
+export function valueAt(buf: string, f: FloatFormat | undefined, i: string): string {
+  if (!f) return `${buf}[${i}]`;
+  return f.lanes === 1 ? `decode_${f.name}(${buf}[${i}])` : `unpack_${f.name}(${buf}[(${i}) / ${u32(f.lanes)}], (${i}) % ${u32(f.lanes)})`;
+}
+
+/** The storage element type of a binding holding a value in `f` (plain f32, or the f32 type given, when unpacked). */
+export function storageType(f: FloatFormat | undefined, plain = 'f32'): string {
+  return f ? 'u32' : plain;
+}
+
+/**
+ * A GEMM loader from a gather (see src/kernels/gemm.ts): given `body`, WGSL statements that set
+ * `at: vec4<u32>` (the flat indices of the run's 4 elements) and optionally a `vec4<bool>` named
+ * by `ok` (false: the element is +0, e.g. conv padding), the functions
+ *   fn load<side>(k, arg: T) -> vec4<f32>
+ * reading `buf`, packed in `f` or plain f32 (`f` undefined); when packed, also
+ *   fn codes<side>(k, arg: T) -> vec4<u32>, and where runType(f) exists fn loadWords<side>(k, arg: T) -> runType
+ * so that a GEMM core keeping the operand packed in workgroup memory gets the codes repacked
+ * into whole words (integer operations only; the split into f32 happens next to the math).
+ */
+export function gatherOperand(side: 'A' | 'B', buf: string, f: FloatFormat | undefined, argType: string, body: string, ok?: string): string {
+  const arg = side === 'A' ? 'r' : 'c';
+  const sig = (name: string, ret: string) => `fn ${name}${side}(k: u32, ${arg}: ${argType}) -> ${ret}`;
+  if (!f) {
+    const v = `vec4(${buf}[at.x], ${buf}[at.y], ${buf}[at.z], ${buf}[at.w])`;
+    return `${sig('load', 'vec4<f32>')} {
+${body}
+  let v = ${v};
+  return ${ok ? `select(vec4<f32>(), v, ${ok})` : 'v'};
+}`;
+  }
+  const q = `vec4<u32>(${['x', 'y', 'z', 'w'].map((c) => codeAt(buf, f, `at.${c}`)).join(', ')})`;
+  const t = runType(f);
+  return `${sig('codes', 'vec4<u32>')} {
+${body}
+  let q = ${q};
+  return ${ok ? `select(vec4<u32>(), q, ${ok})` : 'q'};
+}
+${sig('load', 'vec4<f32>')} { return decode4_${f.name}(codes${side}(k, ${arg})); }${
+    t ? `
+${sig('loadWords', t)} { return run_${f.name}(codes${side}(k, ${arg})); }` : ''
+  }`;
+}
+
+/**
+ * A GEMM loader of aligned runs: `at` (a WGSL expression, a multiple of 4) is the flat index of the
+ * run's first element, the next three following it. For `buf` packed in `f` with lanes dividing
+ * 4: fn loadWords<side> (the run's whole words) and fn load<side> (split_run of them); plain f32
+ * (`f` undefined, `buf` an array<vec4<f32>>): one vec4 load.
+ */
+export function alignedOperand(side: 'A' | 'B', buf: string, f: FloatFormat | undefined, argType: string, at: string): string {
+  const arg = side === 'A' ? 'r' : 'c';
+  const sig = (name: string, ret: string) => `fn ${name}${side}(k: u32, ${arg}: ${argType}) -> ${ret}`;
+  if (!f) return `${sig('load', 'vec4<f32>')} { return ${buf}[(${at}) / 4u]; }`;
+  const L = f.lanes;
+  if (4 % L) throw new RangeError(`alignedOperand: ${f.name}'s ${L} lanes do not divide a run of 4`);
+  // `run0`, not a short name like `w`, which may be the buffer's.
+  const words = L === 4 ? `${buf}[run0]` : `${runType(f)}(${Array.from({ length: 4 / L }, (_, q) => `${buf}[run0${q ? ` + ${u32(q)}` : ''}]`).join(', ')})`;
+  return `${sig('loadWords', runType(f)!)} { let run0 = (${at}) / ${u32(L)}; return ${words}; }
+${sig('load', 'vec4<f32>')} { return split_run_${f.name}(loadWords${side}(k, ${arg})); }`;
 }
 
 // ---- GEMM operands and epilogue stores on packed data (the GEMM core's loader contract, see
@@ -156,19 +265,18 @@ export function formatWgsl(f: FloatFormat): string {
 
 /**
  * Like matrixOperand (src/kernels/gemm.ts), for a matrix stored packed in format `f`: `buf` is
- * declared `array<u32>` and holds the element at flat index i in lane i % lanes of word
- * i / lanes (the layout of pack()). The kernel must include formatWgsl(f). As A (rowA, loadA),
- * element (m, k) of batch b is at flat index batchOffset(b) + m*rowStride + k*colStride; as B
- * (colB, loadB), element (k, n) at batchOffset(b) + k*rowStride + n*colStride. loadA/loadB split
- * the words into f32 in registers right before the multiply-add ('registers' staging) or at the
- * copy into workgroup memory ('workgroup' staging): this is the split-at-load variant.
+ * declared `array<u32>` and holds the element at flat index i in lane i % lanes of word i / lanes
+ * (the layout of pack()). The kernel must include formatWgsl(f). As A (rowA, loadA), element
+ * (m, k) of batch b is at flat index batchOffset(b) + m*rowStride + k*colStride; as B (colB,
+ * loadB), element (k, n) at batchOffset(b) + k*rowStride + n*colStride.
  *
- * With `aligned` (colStride 1, 4 | rowStride, 4 | every batch offset, and lanes dividing 4), a
- * run of 4 is 4/lanes whole words, and the text also has the raw word loads for a kernel that
- * keeps the operand packed in workgroup memory (split only in registers, next to the math):
+ * Where runType(f) exists, the text also has the word loads for a kernel that keeps the operand
+ * packed in workgroup memory and splits only in registers, next to the math:
  *   fn loadWordsA(k: u32, r: TA) -> runType(f)     / fn loadWordsB(k: u32, c: TB) -> runType(f)
- * with loadA(k, r) == split_run_<name>(loadWordsA(k, r)) (likewise B). Otherwise each of the 4
- * elements finds its own word and lane.
+ * with loadA(k, r) == split_run_<name>(loadWordsA(k, r)) (likewise B). With `aligned` (colStride 1,
+ * 4 | rowStride, 4 | every batch offset, and lanes dividing 4) a run of 4 is 4/lanes whole words
+ * loaded as they are; otherwise each of the 4 elements finds its own word and lane, and the
+ * words of a run are rebuilt from the 4 codes (gatherOperand).
  */
 export function packedMatrixOperand(
   side: 'A' | 'B',
@@ -183,37 +291,32 @@ export function packedMatrixOperand(
   const terms = (...t: string[]) => t.filter(Boolean).join(' + ') || '0u';
   const batch = o.batchOffset?.('batch') ?? '';
   const step = (x: string, s: number) => (s === 1 ? x : `${x} * ${u32(s)}`);
-  const one = (idx: string) => (L === 1 ? `decode_${f.name}(${buf}[${idx}])` : `unpack_${f.name}(${buf}[(${idx}) / ${u32(L)}], (${idx}) % ${u32(L)})`);
   const [first, arg, kStride] = side === 'A' ? ['rowA', 'r', o.colStride] : ['colB', 'c', o.rowStride];
   const [outer, outerStride] = side === 'A' ? ['m', o.rowStride] : ['n', o.colStride];
-  const at = `let at = ${arg} + ${step('k', kStride)};`;
+  const at = `${arg} + ${step('k', kStride)}`;
   const head = `fn ${first}(batch: u32, ${outer}: u32) -> u32 { return ${terms(batch, step(outer, outerStride))}; }`;
-  if (o.aligned) {
-    // The run's words: at is a multiple of 4, so they are words at/L .. at/L + 4/L - 1.
-    const w = `at / ${u32(L)}`;
-    const words = L === 4 ? `${buf}[${w}]` : `${runType(f)}(${Array.from({ length: 4 / L }, (_, q) => `${buf}[${w}${q ? ` + ${u32(q)}` : ''}]`).join(', ')})`;
-    return `${head}
-fn loadWords${side}(k: u32, ${arg}: u32) -> ${runType(f)} { ${at} return ${words}; }
-fn load${side}(k: u32, ${arg}: u32) -> vec4<f32> { return split_run_${f.name}(loadWords${side}(k, ${arg})); }`;
-  }
-  const run = `vec4(${[0, 1, 2, 3].map((q) => one(q ? `at + ${u32(q * o.colStride)}` : 'at')).join(', ')})`;
-  return `${head}
-fn load${side}(k: u32, ${arg}: u32) -> vec4<f32> { ${at} return ${run}; }`;
+  if (o.aligned) return `${head}\n${alignedOperand(side, buf, f, 'u32', at)}`;
+  const idx = [0, 1, 2, 3].map((q) => (q ? `a0 + ${u32(q * o.colStride)}` : 'a0'));
+  return `${head}\n${gatherOperand(side, buf, f, 'u32', `  let a0 = ${at};\n  let at = vec4<u32>(${idx.join(', ')});`)}`;
 }
 
 /**
- * Pack on store: statements writing the vec4 `v` of columns n..n+3 (n % 4 == 0) to the packed
- * `array<u32>` `buf` in format `f`, where column n of the current row has flat index `index(n)`,
- * a multiple of 4 with the next three contiguous. Each invocation then owns 4/lanes whole
- * words, so no two invocations write one word (which would need atomics). Lanes for columns
- * >= N are written too (with whatever the accumulators hold there), so the row's storage must
- * reach a multiple of 4 (N % 4 == 0, or a padded row stride): the caller checks.
+ * Pack on store: statements writing the vec4 `v` of columns n..n+3 (n % 4 == 0, n < N) to the
+ * packed `array<u32>` `buf` in format `f`, where column c of the current row has flat index
+ * `index(c)`. Word by word: the columns n + j*lanes .. n + j*lanes + lanes - 1 must be contiguous
+ * and index(n + j*lanes) a multiple of lanes (the caller checks that the row length is a multiple
+ * of lanes), so each invocation owns whole words and no two invocations write one word (which
+ * would need atomics). Words whose columns are all >= N are skipped; with N a multiple of lanes
+ * no word straddles N.
  */
-export function packedStoreColumns(buf: string, v: string, n: string, index: (c: string) => string, f: FloatFormat): string {
+export function packedStoreColumns(buf: string, v: string, n: string, index: (c: string) => string, f: FloatFormat, N?: number): string {
   const L = f.lanes;
   if (4 % L) throw new RangeError(`packedStoreColumns: ${f.name} has ${L} lanes per word, which does not divide a run of 4`);
-  const w = `(${index(n)}) / ${u32(L)}`;
-  if (L === 4) return `  ${buf}[${w}] = pack_${f.name}(${v});`;
-  if (L === 2) return `  { let w = ${w}; ${buf}[w] = pack_${f.name}(${v}.xy); ${buf}[w + 1u] = pack_${f.name}(${v}.zw); }`;
-  return `  { let w = ${w};${[0, 1, 2, 3].map((q) => ` ${buf}[w${q ? ` + ${u32(q)}` : ''}] = pack_${f.name}(${v}.${'xyzw'[q]});`).join('')} }`;
+  if (N !== undefined && N % L) throw new RangeError(`packedStoreColumns: ${N} columns are not a whole number of ${f.name} words (${L} lanes)`);
+  const lanesOf = (j: number) => (L === 4 ? v : L === 2 ? `${v}.${j ? 'zw' : 'xy'}` : `${v}.${'xyzw'[j]}`);
+  return Array.from({ length: 4 / L }, (_, j) => {
+    const c = j ? `${n} + ${u32(j * L)}` : n;
+    const st = `${buf}[(${index(`(${c})`)}) / ${u32(L)}] = pack_${f.name}(${lanesOf(j)});`;
+    return j === 0 || N === undefined || N % 4 === 0 ? `  ${st}` : `  if (${c} < ${u32(N)}) { ${st} }`;
+  }).join('\n');
 }

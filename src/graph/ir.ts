@@ -22,6 +22,15 @@ export interface Graph {
   readonly outputs: readonly string[];
   readonly nodes: readonly Node[];
   readonly initializers: ReadonlyMap<string, Tensor>;
+  /**
+   * Near-compute data fission (src/formats, design notes 4.2): value or initializer name -> the
+   * name of a format of FORMATS it is stored packed in; absent (or 'fp32'): float32. A value with
+   * format f holds exactly quantize(f, x) on every backend. Views (Reshape, Flatten, ...) of a
+   * packed value are packed in its format too. Graph inputs and outputs stay float32, and only
+   * ops that declare it (OpDef.packed) may read or write packed values: sessions refuse other
+   * graphs (src/formats/values.ts).
+   */
+  readonly formats?: ReadonlyMap<string, string>;
 }
 
 /** The index of the last node reading each value (graph outputs live to the end). */

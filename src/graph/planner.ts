@@ -2,6 +2,7 @@
 // once every value living in it has been read for the last time. Views (Reshape, Flatten, ...)
 // share their input's slot. A node's outputs never share a slot with its own inputs.
 
+import { storageBytes, type FloatFormat } from '../formats/format.js';
 import { sizeOf } from '../tensor.js';
 import { lastUses } from './ir.js';
 import type { InferredGraph } from './shapes.js';
@@ -13,8 +14,16 @@ export interface BufferPlan {
   readonly slotBytes: readonly number[];
 }
 
-/** `keep`: values that must survive to the end of the run like graph outputs (session state). */
-export function planBuffers(ig: InferredGraph, isView: (nodeIndex: number) => boolean, keep: Iterable<string> = []): BufferPlan {
+/**
+ * `keep`: values that must survive to the end of the run like graph outputs (session state).
+ * `formats`: values stored packed (src/formats/values.ts), sized as their packed words.
+ */
+export function planBuffers(
+  ig: InferredGraph,
+  isView: (nodeIndex: number) => boolean,
+  keep: Iterable<string> = [],
+  formats: ReadonlyMap<string, FloatFormat> = new Map(),
+): BufferPlan {
   const { graph, shapes } = ig;
   const last = lastUses(graph);
   for (const v of keep) last.set(v, graph.nodes.length);
@@ -23,7 +32,7 @@ export function planBuffers(ig: InferredGraph, isView: (nodeIndex: number) => bo
   const liveValues = new Map<number, number>(); // slot -> number of live values in it
   const free: number[] = [];
 
-  const bytesOf = (v: string) => sizeOf(shapes.get(v)!) * 4;
+  const bytesOf = (v: string) => storageBytes(formats.get(v), sizeOf(shapes.get(v)!));
   const take = (v: string) => {
     const need = bytesOf(v);
     // Best fit among free slots, growing the largest free slot if none is big enough.

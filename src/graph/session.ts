@@ -3,7 +3,9 @@
 // records every dispatch into one command buffer, submits once and reads the outputs back.
 
 import { GpuError, type Gpu, type Step } from '../device/gpu.js';
-import type { Dispatch } from '../ops/op.js';
+import { pack as packWords, quantize, storageBytes, unpack as unpackWords, type FloatFormat } from '../formats/format.js';
+import { nodeFormats, valueFormats } from '../formats/values.js';
+import type { Dispatch, KernelContext } from '../ops/op.js';
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import type { Graph, ValueInfo } from './ir.js';
 import { planBuffers } from './planner.js';
@@ -35,12 +37,20 @@ export interface SessionOptions {
    * optimiser moments live in the session this way, on the GPU without read-backs.
    */
   readonly state?: readonly (readonly [string, string])[];
+  /**
+   * WebGPU only: overrides of the device's KernelContext, to build kernel variants this adapter
+   * would not pick (tests, benchmarks): e.g. { softwareAdapter: false } for the GEMM's workgroup
+   * staging, { fission: 'load' } for data fission's split-at-load variant.
+   */
+  readonly kernel?: Partial<KernelContext>;
 }
 
 abstract class BaseSession {
   readonly inputs: readonly ValueInfo[];
   readonly outputs: readonly ValueInfo[];
   protected readonly state: readonly (readonly [string, string])[];
+  /** Values stored packed (Graph.formats), checked against the ops; empty for a plain graph. */
+  protected readonly formats: ReadonlyMap<string, FloatFormat>;
 
   constructor(
     protected readonly ig: InferredGraph,
@@ -49,9 +59,11 @@ abstract class BaseSession {
     this.inputs = ig.graph.inputs;
     this.outputs = ig.graph.outputs.map((name) => ({ name, shape: ig.shapes.get(name)! }));
     this.state = opts.state ?? [];
+    this.formats = valueFormats(ig);
     for (const [value, next] of this.state) {
       const init = ig.graph.initializers.get(value);
       if (!init) throw new RangeError(`state value '${value}' must be an initializer of the graph`);
+      if (this.formats.has(value) || this.formats.has(next)) throw new RangeError(`state '${value}' (updated from '${next}') cannot be packed: training state stays float32`);
       const s = ig.shapes.get(next);
       if (!s) throw new RangeError(`state '${value}' is updated from '${next}', which the graph does not compute`);
       if (shapeStr(s) !== shapeStr(init.shape)) {
@@ -85,7 +97,14 @@ export class CpuSession extends BaseSession implements Session {
 
   constructor(graph: Graph, opts: SessionOptions = {}) {
     super(inferShapes(graph), opts);
-    this.initializers = new Map(graph.initializers);
+    // Packed values hold exactly their rounded values (Graph.formats): initializers are rounded
+    // once here, computed values when they are produced.
+    this.initializers = new Map([...graph.initializers].map(([n, t]) => [n, this.rounded(n, t)]));
+  }
+
+  private rounded(name: string, t: Tensor): Tensor {
+    const f = this.formats.get(name);
+    return f ? new Tensor(t.shape, quantize(f, t.data)) : t;
   }
 
   async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
@@ -97,7 +116,7 @@ export class CpuSession extends BaseSession implements Session {
         r.node.inputs.map((v) => values.get(v)!),
         r.attrs,
       );
-      r.node.outputs.forEach((v, i) => values.set(v, outs[i]));
+      r.node.outputs.forEach((v, i) => values.set(v, this.rounded(v, outs[i])));
     }
     for (const [value, next] of this.state) this.initializers.set(value, values.get(next)!);
     return Object.fromEntries(this.ig.graph.outputs.map((o) => [o, values.get(o)!]));
@@ -128,12 +147,15 @@ export class GpuSession extends BaseSession implements Session {
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
 
+  private readonly kernel: Partial<KernelContext>;
+
   constructor(
     readonly device: Gpu,
     graph: Graph,
     opts: SessionOptions = {},
   ) {
     super(inferShapes(graph), opts);
+    this.kernel = opts.kernel ?? {};
     try {
       this.build(graph);
     } catch (e) {
@@ -145,15 +167,21 @@ export class GpuSession extends BaseSession implements Session {
   private build(graph: Graph): void {
     const gpu = this.device;
     const ig = this.ig;
-    const views = ig.nodes.map((r) => r.op.gpu(r.inputShapes, r.outputShapes, r.attrs, gpu.kernelContext));
+    const ctx = { ...gpu.kernelContext, ...this.kernel };
+    const views = ig.nodes.map((r) => r.op.gpu(r.inputShapes, r.outputShapes, r.attrs, ctx, nodeFormats(r, this.formats)));
     const plan = planBuffers(
       ig,
       (i) => views[i] === 'view',
       this.state.map(([, next]) => next),
+      this.formats,
     );
     const slots = plan.slotBytes.map((b) => this.own(gpu.buffer(b)));
     for (const [name, slot] of plan.slotOf) this.valueBuffers.set(name, slots[slot]);
-    for (const [name, t] of graph.initializers) this.valueBuffers.set(name, this.own(gpu.upload(t.data)));
+    // Packed initializers go up as their packed words (weights packed offline).
+    for (const [name, t] of graph.initializers) {
+      const f = this.formats.get(name);
+      this.valueBuffers.set(name, this.own(gpu.upload(f ? packWords(t.data, f) : t.data)));
+    }
     ig.nodes.forEach((r, i) => {
       const d = views[i];
       if (d === 'view') {
@@ -246,9 +274,15 @@ export class GpuSession extends BaseSession implements Session {
         if (!t) throw new RangeError(`'${n}' is not an initializer of this graph`);
         return t;
       });
-      const reads = names.map((n, i) => ({ buffer: this.valueBuffers.get(n)!, bytes: inits[i].size * 4 }));
+      const reads = names.map((n, i) => ({ buffer: this.valueBuffers.get(n)!, bytes: storageBytes(this.formats.get(n), inits[i].size) }));
       const { data } = await this.device.execute([], reads);
-      return Object.fromEntries(names.map((n, i) => [n, new Tensor(inits[i].shape, data[i])]));
+      return Object.fromEntries(
+        names.map((n, i) => {
+          const f = this.formats.get(n);
+          const d = f ? unpackWords(new Uint32Array(data[i].buffer, data[i].byteOffset, data[i].length), f, inits[i].size) : data[i];
+          return [n, new Tensor(inits[i].shape, d)];
+        }),
+      );
     });
   }
 

@@ -34,16 +34,27 @@
 //    the A tile ([WY*RM][TK/4] vec4, k fastest) and of the B tile ([TK][WX] vec4, n fastest) into
 //    workgroup memory through the loaders, synchronises, and every invocation reads its operands
 //    from there: each value is fetched from global memory once per workgroup instead of once per
-//    invocation. Zero-filled past K and clamped past M/N, so any shape works. (To keep an
-//    operand packed in workgroup memory for data fission, its tile would hold the loader's
-//    packed words and the compute loop would split them into vec4<f32>; both tiles hold
-//    vec4<f32> today, so that is the one place to change.)
+//    invocation. Zero-filled past K and clamped past M/N, so any shape works.
 //  - 'registers': every invocation calls the loaders itself, straight into registers. On CPU
 //    adapters (lavapipe, SwiftShader) workgroup memory is ordinary memory, the caches already give
 //    the reuse, and the copy plus the barriers only cost: dev/gemm-sweep.ts measured this variant
 //    at about twice the speed of the workgroup-tiled one (and of tfjs) on llvmpipe.
 // chooseTiling picks 'registers' only for software adapters (KernelContext.softwareAdapter).
+//
+// Packed operands (near-compute data fission, design notes 4.2; GemmSpec.packedA/packedB): the
+// loaders of an operand stored in a packed float format (src/formats) also provide
+//   fn loadWordsA(k: u32, r: TA) -> runType(f)   the packed words of A[b][m, k..k+3]
+//   fn loadWordsB(k: u32, c: TB) -> runType(f)   the packed words of B[b][k, n..n+3]
+// with loadA == split_run_<f>(loadWordsA) (likewise B). With 'workgroup' staging and
+// KernelContext.fission 'compute' (the default), that operand's tile holds these words (2x or 4x
+// less workgroup memory and traffic) and the compute loop splits each run into vec4<f32> in
+// registers right before its multiply-adds; with fission 'load' the tile holds f32 (split at the
+// global load), which is the variant to measure against. 'registers' staging calls loadA/loadB,
+// i.e. splits right before the math anyway. Formats whose lanes do not divide 4 have no run type:
+// their operands are split at the load.
 
+import type { FloatFormat } from '../formats/format.js';
+import { runType } from '../formats/wgsl.js';
 import type { Activation, KernelContext } from '../ops/op.js';
 import { activationWgsl } from '../ops/unary.js';
 import { u32 } from './wgsl.js';
@@ -56,6 +67,10 @@ export interface GemmSpec {
   readonly batches?: number;
   /** WGSL: bindings, constants and helpers, then rowA, loadA, colB, loadB and store (see header). */
   readonly functions: string;
+  /** The format A is stored packed in: `functions` then also has loadWordsA and formatWgsl(f) (see header). */
+  readonly packedA?: FloatFormat;
+  /** Likewise for B (loadWordsB). */
+  readonly packedB?: FloatFormat;
 }
 
 export interface GemmTiling {
@@ -157,32 +172,40 @@ ${K % 4 ? `  {\n${step(u32(k4), K % 4)}\n  }` : ''}`;
     const nt = wx * wy;
     const tm = wy * rm;
     const kv = tk / 4; // vec4 columns of the A slice
-    shared = `var<workgroup> tileA: array<vec4<f32>, ${tm * kv}>; // [${tm} rows][${kv} vec4 along k]
-var<workgroup> tileB: array<vec4<f32>, ${tk * wx}>; // [${tk} k][${wx} vec4 along n]
+    // Near-compute fission: a packed operand's tile keeps its words (see the header).
+    const near = (f: FloatFormat | undefined) => (f && ctx.fission !== 'load' && runType(f) ? f : undefined);
+    const fa = near(spec.packedA);
+    const fb = near(spec.packedB);
+    const tA = fa ? runType(fa)! : 'vec4<f32>';
+    const tB = fb ? runType(fb)! : 'vec4<f32>';
+    shared = `var<workgroup> tileA: array<${tA}, ${tm * kv}>; // [${tm} rows][${kv} runs of 4 along k]${fa ? ` (${fa.name} words)` : ''}
+var<workgroup> tileB: array<${tB}, ${tk * wx}>; // [${tk} k][${wx} runs of 4 along n]${fb ? ` (${fb.name} words)` : ''}
 `;
     const kGuard = K % tk !== 0;
-    // Components of A past K must be zero here: unlike in 'registers', the slice is multiplied whole.
-    const readA = `loadA(k, rowA(batch, min(tm0 + e / ${u32(kv)}, ${lastRow})))`;
-    const maskedA = K % 4 ? `select(vec4<f32>(), ${readA}, vec4(k) + vec4(0u, 1u, 2u, 3u) < vec4(${u32(K)}))` : readA;
-    const readB = `loadB(k, colB(batch, min(tn0 + e % ${u32(wx)} * 4u, ${lastVec})))`;
-    const fill = (tile: string, read: string) =>
-      kGuard ? `var v = vec4<f32>();\n      if (k < ${u32(K)}) { v = ${read}; }\n      ${tile}[e] = v;` : `${tile}[e] = ${read};`;
+    // Components of A past K must be zero here: unlike in 'registers', the slice is multiplied
+    // whole (packed: code 0, which is +0 in every format).
+    const readA = `load${fa ? 'Words' : ''}A(k, rowA(batch, min(tm0 + e / ${u32(kv)}, ${lastRow})))`;
+    const maskedA = !(K % 4) ? readA : fa ? `mask_run_${fa.name}(${readA}, ${u32(K)} - k)` : `select(vec4<f32>(), ${readA}, vec4(k) + vec4(0u, 1u, 2u, 3u) < vec4(${u32(K)}))`;
+    const readB = `load${fb ? 'Words' : ''}B(k, colB(batch, min(tn0 + e % ${u32(wx)} * 4u, ${lastVec})))`;
+    const fill = (tile: string, type: string, read: string) =>
+      kGuard ? `var v = ${type}();\n      if (k < ${u32(K)}) { v = ${read}; }\n      ${tile}[e] = v;` : `${tile}[e] = ${read};`;
+    const split = (f: FloatFormat | undefined, x: string) => (f ? `split_run_${f.name}(${x})` : x);
     loop = `  let li = lid.y * ${u32(wx)} + lid.x;
   let tm0 = m0 - lid.y * ${u32(rm)};
   let tn0 = n0 - lid.x * 4u;
   for (var k0 = 0u; k0 < ${kEnd(u32(K))}; k0 += ${u32(tk)}) {
     for (var e = li; e < ${u32(tm * kv)}; e += ${u32(nt)}) {
       let k = k0 + e % ${u32(kv)} * 4u;
-      ${fill('tileA', maskedA)}
+      ${fill('tileA', tA, maskedA)}
     }
     for (var e = li; e < ${u32(tk * wx)}; e += ${u32(nt)}) {
       let k = k0 + e / ${u32(wx)};
-      ${fill('tileB', readB)}
+      ${fill('tileB', tB, readB)}
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${u32(kv)}; kk++) {
-${[0, 1, 2, 3].map((j) => `      let b${j} = tileB[(kk * 4u + ${u32(j)}) * ${u32(wx)} + lid.x];`).join('\n')}
-${rows.map((r) => `      let a${r} = tileA[(lid.y * ${u32(rm)} + ${u32(r)}) * ${u32(kv)} + kk];\n${[0, 1, 2, 3].map((j) => `      ${fma(r, j)}`).join('\n')}`).join('\n')}
+${[0, 1, 2, 3].map((j) => `      let b${j} = ${split(fb, `tileB[(kk * 4u + ${u32(j)}) * ${u32(wx)} + lid.x]`)};`).join('\n')}
+${rows.map((r) => `      let a${r} = ${split(fa, `tileA[(lid.y * ${u32(rm)} + ${u32(r)}) * ${u32(kv)} + kk]`)};\n${[0, 1, 2, 3].map((j) => `      ${fma(r, j)}`).join('\n')}`).join('\n')}
     }
     workgroupBarrier();
   }`;

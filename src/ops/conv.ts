@@ -20,10 +20,25 @@
 // Backward: see convGrad below and ops/convgrad.ts (the input and weight gradients are implicit
 // GEMMs on the same core).
 
+import type { FloatFormat } from '../formats/format.js';
+import { alignedOperand, formatsWgsl, gatherOperand, packedMatrixOperand, packedStoreColumns, runType, storageType, valueAt } from '../formats/wgsl.js';
 import { activationFn, gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
 import { bindingDecls, i32, linearGrid, linearIndexFn, u32 } from '../kernels/wgsl.js';
 import { shapeStr, Tensor, type Shape } from '../tensor.js';
-import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type Binding, type GradContext, type KernelContext, type RawAttrs } from './op.js';
+import {
+  activationAttr,
+  defineOp,
+  intAttr,
+  intsAttr,
+  OpError,
+  stringAttr,
+  type Activation,
+  type Binding,
+  type GradContext,
+  type IoFormats,
+  type KernelContext,
+  type RawAttrs,
+} from './op.js';
 import { activationCpu } from './unary.js';
 
 export interface ConvAttrs {
@@ -224,11 +239,22 @@ export const convOp = defineOp<ConvAttrs>({
     }
     return [new Tensor([g.N, g.M, g.OH, g.OW], y)];
   },
-  gpu: (inputs, _out, a, ctx) => {
+  gpu: (inputs, _out, a, ctx, formats) => {
     const g = geometry(inputs, a);
-    // Depthwise (one input channel per group): a GEMM of K = KH*KW per channel is all overhead;
-    // a direct kernel that slides along rows is ~2x faster on llvmpipe (bench/kernels.ts).
-    return [g.Cg === 1 && a.group > 1 && !a.kept ? depthwise(g, a, ctx) : convGemm(g, a, ctx)];
+    const pf = packedFormats(formats);
+    return [isDepthwise(g, a) ? depthwise(g, a, ctx, pf) : convGemm(g, a, ctx, pf)];
+  },
+  // Data fission: x, w and b may be packed (every loader reads through the format's split), and
+  // the output packed on store where each invocation owns whole words of it.
+  packed: {
+    inputs: [0, 1, 2],
+    output: (inputs, _out, a, f) => {
+      const g = geometry(inputs, a);
+      if (4 % f.lanes) return `${f.name} packs ${f.lanes} values per word, which does not divide a run of 4`;
+      const row = isDepthwise(g, a) ? g.OW : g.OH * g.OW;
+      const what = isDepthwise(g, a) ? 'output row' : 'output channel plane';
+      return row % f.lanes ? `an ${what} of ${row} values is not a whole number of ${f.name} words (${f.lanes} per word)` : null;
+    },
   },
   grad: convGrad,
 });
@@ -306,8 +332,27 @@ function convGrad(g: GradContext<ConvAttrs>): (string | undefined)[] {
   return [gx, gw, gb];
 }
 
-/** Conv as an implicit GEMM (see the header). */
-function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
+/** Depthwise (one input channel per group): a GEMM of K = KH*KW per channel is all overhead; a
+ * direct kernel that slides along rows is ~2x faster on llvmpipe (bench/kernels.ts). */
+function isDepthwise(g: ConvGeom, a: ConvAttrs): boolean {
+  return g.Cg === 1 && a.group > 1 && !a.kept;
+}
+
+/** Packed formats of x, w, b and y (undefined: float32; fp32 counts as float32). */
+interface ConvFormats {
+  x?: FloatFormat;
+  w?: FloatFormat;
+  b?: FloatFormat;
+  y?: FloatFormat;
+}
+
+function packedFormats(io: IoFormats | undefined): ConvFormats {
+  const p = (f: FloatFormat | undefined) => (f && f.bits < 32 ? f : undefined);
+  return { x: p(io?.inputs[0]), w: p(io?.inputs[1]), b: p(io?.inputs[2]), y: p(io?.outputs[0]) };
+}
+
+/** Conv as an implicit GEMM (see the header); `pf`: the values stored packed (data fission). */
+function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext, pf: ConvFormats = {}) {
   const { C, H, W, M, OH, OW, Cg, Mg, KH, KW } = g;
   const [sh, sw] = a.strides;
   const [dh, dw] = a.dilations;
@@ -325,12 +370,20 @@ function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
   const padded = a.pads.some((p) => p > 0);
   // 1x1, stride 1, no padding: X[g][k, col] is x itself, contiguous along col within an image.
   const pointwise = KH === 1 && KW === 1 && sh === 1 && sw === 1 && !padded;
-  const vecX = pointwise && (H * W) % 4 === 0;
-  const vecW = K % 4 === 0;
+  // Aligned runs of 4 (one vec4, or whole packed words): x in a pointwise conv whose planes are
+  // whole runs, w when rows are, y when output planes are (a packed format with 3 lanes never).
+  const runs = (f: FloatFormat | undefined) => !f || runType(f) !== null;
+  const vecX = pointwise && (H * W) % 4 === 0 && runs(pf.x);
+  const vecW = K % 4 === 0 && runs(pf.w);
   const vecY = OHW % 4 === 0;
   const bindings: Binding[] = [{ input: 0 }, { input: 1 }, ...(g.bias ? [{ input: 2 }] : []), { output: 0 }];
-  const vt = (v: boolean) => (v ? 'vec4<f32>' : 'f32');
-  let decls = bindingDecls(bindings, ['x', 'w', ...(g.bias ? ['bias'] : []), 'y'], [vt(vecX), vt(vecW), ...(g.bias ? ['f32'] : []), vt(vecY)]);
+  const vt = (f: FloatFormat | undefined, v: boolean) => storageType(f, v ? 'vec4<f32>' : 'f32');
+  let decls = bindingDecls(
+    bindings,
+    ['x', 'w', ...(g.bias ? ['bias'] : []), 'y'],
+    [vt(pf.x, vecX), vt(pf.w, vecW), ...(g.bias ? [vt(pf.b, false)] : []), vt(pf.y, vecY)],
+  );
+  decls += `\n${formatsWgsl([pf.x, pf.w, pf.b, pf.y])}`;
   // Compacted: the kept-row table `kt` (see keptTable), as a constant binding or a WGSL constant.
   const table = kept && keptTable(kept, g, a, pointwise);
   if (table) decls += `\n${tableDecl('kt', table.words, bindings, ctx)}`;
@@ -350,10 +403,8 @@ fn colB(batch: u32, n: u32) -> ColB {
   let base = ${g.N === 1 ? '' : `col / ${u32(OHW)} * ${u32(C * H * W)} + `}vec4(batch * ${u32(Cg * H * W)});
   return ColB(vec4<i32>(base) + iy * ${i32(W)} + ix, iy, ix${extra ? `, ${extra}` : ''});
 }`;
-  // The loaded run `v` of tap (dy, dx), with what falls in the padding zeroed.
-  const inWindow = padded
-    ? `return select(vec4<f32>(), v, (vec4<u32>(c.iy + vec4(dy)) < vec4(${u32(H)})) & (vec4<u32>(c.ix + vec4(dx)) < vec4(${u32(W)})));`
-    : 'return v;';
+  // Which elements of the run of tap (dy, dx) lie inside x (the rest is padding, read as 0).
+  const inWindow = padded ? `(vec4<u32>(c.iy + vec4(dy)) < vec4(${u32(H)})) & (vec4<u32>(c.ix + vec4(dx)) < vec4(${u32(W)}))` : undefined;
 
   let operandB: string;
   if (pointwise) {
@@ -365,18 +416,15 @@ fn colB(batch: u32, n: u32) -> ColB {
       ? perGroup
         ? `struct ColB { at: u32, t: u32 }
 fn colB(batch: u32, n: u32) -> ColB { return ColB(${colOffset('n', C)} + batch * ${u32(Cg * H * W)}, ${start}); }
-fn loadB(k: u32, c: ColB) -> vec4<f32> { return x[(c.at + ${chan}) / 4u]; }`
+${alignedOperand('B', 'x', pf.x, 'ColB', `c.at + ${chan}`)}`
         : `fn colB(batch: u32, n: u32) -> u32 { return ${colOffset('n', C)} + batch * ${u32(Cg * H * W)}; }
-fn loadB(k: u32, c: u32) -> vec4<f32> { return x[(c + ${chan}) / 4u]; }`
+${alignedOperand('B', 'x', pf.x, 'u32', `c + ${chan}`)}`
       : `${perGroup ? 'struct ColB { at: vec4<u32>, t: u32 }\n' : ''}fn colB(batch: u32, n: u32) -> ${perGroup ? 'ColB' : 'vec4<u32>'} {
   ${cols}
   let at = ${colOffset('col', C)} + vec4(batch * ${u32(Cg * H * W)});
   return ${perGroup ? `ColB(at, ${start})` : 'at'};
 }
-fn loadB(k: u32, c: ${perGroup ? 'ColB' : 'vec4<u32>'}) -> vec4<f32> {
-  let at = c${perGroup ? '.at' : ''} + vec4(${chan});
-  return vec4(x[at.x], x[at.y], x[at.z], x[at.w]);
-}`;
+${gatherOperand('B', 'x', pf.x, perGroup ? 'ColB' : 'vec4<u32>', `  let at = c${perGroup ? '.at' : ''} + vec4(${chan});`)}`;
   } else if (table) {
     // Compacted: colB as below; loadB takes row k's offset (and for the padding check its dy, dx)
     // from one table read instead of dividing k, shared by the 4 columns.
@@ -388,34 +436,34 @@ fn loadB(k: u32, c: ${perGroup ? 'ColB' : 'vec4<u32>'}) -> vec4<f32> {
   let off = i32(e & ${u32(offMask)});${padded ? `\n  let dy = i32((e >> ${u32(dyShift)}) & ${u32(dyMask)});\n  let dx = i32(e >> ${u32(dxShift)});` : ''}`
         : `  let off = i32(kt[2u * ${row}]);${padded ? `\n  let d = kt[2u * ${row} + 1u];\n  let dy = i32(d & 0xffffu);\n  let dx = i32(d >> 16u);` : ''}`;
     operandB = `${windowColB(perGroup ? `batch * ${u32(Kp)}` : undefined)}
-fn loadB(k: u32, c: ColB) -> vec4<f32> {
-${decode}
-  let at = vec4<u32>(c.at + vec4(off));
-  let v = vec4(x[at.x], x[at.y], x[at.z], x[at.w]);
-  ${inWindow}
-}`;
+${gatherOperand('B', 'x', pf.x, 'ColB', `${decode}\n  let at = vec4<u32>(c.at + vec4(off));`, inWindow)}`;
   } else {
     // loadB adds the offset of k = (c, ky, kx) to the window origin, dividing k.
     operandB = `${windowColB()}
-fn loadB(k: u32, c: ColB) -> vec4<f32> {
-  let r = k % ${u32(KH * KW)};
+${gatherOperand(
+  'B',
+  'x',
+  pf.x,
+  'ColB',
+  `  let r = k % ${u32(KH * KW)};
   let dy = i32(r / ${u32(KW)} * ${u32(dh)});
   let dx = i32(r % ${u32(KW)} * ${u32(dw)});
-  let at = vec4<u32>(c.at + vec4(i32(k / ${u32(KH * KW)} * ${u32(H * W)}) + dy * ${i32(W)} + dx));
-  let v = vec4(x[at.x], x[at.y], x[at.z], x[at.w]);
-  ${inWindow}
-}`;
+  let at = vec4<u32>(c.at + vec4(i32(k / ${u32(KH * KW)} * ${u32(H * W)}) + dy * ${i32(W)} + dx));`,
+  inWindow,
+)}`;
   }
+  const wOperand = { rowStride: K, colStride: 1, batchOffset: (b: string) => `${b} * ${u32(Mg * K)}` };
+  const yIndex = (c: string) => `${colOffset(c, M)} + oc * ${u32(OHW)}`;
   const functions = `${decls}
-${matrixOperand('A', 'w', { rowStride: K, colStride: 1, batchOffset: (b) => `${b} * ${u32(Mg * K)}`, vec4: vecW })}
+${pf.w ? packedMatrixOperand('A', 'w', pf.w, { ...wOperand, aligned: vecW }) : matrixOperand('A', 'w', { ...wOperand, vec4: vecW })}
 ${operandB}
 ${activationFn(a.activation)}
 fn store(batch: u32, m: u32, col: u32, acc: vec4<f32>) {
   let oc = batch * ${u32(Mg)} + m;
-  let v = activate(acc${g.bias ? ' + vec4(bias[oc])' : ''});
-${storeColumns('y', 'v', 'col', N, (c) => `${colOffset(c, M)} + oc * ${u32(OHW)}`, vecY)}
+  let v = activate(acc${g.bias ? ` + vec4(${valueAt('bias', pf.b, 'oc')})` : ''});
+${pf.y ? packedStoreColumns('y', 'v', 'col', yIndex, pf.y, N) : storeColumns('y', 'v', 'col', N, yIndex, vecY)}
 }`;
-  const k = gemmKernel({ M: Mg, N, K, batches: a.group, functions }, ctx);
+  const k = gemmKernel({ M: Mg, N, K, batches: a.group, functions, packedA: pf.w, packedB: pf.x }, ctx);
   return { wgsl: k.wgsl, workgroups: k.workgroups, bindings };
 }
 
@@ -476,7 +524,7 @@ function keptTable(kept: readonly number[], g: ConvGeom, a: ConvAttrs, pointwise
  * cover (4 + (KW-1)*dw values at stride 1) into registers and reuses it, so an input value is read
  * once per kernel row instead of once per tap.
  */
-function depthwise(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
+function depthwise(g: ConvGeom, a: ConvAttrs, ctx: KernelContext, pf: ConvFormats = {}) {
   const { N, C, H, W, M, OH, OW, Mg, KH, KW } = g;
   const [sh, sw] = a.strides;
   const [dh, dw] = a.dilations;
@@ -486,7 +534,13 @@ function depthwise(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
   const WG = 64;
   const vecY = OW % 4 === 0;
   const bindings: Binding[] = [{ input: 0 }, { input: 1 }, ...(g.bias ? [{ input: 2 }] : []), { output: 0 }];
-  const decls = bindingDecls(bindings, ['x', 'w', ...(g.bias ? ['bias'] : []), 'y'], ['f32', 'f32', ...(g.bias ? ['f32'] : []), vecY ? 'vec4<f32>' : 'f32']);
+  const decls = `${bindingDecls(
+    bindings,
+    ['x', 'w', ...(g.bias ? ['bias'] : []), 'y'],
+    [storageType(pf.x), storageType(pf.w), ...(g.bias ? [storageType(pf.b)] : []), storageType(pf.y, vecY ? 'vec4<f32>' : 'f32')],
+  )}
+${formatsWgsl([pf.x, pf.w, pf.b, pf.y])}`;
+  const yIndex = (c: string) => `(noc * ${u32(OH)} + oy) * ${u32(OW)} + ${c}`;
   const seg = 3 * sw + (KW - 1) * dw + 1; // input columns under the 4 outputs
   // Column checks are needed where the segment can leave the row: padding, or a partial last block.
   const checkCols = pl > 0 || a.pads[3] > 0 || OW % 4 !== 0;
@@ -495,12 +549,12 @@ function depthwise(g: ConvGeom, a: ConvAttrs, ctx: KernelContext) {
     const loads = Array.from({ length: seg }, (_, j) => {
       const ix = `ix0 + ${i32(j)}`;
       return checkCols
-        ? `    let s${j} = select(0.0, x[row + u32(${ix})], u32(${ix}) < ${u32(W)});`
-        : `    let s${j} = x[row + u32(${ix})];`;
+        ? `    let s${j} = select(0.0, ${valueAt('x', pf.x, `row + u32(${ix})`)}, u32(${ix}) < ${u32(W)});`
+        : `    let s${j} = ${valueAt('x', pf.x, `row + u32(${ix})`)};`;
     });
     const fmas = Array.from({ length: KW }, (_, kx) => {
       const taps = [0, 1, 2, 3].map((i) => `s${i * sw + kx * dw}`).join(', ');
-      return `    acc = fma(vec4(${taps}), vec4(w[wo + ${u32(ky * KW + kx)}]), acc);`;
+      return `    acc = fma(vec4(${taps}), vec4(${valueAt('w', pf.w, `wo + ${u32(ky * KW + kx)}`)}), acc);`;
     });
     rows.push(`  {
     let iy = iy0 + ${i32(ky * dh)};
@@ -528,8 +582,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ix0 = i32(ox * ${u32(sw)}) - ${i32(pl)};
   var acc = vec4<f32>();
 ${rows.join('\n')}
-  let v = activate(acc${g.bias ? ' + vec4(bias[oc])' : ''});
-${storeColumns('y', 'v', 'ox', OW, (c) => `(noc * ${u32(OH)} + oy) * ${u32(OW)} + ${c}`, vecY)}
+  let v = activate(acc${g.bias ? ` + vec4(${valueAt('bias', pf.b, 'oc')})` : ''});
+${pf.y ? packedStoreColumns('y', 'v', 'ox', yIndex, pf.y, OW) : storeColumns('y', 'v', 'ox', OW, yIndex, vecY)}
 }`;
   return { wgsl, workgroups: linearGrid(count, WG, ctx), bindings };
 }

@@ -14,6 +14,8 @@
 // activation is refused. A compacted Gemm's backward gathers A' = A[:, kept] once (a MatMul by a
 // selection matrix) and scatters dA' back the same way.
 
+import type { FloatFormat } from '../formats/format.js';
+import { formatsWgsl, gatherOperand, packedMatrixOperand, packedStoreColumns, runType, storageType, valueAt } from '../formats/wgsl.js';
 import { activationFn, gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
 import { bindingDecls, f32, u32 } from '../kernels/wgsl.js';
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
@@ -95,20 +97,27 @@ export const gemmOp = defineOp<GemmAttrs>({
     }
     return [new Tensor([M, N], y)];
   },
-  gpu: (inputs, _out, at, ctx) => {
+  gpu: (inputs, _out, at, ctx, formats) => {
     const { M, K, KA, N, c } = gemmDims(inputs, at);
     const useC = c !== undefined && at.beta !== 0;
-    // vec4 runs: A' along k, B' along n, C and Y along n, each where the layout allows it.
-    // Every row kept (K' = K): the plain Gemm, no table.
+    // Values stored packed (data fission); fp32 is plain float32.
+    const p = (f: FloatFormat | undefined) => (f && f.bits < 32 ? f : undefined);
+    const [fa, fb, fc] = [0, 1, 2].map((i) => p(formats?.inputs[i]));
+    const fy = p(formats?.outputs[0]);
+    const runs = (f: FloatFormat | undefined) => !f || runType(f) !== null;
+    // vec4 runs (or whole packed words): A' along k, B' along n, C and Y along n, each where the
+    // layout allows it. Every row kept (K' = K): the plain Gemm, no table.
     const kept = at.kept && K < KA ? at.kept : undefined;
-    const vecA = !at.transA && K % 4 === 0 && !kept;
-    const vecB = !at.transB && N % 4 === 0;
-    const vecC = useC && c[1] === N && N % 4 === 0;
+    const vecA = !at.transA && K % 4 === 0 && !kept && runs(fa);
+    const vecB = !at.transB && N % 4 === 0 && runs(fb);
+    const vecC = useC && c[1] === N && N % 4 === 0 && !fc;
     const vecY = N % 4 === 0;
     const bindings: Binding[] = [{ input: 0 }, { input: 1 }, ...(useC ? [{ input: 2 }] : []), { output: 0 }];
-    const vt = (v: boolean) => (v ? 'vec4<f32>' : 'f32');
-    let decls = bindingDecls(bindings, ['a', 'b', ...(useC ? ['c'] : []), 'y'], [vt(vecA), vt(vecB), ...(useC ? [vt(vecC)] : []), vt(vecY)]);
-    let operandA = matrixOperand('A', 'a', at.transA ? { rowStride: 1, colStride: M } : { rowStride: KA, colStride: 1, vec4: vecA });
+    const vt = (f: FloatFormat | undefined, v: boolean) => storageType(f, v ? 'vec4<f32>' : 'f32');
+    let decls = bindingDecls(bindings, ['a', 'b', ...(useC ? ['c'] : []), 'y'], [vt(fa, vecA), vt(fb, vecB), ...(useC ? [vt(fc, vecC)] : []), vt(fy, vecY)]);
+    decls += `\n${formatsWgsl([fa, fb, ...(useC ? [fc] : []), fy])}`;
+    const aLayout = at.transA ? { rowStride: 1, colStride: M } : { rowStride: KA, colStride: 1 };
+    let operandA = fa ? packedMatrixOperand('A', 'a', fa, { ...aLayout, aligned: vecA }) : matrixOperand('A', 'a', { ...aLayout, vec4: vecA });
     if (kept) {
       // Compacted: A[m, k..k+3] of the product are A's columns kept[k..k+3]: a table of their
       // offsets (kept * colStride), four table reads and four loads per run; padded to whole vec4s
@@ -118,10 +127,7 @@ export const gemmOp = defineOp<GemmAttrs>({
       kept.forEach((k, j) => (words[j] = k * stride));
       decls += `\n${tableDecl('kt', words, bindings, ctx)}`;
       operandA = `fn rowA(batch: u32, m: u32) -> u32 { return m${at.transA ? '' : ` * ${u32(KA)}`}; }
-fn loadA(k: u32, r: u32) -> vec4<f32> {
-  let t = vec4(kt[k], kt[k + 1u], kt[k + 2u], kt[k + 3u]);
-  return vec4(a[r + t.x], a[r + t.y], a[r + t.z], a[r + t.w]);
-}`;
+${gatherOperand('A', 'a', fa, 'u32', '  let at = vec4(r) + vec4(kt[k], kt[k + 1u], kt[k + 2u], kt[k + 3u]);')}`;
     }
     let v = at.alpha === 1 ? 'acc' : `acc * ${f32(at.alpha)}`;
     if (useC) {
@@ -129,22 +135,34 @@ fn loadA(k: u32, r: u32) -> vec4<f32> {
       const row = c[0] === 1 ? '' : `m * ${u32(c[1])}`;
       const cv =
         c[1] === 1
-          ? `vec4(c[${row || '0u'}])`
+          ? `vec4(${valueAt('c', fc, row || '0u')})`
           : vecC
             ? `c[(${row ? `${row} + ` : ''}n) / 4u]`
-            : `vec4(${[0, 1, 2, 3].map((i) => `c[${row ? `${row} + ` : ''}min(n + ${u32(i)}, ${u32(N - 1)})]`).join(', ')})`;
+            : `vec4(${[0, 1, 2, 3].map((i) => valueAt('c', fc, `${row ? `${row} + ` : ''}min(n + ${u32(i)}, ${u32(N - 1)})`)).join(', ')})`;
       v = `${v} + ${beta}${cv}`;
     }
+    const bLayout = at.transB ? { rowStride: 1, colStride: K } : { rowStride: N, colStride: 1 };
+    const yIndex = (col: string) => `m * ${u32(N)} + ${col}`;
     const functions = `${decls}
 ${operandA}
-${matrixOperand('B', 'b', at.transB ? { rowStride: 1, colStride: K } : { rowStride: N, colStride: 1, vec4: vecB })}
+${fb ? packedMatrixOperand('B', 'b', fb, { ...bLayout, aligned: vecB }) : matrixOperand('B', 'b', { ...bLayout, vec4: vecB })}
 ${activationFn(at.activation)}
 fn store(batch: u32, m: u32, n: u32, acc: vec4<f32>) {
   let v = activate(${v});
-${storeColumns('y', 'v', 'n', N, (col) => `m * ${u32(N)} + ${col}`, vecY)}
+${fy ? packedStoreColumns('y', 'v', 'n', yIndex, fy, N) : storeColumns('y', 'v', 'n', N, yIndex, vecY)}
 }`;
-    const k = gemmKernel({ M, N, K, functions }, ctx);
+    const k = gemmKernel({ M, N, K, functions, packedA: fa, packedB: fb }, ctx);
     return [{ wgsl: k.wgsl, workgroups: k.workgroups, bindings }];
+  },
+  // Data fission: A, B and C may be packed, and Y packed on store where each invocation owns
+  // whole words of it (rows of a whole number of words).
+  packed: {
+    inputs: [0, 1, 2],
+    output: (inputs, _out, at, f) => {
+      const { N } = gemmDims(inputs, at);
+      if (4 % f.lanes) return `${f.name} packs ${f.lanes} values per word, which does not divide a run of 4`;
+      return N % f.lanes ? `an output row of ${N} values is not a whole number of ${f.name} words (${f.lanes} per word)` : null;
+    },
   },
   // With A' = op(A), B' = op(B) and G the output's gradient: dA' = alpha·G·B'^T, dB' = alpha·A'^T·G,
   // each one Gemm whose trans flags also undo op(); dC = beta·G summed down to C's shape.

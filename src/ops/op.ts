@@ -2,6 +2,7 @@
 // kernel builder. Ops are named exactly after their ONNX op_type so that the importer can look
 // them up directly. Adding an op touches its file and one line of ops/registry.ts.
 
+import type { FloatFormat } from '../formats/format.js';
 import type { Shape, Tensor } from '../tensor.js';
 
 /** ONNX-style attribute values as they arrive from a graph or the importer. */
@@ -27,6 +28,13 @@ export interface KernelContext {
    * ordinary memory there and barriers are costly, so kernels such as the GEMM skip staging.
    */
   readonly softwareAdapter?: boolean;
+  /**
+   * Near-compute data fission (design notes 4.2), for GEMMs with packed operands under
+   * 'workgroup' staging: 'compute' (default) keeps packed words in workgroup memory and splits
+   * them in registers right before the multiply-add; 'load' splits at the global load and stages
+   * f32. A switch to measure where the gain comes from (src/kernels/gemm.ts).
+   */
+  readonly fission?: 'compute' | 'load';
 }
 
 /** Conservative defaults (the WebGPU spec's guaranteed limits), for building WGSL without a device. */
@@ -55,6 +63,26 @@ export interface Dispatch {
   readonly bindings: readonly Binding[];
 }
 
+/**
+ * Formats of a node's values stored packed (src/formats; design notes 4.2), by input and output
+ * index; undefined: plain float32. Given to `gpu` only when one of them is packed.
+ */
+export interface IoFormats {
+  readonly inputs: readonly (FloatFormat | undefined)[];
+  readonly outputs: readonly (FloatFormat | undefined)[];
+}
+
+/** Which of an op's values its kernels can read or write packed (see OpDef.packed). */
+export interface PackedIo<A> {
+  /** Input indices that the kernels read packed, in any format. */
+  readonly inputs: readonly number[];
+  /**
+   * Why output 0 cannot be packed on store in format `f` for these shapes, or null when it can.
+   * Absent: the op never packs its output.
+   */
+  output?(inputs: readonly Shape[], outputs: readonly Shape[], attrs: A, f: FloatFormat): string | null;
+}
+
 export interface OpDef<A = unknown> {
   /** The ONNX op_type. */
   readonly type: string;
@@ -75,7 +103,12 @@ export interface OpDef<A = unknown> {
    * The WebGPU kernels computing all outputs from the inputs, recorded in order; or 'view' when
    * output 0 is input 0's data under another shape (Reshape, Flatten, ...), which costs nothing.
    */
-  gpu(inputs: readonly Shape[], outputs: readonly Shape[], attrs: A, ctx: KernelContext): Dispatch[] | 'view';
+  gpu(inputs: readonly Shape[], outputs: readonly Shape[], attrs: A, ctx: KernelContext, formats?: IoFormats): Dispatch[] | 'view';
+  /**
+   * Packed values the kernels handle (near-compute data fission); absent: none, every input and
+   * output is float32. The session refuses a graph that packs anything else of this op.
+   */
+  readonly packed?: PackedIo<A>;
   /**
    * Reverse mode, for training: emit graph nodes that compute the gradient of each input from
    * the gradients of the outputs (see graph/autograd.ts). Absent on ops that are not trainable.

@@ -12,9 +12,10 @@ import { rng, testGpu } from '../helpers.js';
 const gpu = await testGpu();
 const e5m4 = defineFormat({ name: 'e5m4', exponentBits: 5, mantissaBits: 4, bias: 12 }); // 3 lanes: never aligned
 
-const TILINGS: GemmTiling[] = [
+const TILINGS: (GemmTiling & { fission?: 'compute' | 'load' })[] = [
   { staging: 'registers', wx: 2, wy: 2, rm: 2, tk: 0 },
-  { staging: 'workgroup', wx: 2, wy: 2, rm: 2, tk: 8 },
+  { staging: 'workgroup', wx: 2, wy: 2, rm: 2, tk: 8, fission: 'compute' },
+  { staging: 'workgroup', wx: 2, wy: 2, rm: 2, tk: 8, fission: 'load' },
 ];
 
 interface Case {
@@ -39,7 +40,7 @@ const CASES: Case[] = [
 
 for (const c of CASES) {
   for (const tiling of TILINGS) {
-    const what = `${c.M}x${c.N}x${c.K} x${c.batches}, A ${c.a.name}${c.transA ? ' (transposed)' : ''}, B ${c.b.name}, Y ${c.y.name}, ${tiling.staging}`;
+    const what = `${c.M}x${c.N}x${c.K} x${c.batches}, A ${c.a.name}${c.transA ? ' (transposed)' : ''}, B ${c.b.name}, Y ${c.y.name}, ${tiling.staging}${tiling.fission ? ` (split ${tiling.fission === 'compute' ? 'next to the math' : 'at the load'})` : ''}`;
     test(`packed GEMM ${what} matches the CPU product of the rounded values`, { skip: !gpu && 'no WebGPU adapter' }, async () => {
       const { M, N, K, batches } = c;
       const r = rng(M * 1000 + N * 10 + K);
@@ -75,7 +76,7 @@ fn store(batch: u32, m: u32, n: u32, acc: vec4<f32>) {
 ${store}
 }`;
       const g = gpu!;
-      const kernel = gemmKernel({ M, N, K, batches, functions }, g.kernelContext, tiling);
+      const kernel = gemmKernel({ M, N, K, batches, functions, packedA: c.a, packedB: c.b }, { ...g.kernelContext, fission: tiling.fission }, tiling);
       await g.validate(kernel.wgsl);
       const yWords = packedY ? Math.ceil((batches * M * N) / c.y.lanes) : batches * M * N;
       const bufs = [g.upload(pack(A, c.a)), g.upload(pack(B, c.b)), g.buffer(yWords * 4)];
@@ -103,8 +104,16 @@ test('packed loaders and stores refuse layouts they cannot serve', () => {
   assert.throws(() => packedStoreColumns('y', 'acc', 'n', (x) => x, e5m4), /3 lanes per word/);
   // The aligned 8-bit run is one word split by unpack_all; the unaligned one splits per element.
   const aligned = packedMatrixOperand('B', 'b', FORMATS.e4m3, { rowStride: 8, colStride: 1, aligned: true });
-  assert.match(aligned, /fn loadWordsB\(k: u32, c: u32\) -> u32 \{ let at = c \+ k \* 8u; return b\[at \/ 4u\]; \}/);
+  assert.match(aligned, /fn loadWordsB\(k: u32, c: u32\) -> u32 \{ let run0 = \(c \+ k \* 8u\) \/ 4u; return b\[run0\]; \}/);
   assert.match(aligned, /return split_run_e4m3\(loadWordsB\(k, c\)\)/);
-  assert.match(packedMatrixOperand('A', 'a', FORMATS.bf16, { rowStride: 8, colStride: 1, aligned: true }), /-> vec2<u32> \{ let at = r \+ k; return vec2<u32>\(a\[at \/ 2u\], a\[at \/ 2u \+ 1u\]\); \}/);
-  assert.match(packedMatrixOperand('B', 'b', FORMATS.e4m3, { rowStride: 7, colStride: 1 }), /unpack_e4m3\(b\[\(at \+ 3u\) \/ 4u\], \(at \+ 3u\) % 4u\)/);
+  assert.match(packedMatrixOperand('A', 'a', FORMATS.bf16, { rowStride: 8, colStride: 1, aligned: true }), /-> vec2<u32> \{ let run0 = \(r \+ k\) \/ 2u; return vec2<u32>\(a\[run0\], a\[run0 \+ 1u\]\); \}/);
+  // Unaligned: each element's code from its own word and lane, rebuilt into a run's word for
+  // workgroup memory (loadWordsB) or split (loadB).
+  const gathered = packedMatrixOperand('B', 'b', FORMATS.e4m3, { rowStride: 7, colStride: 1 });
+  assert.match(gathered, /\(\(b\[\(at\.w\) \/ 4u\] >> \(\(at\.w\) % 4u \* 8u\)\) & 0xffu\)/);
+  assert.match(gathered, /fn loadWordsB\(k: u32, c: u32\) -> u32 \{ return run_e4m3\(codesB\(k, c\)\); \}/);
+  assert.match(gathered, /fn loadB\(k: u32, c: u32\) -> vec4<f32> \{ return decode4_e4m3\(codesB\(k, c\)\); \}/);
+  // 3 lanes: no run of whole words, so no loadWords.
+  assert.doesNotMatch(packedMatrixOperand('B', 'b', e5m4, { rowStride: 7, colStride: 1 }), /loadWords/);
+  assert.throws(() => packedStoreColumns('y', 'acc', 'n', (x) => x, FORMATS.e4m3, 6), /6 columns are not a whole number of e4m3 words/);
 });

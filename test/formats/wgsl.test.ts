@@ -117,3 +117,29 @@ test('generated WGSL uses no f16 and no float arithmetic in the codec', () => {
     assert.equal(src.includes(`fn split_run_${f.name}(w: ${runType(f)})`), f.lanes !== 3, `${f.name}: split_run`);
   }
 });
+
+for (const f of [FORMATS.bf16, FORMATS.e6m5, FORMATS.e4m3, FORMATS.fp32]) {
+  test(`${f.name}: run_ packs 4 codes into a run's words and mask_run_ keeps the first 0..4 of them`, { skip: !gpu && 'no WebGPU adapter' }, async () => {
+    const r = rng(13);
+    const runs = 64;
+    const mask = f.bits === 32 ? 0xffffffff : 2 ** f.bits - 1;
+    const codes = new Uint32Array(4 * runs).map(() => Math.floor(r() * 2 ** 32) & mask);
+    const words = 4 / f.lanes;
+    // Per run: the words of mask_run(run(q), valid) for valid = 0..4, one after the other.
+    const t = runType(f)!;
+    const comp = (w: string, j: number) => (words === 1 ? w : `${w}[${j}]`);
+    const body = `  let q = vec4(inp[4u * i], inp[4u * i + 1u], inp[4u * i + 2u], inp[4u * i + 3u]);
+  let w: ${t} = run_${f.name}(q);
+  for (var v = 0u; v <= 4u; v++) {
+    let m = mask_run_${f.name}(w, v);
+${Array.from({ length: words }, (_, j) => `    outp[(i * 5u + v) * ${u32(words)} + ${u32(j)}] = ${comp('m', j)};`).join('\n')}
+  }`;
+    const got = await run(gpu!, f, codes, runs * 5 * words, runs, body);
+    const want = new Uint32Array(runs * 5 * words);
+    for (let i = 0; i < runs; i++) {
+      for (let v = 0; v <= 4; v++) want.set(packCodes(f, codes.slice(4 * i, 4 * i + 4).map((c, j) => (j < v ? c : 0))), (i * 5 + v) * words);
+    }
+    const at = firstMismatch(got, want);
+    assert.equal(at, -1, at < 0 ? '' : `word ${at}: ${hex(got[at])}, CPU ${hex(want[at])}`);
+  });
+}

@@ -1,0 +1,160 @@
+// `deftnn optimize MODEL --dataset mnist|fashion-mnist|DIR`: both DeftNN methods under one
+// accuracy budget (src/optimize.ts): synapse vector elimination with fine-tuning, then data
+// fission; every variant measured on held-out images and timed on this device. Writes
+// OUT/<name>.deft (the model as it runs), OUT/<name>.onnx (standard ONNX: fp32, eliminated rows
+// as zero weights) and OUT/report.html.
+//
+// Splits (seeded): built-in sets calibrate on 512 training images and fine-tune on up to
+// --finetune-images others; their test split is cut into a validation part (the budget is
+// measured there: 1,000 images, or a quarter of a smaller set) and a test part (--test-images of
+// the rest), so the reported accuracy is on images no choice was made on. A directory of class
+// folders is cut the same way: half for calibration and fine-tuning, a quarter each for
+// validation and test.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import type { Command } from 'commander';
+import { encodeDeft } from '../../artifact/deft.js';
+import { exportDenseOnnx } from '../../artifact/dense.js';
+import { datasetSize, permutation, subset, type Dataset } from '../../data/dataset.js';
+import { FASHION_MNIST_DIR } from '../../data/idx.js';
+import { inferShapes } from '../../graph/shapes.js';
+import { fromGraph } from '../../model.js';
+import { optimize, type OptimizeConfig } from '../../optimize.js';
+import { seededRandom } from '../../random.js';
+import { renderReport } from '../../report/report.js';
+import { backendOption, inputShapeOption, numberList, positiveInt, positiveIntList, textTable, UsageError, type BackendChoice, type Io } from '../common.js';
+import { builtInDataset } from '../datasets.js';
+import { readImageDir } from '../images.js';
+import { pickBackend, readModelFile } from '../model-file.js';
+import type { CliCommand } from './index.js';
+
+interface OptimizeOptions {
+  dataset: string;
+  maxAccuracyDrop: number;
+  rate?: number;
+  format?: string;
+  eliminate: boolean;
+  pack: boolean;
+  finetune: boolean;
+  distill?: boolean;
+  epochs: number;
+  finetuneImages: number;
+  testImages: number;
+  batchSizes: number[];
+  reps: number;
+  out: string;
+  backend?: BackendChoice;
+  inputShape?: Record<string, number[]>;
+  fashionDir: string;
+  mean?: number[];
+  std?: number[];
+  invert?: boolean;
+}
+
+const fraction = (what: string, lo: number, hi: number) => (v: string) => {
+  const x = Number(v);
+  if (!(x >= lo && x < hi)) throw new UsageError(`${what} must be a number in [${lo}, ${hi}), got '${v}'`);
+  return x;
+};
+
+/** Seeded splits: calibration, fine-tuning, validation and test. */
+function splits(train: Dataset | undefined, test: Dataset, o: OptimizeOptions): { calibration: Dataset; finetune: Dataset; validation: Dataset; test: Dataset } {
+  const pick = (ds: Dataset, idx: ArrayLike<number>) => subset(ds, idx, ds.name);
+  if (!train) {
+    // One labelled directory: half trains (calibration + fine-tuning), a quarter each validates and tests.
+    const n = datasetSize(test);
+    if (n < 8) throw new UsageError(`the image folder has ${n} images; optimize needs at least 8 (half calibrate and fine-tune, a quarter each validate and test)`);
+    const p = permutation(n, seededRandom(11));
+    const half = Math.floor(n / 2);
+    const quarter = Math.floor(n / 4);
+    const learn = pick(test, p.subarray(0, half));
+    return { calibration: learn, finetune: learn, validation: pick(test, p.subarray(half, half + quarter)), test: pick(test, p.subarray(half + quarter, Math.min(n, half + quarter + o.testImages))) };
+  }
+  const pt = permutation(datasetSize(train), seededRandom(7));
+  const nTest = datasetSize(test);
+  const nVal = Math.min(1000, Math.floor(nTest / 4));
+  const ps = permutation(nTest, seededRandom(8));
+  return {
+    calibration: pick(train, pt.subarray(0, 512)),
+    finetune: pick(train, pt.subarray(512, 512 + o.finetuneImages)),
+    validation: pick(test, ps.subarray(nTest - nVal)),
+    test: pick(test, ps.subarray(0, Math.min(o.testImages, nTest - nVal))),
+  };
+}
+
+export const optimizeCommand: CliCommand = {
+  name: 'optimize',
+  configure(cmd: Command) {
+    cmd
+      .description('make a model faster with synapse vector elimination and data fission under an accuracy budget; writes .deft, .onnx and report.html')
+      .argument('<model>', 'model file: .onnx')
+      .requiredOption('-d, --dataset <name|dir>', "'mnist', 'fashion-mnist', or a directory with one folder of images per class")
+      .option('--max-accuracy-drop <points>', 'largest loss of top-1 accuracy on the validation split, in percentage points', fraction('--max-accuracy-drop', 0, 100), 1)
+      .option('--rate <r>', 'eliminate this fraction of every layer\'s rows instead of searching under the budget', fraction('--rate', 0, 1))
+      .option('--format <weights[,activations]>', 'store weights (and activations) in these formats instead of searching, e.g. e4m3,bf16')
+      .option('--no-eliminate', 'skip synapse vector elimination')
+      .option('--no-pack', 'skip data fission')
+      .option('--no-finetune', 'do not fine-tune the eliminated model')
+      .option('--distill', 'fine-tune by distillation from the original model instead of with labels')
+      .option('--epochs <n>', 'fine-tuning epochs', positiveInt, 1)
+      .option('--finetune-images <n>', 'training images to fine-tune on (built-in data sets)', positiveInt, 4000)
+      .option('--test-images <n>', 'held-out images the variants are compared on', positiveInt, 2000)
+      .option('--batch-sizes <list>', 'batch sizes to time', positiveIntList, [1, 32])
+      .option('--reps <n>', 'timed runs per variant and batch size', positiveInt, 9)
+      .option('-o, --out <dir>', 'directory for <name>.deft, <name>.onnx and report.html', 'deftnn-out')
+      .option('-b, --backend <backend>', "'webgpu' or 'cpu' (default: webgpu when there is an adapter)", backendOption)
+      .option('--input-shape <name=dims>', 'fix the input shape where the model leaves sizes free, e.g. x=1,3,48,192', inputShapeOption)
+      .option('--fashion-dir <dir>', 'where the Fashion-MNIST IDX files are', FASHION_MNIST_DIR)
+      .option('--mean <m>', 'image folders: normalisation mean (per channel)', numberList)
+      .option('--std <s>', 'image folders: normalisation std (per channel)', numberList)
+      .option('--invert', 'image folders: use 255 - pixel');
+  },
+  async action(args, raw, io: Io) {
+    const [path] = args as [string];
+    const o = raw as unknown as OptimizeOptions;
+    if (!o.eliminate && !o.pack) throw new UsageError('--no-eliminate and --no-pack leave nothing to do');
+    const builtIn = builtInDataset(o.dataset, o.fashionDir);
+    const file = await readModelFile(path, { batch: 1, inputShapes: o.inputShape, fill: (_n, dims) => (builtIn && dims.length === 4 ? [1, ...builtIn.train.imageShape] : undefined) });
+    if (file.kind !== 'onnx') throw new UsageError(`optimize starts from the original ONNX model; '${path}' is already a .deft artifact`);
+    const [, C, H, W] = file.graph.inputs[0].shape;
+    const classes = inferShapes(file.graph).shapes.get(file.graph.outputs[0])!.at(-1) ?? 1;
+    const data = builtIn ?? { train: undefined, test: readImageDir(o.dataset, [C, H, W], { mean: o.mean, std: o.std, invert: o.invert }, classes) };
+    if (data.test.imageShape.join() !== [C, H, W].join()) throw new UsageError(`the model takes [${C}, ${H}, ${W}] images; ${o.dataset} has [${data.test.imageShape.join(', ')}]`);
+    const parts = splits(data.train, data.test, o);
+    const { backend, gpu } = await pickBackend(o.backend);
+    const model = await fromGraph(file.graph, { backend, gpu: gpu ?? undefined });
+    const where = backend === 'webgpu' ? `WebGPU (${gpu!.name})` : 'the CPU reference backend (no WebGPU adapter: slower)';
+    io.out(`optimizing ${path} on ${where}: budget ${o.maxAccuracyDrop} points on ${datasetSize(parts.validation)} validation images`);
+    const [wf, af] = o.format?.split(',') ?? [];
+    const cfg: OptimizeConfig = {
+      maxAccuracyDrop: o.maxAccuracyDrop,
+      rate: o.rate,
+      formats: o.format ? { weights: wf, activations: af } : undefined,
+      eliminate: o.eliminate,
+      pack: o.pack,
+      finetune: o.finetune ? { epochs: o.epochs, distill: o.distill } : false,
+      batchSizes: o.batchSizes,
+      reps: o.reps,
+      onStage: (line) => io.note(line),
+    };
+    const t0 = performance.now();
+    const result = await optimize(model, parts, cfg);
+    const seconds = (performance.now() - t0) / 1000;
+    const name = basename(path, extname(path));
+    mkdirSync(o.out, { recursive: true });
+    const deftPath = join(o.out, `${name}.deft`);
+    const onnxPath = join(o.out, `${name}.onnx`);
+    const reportPath = join(o.out, 'report.html');
+    writeFileSync(deftPath, await encodeDeft(result.model.graph, { producer: 'deftnn optimize', source: basename(path), layers: result.report.layers ? [...result.report.layers] : undefined, variants: result.variants }));
+    writeFileSync(onnxPath, exportDenseOnnx(result.model.graph, { modelName: name, producer: 'deftnn optimize' }));
+    writeFileSync(reportPath, renderReport({ ...result.report, model: basename(path) }));
+    const rows = result.variants.map((v) => [v.name, `${(100 * v.accuracy).toFixed(2)}%`, ...o.batchSizes.flatMap((b) => [v.latencyMs[b].toFixed(2), `${v.speedup[b].toFixed(2)}x`])]);
+    for (const line of textTable(['variant', 'accuracy', ...o.batchSizes.flatMap((b) => [`ms @${b}`, `speed-up @${b}`])], rows)) io.out(line);
+    io.out(`accuracy on ${datasetSize(parts.test)} held-out test images; latency: median of ${o.reps} interleaved runs on ${where}`);
+    io.out(`wrote ${deftPath}, ${onnxPath} and ${reportPath} (${seconds.toFixed(0)} s)`);
+    model.dispose();
+    result.model.dispose();
+    return { model: path, backend, adapter: gpu?.name ?? null, seconds, variants: result.variants, elimination: result.elimination?.layers.map(({ removed: _, ...l }) => l), packing: result.packing, files: { deft: deftPath, onnx: onnxPath, report: reportPath } };
+  },
+};

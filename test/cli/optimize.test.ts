@@ -1,0 +1,55 @@
+// `deftnn optimize` as a child process on LeNet-5 and MNIST, small sizes and fixed choices (a
+// rate and formats: the budget searches are tested in test/sve/api.test.ts and test/ndf/): the
+// files it writes load and agree with the variants it reports, and bad input exits with 2.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadMnist } from '../../src/data/mnist.js';
+import { load } from '../../src/model.js';
+import { Tensor } from '../../src/tensor.js';
+import { assertClose } from '../helpers.js';
+import { cliJson, LENET, tempDir } from './fixtures.js';
+
+const small = ['--finetune-images', '256', '--test-images', '200', '--reps', '1', '--batch-sizes', '1,4'];
+
+test('optimize: a fixed rate and formats on LeNet-5 write a .deft, a dense .onnx and the report; every variant is measured', async () => {
+  const out = tempDir();
+  const r = await cliJson(['optimize', LENET, '--dataset', 'mnist', '--rate', '0.5', '--format', 'bf16,bf16', '--out', out, ...small]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.json.variants.map((v: { name: string }) => v.name), ['dense fp32', 'eliminated', 'packed', 'eliminated + packed']);
+  for (const v of r.json.variants) {
+    assert.ok(v.accuracy > 0.8 && v.accuracy <= 1, `${v.name}: ${v.accuracy}`);
+    assert.ok(v.latencyMs[1] > 0 && v.latencyMs[4] > 0, JSON.stringify(v.latencyMs));
+  }
+  assert.equal(r.json.elimination.length, 5, 'every Conv and Gemm of LeNet-5');
+  for (const l of r.json.elimination) assert.equal(l.Kp, l.K - Math.round(0.5 * l.K));
+  const deft = await load(r.json.files.deft, { backend: 'cpu' });
+  assert.ok(deft.graph.nodes.some((n) => n.attrs.kept_rows !== undefined), 'the .deft runs compacted');
+  assert.ok([...(deft.graph.formats ?? new Map()).values()].includes('bf16'), 'and packed');
+  // The dense ONNX export computes what the .deft computes (eliminated rows as zeros, rounded weights).
+  const onnx = await load(r.json.files.onnx, { backend: 'cpu' });
+  const x = new Tensor([1, 1, 28, 28], loadMnist().test.images.slice(0, 784));
+  const a = (await deft.run({ [deft.inputs[0].name]: x }))[deft.outputs[0].name];
+  const b = (await onnx.run({ [onnx.inputs[0].name]: x }))[onnx.outputs[0].name];
+  assertClose(b, a, { atol: 1e-2 }); // the .deft also rounds activations to bf16, the ONNX file does not
+  const html = readFileSync(r.json.files.report, 'utf8');
+  assert.match(html, /<canvas/);
+  for (const v of r.json.variants) assert.ok(html.includes(v.name), v.name);
+});
+
+test('optimize: bad input exits with 2 and says what to do', async () => {
+  const out = tempDir();
+  const bad = async (args: string[], re: RegExp) => {
+    const r = await cliJson(['optimize', ...args, '--out', out]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.json.error.message, re);
+  };
+  await bad([LENET, '--dataset', 'mnist', '--rate', '1'], /--rate must be a number in \[0, 1\)/);
+  await bad([LENET, '--dataset', 'mnist', '--max-accuracy-drop', '-1'], /--max-accuracy-drop must be a number in \[0, 100\)/);
+  await bad([LENET, '--dataset', 'mnist', '--no-eliminate', '--no-pack'], /leave nothing to do/);
+  await bad([LENET, '--dataset', 'nope'], /directory|mnist/);
+  await bad([join(out, 'missing.onnx'), '--dataset', 'mnist'], /does not exist/);
+  assert.ok(!existsSync(join(out, 'report.html')), 'nothing written on failure');
+});
