@@ -10,6 +10,7 @@ import { floatAttr, intAttr, type Activation, type RawAttrs } from '../ops/op.js
 import { isActivation } from '../ops/unary.js';
 import { Tensor } from '../tensor.js';
 import type { Graph, Node } from './ir.js';
+import { inferShapes } from './shapes.js';
 
 /** Where every value comes from and who reads it, for one snapshot of a graph. */
 interface Uses {
@@ -334,9 +335,64 @@ export function eliminateDeadNodes(graph: Graph): Graph {
  * BN folding before activation fusion (Conv -> BN -> Relu becomes one Conv with Relu), and dead
  * code again for the weights the folds replaced.
  */
+// ---- freeBatch ----
+
+/** Ops whose output 0 keeps its batched input's dim 0 only under a condition on the attributes. */
+const KEEPS_BATCH_IF: Readonly<Record<string, (attrs: RawAttrs) => boolean>> = {
+  Transpose: (a) => !Array.isArray(a.perm) || a.perm[0] === 0,
+  Concat: (a) => a.axis !== 0,
+  Split: (a) => (a.axis ?? 0) !== 0,
+  Gather: (a) => (a.axis ?? 0) !== 0,
+  Slice: () => false,
+};
+
+/**
+ * Importing folds shape arithmetic at the input shapes given, so a Reshape whose target was
+ * computed from the batch size ends up with that number in dim 0 ([1, 200] at batch 1), and the
+ * graph runs at no other batch. Where a Reshape's data carries the batch in dim 0 and its target
+ * repeats it, the target's dim 0 becomes 0 (ONNX: copy the input's dim), which changes nothing at
+ * this batch size and frees the others. Batch-carrying values are followed from the graph
+ * inputs through ops that keep dim 0 (conservatively: see KEEPS_BATCH_IF). When the graph still
+ * does not infer at another batch size, it is returned unchanged.
+ */
+export function freeBatch(graph: Graph): Graph {
+  if (graph.inputs.length === 0 || graph.inputs.some((v) => v.shape.length === 0)) return graph;
+  const ig = inferShapes(graph);
+  const batched = new Set(graph.inputs.map((v) => v.name));
+  let changed = false;
+  const nodes = ig.nodes.map((r): Node => {
+    const n = r.node;
+    const from = n.inputs.findIndex((v) => batched.has(v));
+    if (from < 0) return n;
+    const B = r.inputShapes[from][0];
+    const out0 = r.outputShapes[0];
+    if (n.op === 'Reshape' && from === 0) {
+      const target = n.attrs.shape as readonly number[] | undefined;
+      if (target && target[0] === B && (n.attrs.allowzero ?? 0) === 0) {
+        changed = true;
+        batched.add(n.outputs[0]);
+        return { ...n, attrs: { ...n.attrs, shape: [0, ...target.slice(1)] } };
+      }
+      if (target && (target[0] === 0 || target[0] === -1)) batched.add(n.outputs[0]);
+      return n;
+    }
+    const keeps = KEEPS_BATCH_IF[n.op]?.(n.attrs) ?? true;
+    if (keeps && out0 && out0.length > 0 && out0[0] === B) n.outputs.forEach((v, i) => r.outputShapes[i]?.[0] === B && batched.add(v));
+    return n;
+  });
+  if (!changed) return graph;
+  const freed = { ...graph, nodes };
+  try {
+    inferShapes({ ...freed, inputs: freed.inputs.map((v) => ({ ...v, shape: [v.shape[0] + 1, ...v.shape.slice(1)] })) });
+  } catch {
+    return graph;
+  }
+  return freed;
+}
+
 export function optimizeGraph(graph: Graph): Graph {
   let g = eliminateDeadNodes(graph);
-  g = removeIdentities(g);
+  g = freeBatch(removeIdentities(g));
   g = foldBatchNorm(g);
   g = fuseActivations(g);
   return eliminateDeadNodes(g);

@@ -4,13 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMnist } from '../../src/data/mnist.js';
 import { load } from '../../src/model.js';
 import { Tensor } from '../../src/tensor.js';
-import { assertClose } from '../helpers.js';
-import { cliJson, LENET, tempDir } from './fixtures.js';
+import { assertClose, rng } from '../helpers.js';
+import { CLASSIFIER, cliJson, LENET, rotate180, tempDir, textLine, writePng } from './fixtures.js';
 
 const small = ['--finetune-images', '256', '--test-images', '200', '--reps', '1', '--batch-sizes', '1,4'];
 
@@ -37,6 +37,22 @@ test('optimize: a fixed rate and formats on LeNet-5 write a .deft, a dense .onnx
   const html = readFileSync(r.json.files.report, 'utf8');
   assert.match(html, /<canvas/);
   for (const v of r.json.variants) assert.ok(html.includes(v.name), v.name);
+});
+
+test('optimize: the PaddleOCR classifier on a folder of text lines (0/ and 180/), on the CPU backend', async () => {
+  const lines = join(tempDir(), 'lines');
+  for (const [k, angle] of ['0', '180'].entries()) {
+    mkdirSync(join(lines, angle), { recursive: true });
+    for (let i = 0; i < 8; i++) writePng(join(lines, angle, `${i}.png`), k ? rotate180(textLine(rng(10 * k + i))) : textLine(rng(10 * k + i)));
+  }
+  const out = tempDir();
+  const r = await cliJson(['optimize', CLASSIFIER, '--dataset', lines, '--input-shape', 'x=1,3,48,192', '--mean', '0.5', '--std', '0.5', '--rate', '0.25', '--format', 'bf16', '--reps', '1', '--batch-sizes', '1', '--backend', 'cpu', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.variants.length, 4);
+  assert.ok(r.json.elimination.length > 0, 'some layers eliminated (depthwise ones stay dense)');
+  const deft = await load(r.json.files.deft, { backend: 'cpu' });
+  assert.deepEqual(deft.inputs[0].shape, [1, 3, 48, 192]);
+  assert.ok(existsSync(r.json.files.onnx) && existsSync(r.json.files.report));
 });
 
 test('optimize: bad input exits with 2 and says what to do', async () => {

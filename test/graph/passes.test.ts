@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Graph, Node } from '../../src/graph/ir.js';
-import { eliminateDeadNodes, foldBatchNorm, fuseActivations, optimizeGraph, removeIdentities, unfuseActivations } from '../../src/graph/passes.js';
+import { eliminateDeadNodes, foldBatchNorm, freeBatch, fuseActivations, optimizeGraph, removeIdentities, unfuseActivations } from '../../src/graph/passes.js';
 import { CpuSession, GpuSession } from '../../src/graph/session.js';
 import type { RawAttrs } from '../../src/ops/op.js';
 import { getOp } from '../../src/ops/registry.js';
@@ -403,6 +403,36 @@ test('unfuseActivations splits every fused activation off again: structure and o
   assert.deepEqual(out.nodes[1].attrs, { alpha: 0.2 });
   await assertSameOutputs(g, out, 30, { atol: 1e-6, rtol: 1e-6 });
   assert.equal(unfuseActivations(g), g, 'nothing fused: the same graph');
+});
+
+test('freeBatch: a Reshape that fixed the import-time batch copies it instead, so the graph runs at any batch', async () => {
+  const r = rng(6);
+  const g = graph(
+    [['x', [1, 2, 3, 3]]],
+    ['y', 't'],
+    [
+      n('conv', 'Conv', ['x', 'w'], ['c'], {}),
+      n('flat', 'Reshape', ['c'], ['f'], { shape: [1, 4] }),
+      n('fc', 'Gemm', ['f', 'w2'], ['y'], { transB: 1 }),
+      // dim 0 of a transposed value is not the batch: its Reshape stays as it is (c is [1, 4, 1, 1]).
+      n('tr', 'Transpose', ['c'], ['ct'], { perm: [1, 0, 2, 3] }),
+      n('keep', 'Reshape', ['ct'], ['t'], { shape: [1, -1] }),
+    ],
+    { w: randomTensor([4, 2, 3, 3], r), w2: randomTensor([3, 4], r) },
+  );
+  const out = applyPure(freeBatch, g);
+  assert.deepEqual(out.nodes[1].attrs.shape, [0, 4]);
+  assert.deepEqual(out.nodes[4].attrs.shape, [1, -1]);
+  await assertSameOutputs(g, out, 1, { atol: 0, rtol: 0 });
+  // At batch 3 the freed graph gives each image what batch 1 gives it (the fixed one cannot run there).
+  const fc = { ...out, outputs: ['y'], nodes: out.nodes.slice(0, 3) };
+  const x = randomTensor([3, 2, 3, 3], r);
+  const all = (await new CpuSession({ ...fc, inputs: [{ name: 'x', shape: [3, 2, 3, 3] }] }).run({ x })).y;
+  for (let i = 0; i < 3; i++) {
+    const one = (await new CpuSession(fc).run({ x: new Tensor([1, 2, 3, 3], x.data.slice(i * 18, (i + 1) * 18)) })).y;
+    assertClose(new Tensor([1, 3], all.data.slice(i * 3, i * 3 + 3)), one, { atol: 1e-6 });
+  }
+  assert.equal(freeBatch(out), out, 'nothing left to free: the same graph');
 });
 
 test('fuseActivations into Gemm and MatMul', async () => {
