@@ -19,12 +19,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
-import { create, globals } from 'webgpu';
 import { Gpu } from '../src/device/gpu.js';
 import { load } from '../src/model.js';
 import { seededRandom } from '../src/random.js';
 import { Tensor } from '../src/tensor.js';
 import { markdownTable, timeInterleaved, type Variant } from './harness.js';
+import { installDawn, PRECISE_TIMESTAMPS } from './peers.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string): string | undefined => {
@@ -46,14 +46,10 @@ const OUTPUT = 'softmax_0.tmp_0';
 const H = 48;
 const W = 192;
 
-// Mesa reads this when the Vulkan device is created, so it must be set before create().
+// Mesa reads this when the Vulkan device is created, so it must be set before installDawn().
 if (!SHADER_CACHE) process.env.MESA_SHADER_CACHE_DISABLE = 'true';
-// One Dawn instance for deftnn and onnxruntime-web alike (Gpu.acquire takes navigator.gpu when it
-// is set), so both get the same adapter. Held at module level for the whole run: Dawn crashes if
-// this object is garbage collected.
-const dawn: GPU = create([]);
-Object.assign(globalThis, globals);
-(globalThis as { navigator?: unknown }).navigator = { gpu: dawn };
+// One Dawn instance for deftnn and onnxruntime-web alike, so both get the same adapter.
+installDawn([PRECISE_TIMESTAMPS]);
 
 const t0 = performance.now();
 const acquired = await Gpu.acquire();

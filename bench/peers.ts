@@ -11,10 +11,16 @@ import { create, globals } from 'webgpu';
 
 let dawn: GPU | undefined;
 
-/** Install a Dawn instance as `navigator.gpu` (once; later calls return the same instance). */
-export function installDawn(): GPU {
+/** Benchmarks that time single kernels with timestamp queries pass it to installDawn(). */
+export { PRECISE_TIMESTAMPS } from '../src/device/gpu.js';
+
+/**
+ * Install a Dawn instance as `navigator.gpu` (once; later calls return the same instance, and
+ * only the first call's `flags`, options of the `webgpu` package's create(), apply).
+ */
+export function installDawn(flags: readonly string[] = []): GPU {
   if (!dawn) {
-    dawn = create([]);
+    dawn = create([...flags]);
     // Dawn's enums (GPUBufferUsage, GPUShaderStage, ...), which WebGPU code expects as globals.
     Object.assign(globalThis, globals);
     (globalThis as { navigator?: unknown }).navigator = { gpu: dawn };

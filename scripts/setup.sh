@@ -16,6 +16,7 @@ if ! dpkg -s mesa-vulkan-drivers 2>/dev/null | grep -q '^Version: 2[5-9]' || ! d
   apt-get install -y -q -t bookworm-backports mesa-vulkan-drivers libvulkan1
   apt-get install -y -q dataset-fashion-mnist chromium
 fi
+command -v xz >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q xz-utils; } # GPU bundle (npm run bundle:gpu)
 
 cd "$(dirname "$0")/.."
 npm ci --no-audit --no-fund

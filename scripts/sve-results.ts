@@ -14,14 +14,15 @@
 // measured, so an interrupted run resumes; delete the cache to measure again.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { RESULTS_DOC, writeResultsSection } from './results-doc.js';
 import { execSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { datasetSize, permutation, subset, type Dataset } from '../src/data/dataset.js';
 import { loadFashionMnist } from '../src/data/idx.js';
 import { loadMnist } from '../src/data/mnist.js';
+import { pseudoLabelled, textLines } from '../src/data/textlines.js';
 import { Gpu } from '../src/device/gpu.js';
-import type { Graph } from '../src/graph/ir.js';
 import { GpuSession, type NodeTiming } from '../src/graph/session.js';
 import { load } from '../src/model.js';
 import { seededRandom } from '../src/random.js';
@@ -62,44 +63,6 @@ const SUBJECTS: Subject[] = [
   { name: 'resnet', file: 'zoo/resnet.onnx', input: 'input', shape: [1, 1, 28, 28], data: loadFashionMnist },
   { name: 'ocr', file: OCR, input: 'x', shape: [1, 3, 48, 192], data: textLines, agreement: true },
 ];
-
-/** Synthetic text lines for the OCR classifier: four MNIST digits scaled to 48x48, side by side, half turned 180°, normalised to [-1, 1]. */
-function textLines(): { train: Dataset; test: Dataset } {
-  const m = loadMnist();
-  const make = (src: Dataset, n: number, seed: number, name: string): Dataset => {
-    const rand = seededRandom(seed);
-    const images = new Float32Array(n * 3 * 48 * 192);
-    for (let i = 0; i < n; i++) {
-      const flip = i % 2 === 1;
-      for (let d = 0; d < 4; d++) {
-        const j = Math.floor(rand() * datasetSize(src));
-        for (let y = 0; y < 48; y++) {
-          for (let x = 0; x < 48; x++) {
-            const v = src.images[j * 784 + Math.floor((y * 28) / 48) * 28 + Math.floor((x * 28) / 48)];
-            const [ty, tx] = flip ? [47 - y, 191 - (d * 48 + x)] : [y, d * 48 + x];
-            for (let c = 0; c < 3; c++) images[((i * 3 + c) * 48 + ty) * 192 + tx] = (1 - v - 0.5) / 0.5; // dark ink on white
-          }
-        }
-      }
-    }
-    return { name, images, labels: new Uint8Array(n), imageShape: [3, 48, 192], classes: 2 };
-  };
-  return { train: make(m.train, 4096, 1, 'text lines (train)'), test: make(m.test, 1000, 2, 'text lines (test)') };
-}
-
-/** The same images labelled with the model's own answers. */
-async function pseudoLabelled(graph: Graph, ds: Dataset, gpu: Gpu): Promise<Dataset> {
-  const input = graph.inputs[0];
-  const s = new GpuSession(gpu, { ...graph, inputs: [{ name: input.name, shape: [1, ...input.shape.slice(1)] }] });
-  const per = ds.images.length / datasetSize(ds);
-  const labels = new Uint8Array(datasetSize(ds));
-  for (let i = 0; i < labels.length; i++) {
-    const out = (await s.run({ [input.name]: new Tensor([1, ...input.shape.slice(1)], ds.images.subarray(i * per, (i + 1) * per)) }))[graph.outputs[0]].data;
-    labels[i] = out.indexOf(Math.max(...out));
-  }
-  s.dispose();
-  return { ...ds, labels };
-}
 
 function cached<T>(model: string, key: string, fn: () => Promise<T>): Promise<T> {
   const path = `${CACHE}/${model}.json`;
@@ -233,11 +196,6 @@ Latency: the machine was shared with other jobs, so medians move by tens of perc
 are given beside them.
 ${sections.join('\n')}
 `;
-const path = 'docs/results.md';
-const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Results\n';
-const start = old.indexOf('## Synapse vector elimination');
-const end = start < 0 ? -1 : old.indexOf('\n## ', start + 5);
-const next = start < 0 ? `${old.trimEnd()}\n\n${section}` : old.slice(0, start) + section + (end < 0 ? '' : old.slice(end + 1));
-writeFileSync(path, next);
-console.log(`\nwrote ${path}`);
+writeResultsSection('## Synapse vector elimination', section);
+console.log(`\nwrote ${RESULTS_DOC}`);
 gpu.destroy();

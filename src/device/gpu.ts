@@ -32,6 +32,12 @@ export class GpuError extends Error {
 
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC, numeric so browsers without globals work
 
+/**
+ * Dawn rounds timestamp queries to 2^16 ns (65.5 µs) unless this feature is off; per-layer timings
+ * (the elimination budget search, the results tables) need finer ticks than that.
+ */
+export const PRECISE_TIMESTAMPS = 'disable-dawn-features=timestamp_quantization';
+
 /** Where WebGPU comes from: the browser's navigator.gpu, or Dawn through the npm `webgpu` package. */
 async function findGpu(): Promise<GPU | null> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
@@ -47,7 +53,7 @@ async function findGpu(): Promise<GPU | null> {
   for (const [k, v] of Object.entries(dawn.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  return dawn.create([]);
+  return dawn.create([PRECISE_TIMESTAMPS]);
 }
 
 export class Gpu {
