@@ -2,6 +2,7 @@
 // tensors, one-node graphs run on either backend, and closeness checks that say where they failed.
 
 import assert from 'node:assert/strict';
+import { permutation } from '../src/data/dataset.js';
 import { Gpu } from '../src/device/gpu.js';
 import type { Graph } from '../src/graph/ir.js';
 import { CpuSession, GpuSession } from '../src/graph/session.js';
@@ -37,6 +38,11 @@ export function randomTensor(shape: Shape, rand: () => number, lo = -1, hi = 1):
 }
 
 /** An integer in [lo, hi]. */
+/** `count` sorted distinct rows of 0..K-1, drawn at random (kept-row lists for compacted ops). */
+export function pickRows(K: number, count: number, rand: () => number): number[] {
+  return Array.from(permutation(K, rand).subarray(0, count)).sort((a, b) => a - b);
+}
+
 export function randInt(rand: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rand() * (hi - lo + 1));
 }

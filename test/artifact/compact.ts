@@ -6,16 +6,7 @@
 import type { Graph, Node } from '../../src/graph/ir.js';
 import { inferShapes } from '../../src/graph/shapes.js';
 import { Tensor } from '../../src/tensor.js';
-
-/** `keep` of 0..K-1, sorted, chosen with `rand`. */
-function keepRows(K: number, keep: number, rand: () => number): number[] {
-  const all = Array.from({ length: K }, (_, i) => i);
-  for (let i = K - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [all[i], all[j]] = [all[j], all[i]];
-  }
-  return all.slice(0, keep).sort((a, b) => a - b);
-}
+import { pickRows } from '../helpers.js';
 
 export function compactByHand(graph: Graph, rand: () => number, opts: { fraction?: number; perGroup?: boolean } = {}): { compacted: Graph; zeroed: Graph } {
   const fraction = opts.fraction ?? 0.6;
@@ -41,7 +32,7 @@ export function compactByHand(graph: Graph, rand: () => number, opts: { fraction
       const K = Cg * KH * KW;
       const group = (n.attrs.group as number | undefined) ?? 1;
       const Kp = Math.max(1, Math.round(fraction * K));
-      const lists = Array.from({ length: opts.perGroup && group > 1 ? group : 1 }, () => keepRows(K, Kp, rand));
+      const lists = Array.from({ length: opts.perGroup && group > 1 ? group : 1 }, () => pickRows(K, Kp, rand));
       const data = new Float32Array(M * Kp);
       for (let oc = 0; oc < M; oc++) {
         const rows = lists.length > 1 ? lists[Math.floor(oc / (M / group))] : lists[0];
@@ -56,7 +47,7 @@ export function compactByHand(graph: Graph, rand: () => number, opts: { fraction
       const transB = n.attrs.transB === 1;
       const [K, N] = transB ? [w.shape[1], w.shape[0]] : [w.shape[0], w.shape[1]];
       const Kp = Math.max(1, Math.round(fraction * K));
-      kept = keepRows(K, Kp, rand);
+      kept = pickRows(K, Kp, rand);
       const data = new Float32Array(Kp * N);
       for (let j = 0; j < Kp; j++) for (let c = 0; c < N; c++) data[transB ? c * Kp + j : j * N + c] = w.data[transB ? c * K + kept[j] : kept[j] * N + c];
       for (let k = 0; k < K; k++) if (!kept.includes(k)) for (let c = 0; c < N; c++) zero[transB ? c * K + k : k * N + c] = 0;

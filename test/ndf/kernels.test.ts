@@ -20,7 +20,7 @@ import { defineFormat, FORMATS, pack, quantize, storageBytes, unpack, type Float
 import type { IoFormats, KernelContext, RawAttrs } from '../../src/ops/op.js';
 import { getOp } from '../../src/ops/registry.js';
 import { sizeOf, Tensor } from '../../src/tensor.js';
-import { randomTensor, rng, testGpu } from '../helpers.js';
+import { pickRows, randomTensor, rng, testGpu } from '../helpers.js';
 
 const gpu = await testGpu();
 const skip = !gpu && 'no WebGPU adapter';
@@ -126,15 +126,6 @@ const CONVS: ConvCase[] = [
   // compacted pointwise.
   { x: [1, 8, 4, 4], M: 5, k: [1, 1], attrs: {}, keep: 5, f: { x: bf16, w: e5m2, y: bf16 } },
 ];
-
-function pickRows(K: number, count: number, r: () => number): number[] {
-  const all = Array.from({ length: K }, (_, i) => i);
-  for (let i = K - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [all[i], all[j]] = [all[j], all[i]];
-  }
-  return all.slice(0, count).sort((a, b) => a - b);
-}
 
 CONVS.forEach((c, ci) => {
   // The depthwise kernel is direct (no GEMM core): one variant is enough.

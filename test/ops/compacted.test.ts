@@ -14,21 +14,11 @@ import { keptTableOptions } from '../../src/ops/conv.js';
 import type { RawAttrs } from '../../src/ops/op.js';
 import { Tensor, type Shape } from '../../src/tensor.js';
 import { checkOp } from '../autograd/check.js';
-import { assertClose, randInt, randomTensor, rng, runBoth, runGpuWith, testGpu } from '../helpers.js';
+import { assertClose, pickRows, randInt, randomTensor, rng, runBoth, runGpuWith, testGpu } from '../helpers.js';
 
 const gpu = await testGpu();
 const skip = !gpu && 'no WebGPU adapter';
 const tol = (K: number) => ({ atol: 1e-4 * Math.max(1, K / 64), rtol: 1e-4 });
-
-/** `count` sorted distinct rows of 0..K-1, drawn at random. */
-function pickRows(K: number, count: number, r: () => number): number[] {
-  const all = Array.from({ length: K }, (_, i) => i);
-  for (let i = K - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [all[i], all[j]] = [all[j], all[i]];
-  }
-  return all.slice(0, count).sort((a, b) => a - b);
-}
 
 /** w [M, K'] spread into [M, K] with zeros in the eliminated columns; row m uses rowsOf(m). */
 function expand(w: Tensor, rowsOf: (m: number) => readonly number[], K: number): Float32Array {

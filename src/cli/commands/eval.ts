@@ -6,13 +6,12 @@
 
 import type { Command } from 'commander';
 import { permutation, subset, type Dataset } from '../../data/dataset.js';
-import { FASHION_MNIST_DIR } from '../../data/idx.js';
 import type { Session } from '../../graph/session.js';
 import { inferShapes } from '../../graph/shapes.js';
 import { seededRandom } from '../../random.js';
 import { sizeOf, Tensor } from '../../tensor.js';
-import { backendOption, CliError, inputShapeOption, numberList, positiveInt, progressBar, UsageError, type BackendChoice, type Io } from '../common.js';
-import { builtInDataset } from '../datasets.js';
+import { backendOption, CliError, inputShapeOption, positiveInt, progressBar, UsageError, type BackendChoice, type Io } from '../common.js';
+import { builtInDataset, datasetOptions } from '../datasets.js';
 import { readImageDir } from '../images.js';
 import { makeSession, pickBackend, readModelFile, type ModelFile } from '../model-file.js';
 import type { CliCommand } from './index.js';
@@ -73,11 +72,8 @@ export const evalCommand: CliCommand = {
       .option('-n, --limit <n>', 'evaluate this many images (a fixed random sample of the set)', positiveInt)
       .option('--batch <n>', 'images per run', positiveInt, 32)
       .option('-b, --backend <backend>', "'webgpu' or 'cpu' (default: webgpu when there is an adapter)", backendOption)
-      .option('--input-shape <name=dims>', 'fix the input shape where the model leaves sizes free, e.g. x=1,3,48,192 (the batch is --batch)', inputShapeOption)
-      .option('--fashion-dir <dir>', 'where the Fashion-MNIST IDX files are', FASHION_MNIST_DIR)
-      .option('--mean <m>', 'image folders: normalisation mean (per channel)', numberList)
-      .option('--std <s>', 'image folders: normalisation std (per channel)', numberList)
-      .option('--invert', 'image folders: use 255 - pixel');
+      .option('--input-shape <name=dims>', 'fix the input shape where the model leaves sizes free, e.g. x=1,3,48,192 (the batch is --batch)', inputShapeOption);
+    datasetOptions(cmd);
   },
   async action(args, raw, io: Io) {
     const [path] = args as [string];

@@ -17,14 +17,13 @@ import type { Command } from 'commander';
 import { encodeDeft } from '../../artifact/deft.js';
 import { exportDenseOnnx } from '../../artifact/dense.js';
 import { datasetSize, permutation, subset, type Dataset } from '../../data/dataset.js';
-import { FASHION_MNIST_DIR } from '../../data/idx.js';
 import { inferShapes } from '../../graph/shapes.js';
 import { fromGraph } from '../../model.js';
 import { optimize, type OptimizeConfig } from '../../optimize.js';
 import { seededRandom } from '../../random.js';
 import { renderReport } from '../../report/report.js';
-import { backendOption, inputShapeOption, numberList, positiveInt, positiveIntList, textTable, UsageError, type BackendChoice, type Io } from '../common.js';
-import { builtInDataset } from '../datasets.js';
+import { backendOption, inputShapeOption, positiveInt, positiveIntList, textTable, UsageError, type BackendChoice, type Io } from '../common.js';
+import { builtInDataset, datasetOptions } from '../datasets.js';
 import { readImageDir } from '../images.js';
 import { pickBackend, readModelFile } from '../model-file.js';
 import type { CliCommand } from './index.js';
@@ -104,11 +103,8 @@ export const optimizeCommand: CliCommand = {
       .option('--reps <n>', 'timed runs per variant and batch size', positiveInt, 9)
       .option('-o, --out <dir>', 'directory for <name>.deft, <name>.onnx and report.html', 'deftnn-out')
       .option('-b, --backend <backend>', "'webgpu' or 'cpu' (default: webgpu when there is an adapter)", backendOption)
-      .option('--input-shape <name=dims>', 'fix the input shape where the model leaves sizes free, e.g. x=1,3,48,192', inputShapeOption)
-      .option('--fashion-dir <dir>', 'where the Fashion-MNIST IDX files are', FASHION_MNIST_DIR)
-      .option('--mean <m>', 'image folders: normalisation mean (per channel)', numberList)
-      .option('--std <s>', 'image folders: normalisation std (per channel)', numberList)
-      .option('--invert', 'image folders: use 255 - pixel');
+      .option('--input-shape <name=dims>', 'fix the input shape where the model leaves sizes free, e.g. x=1,3,48,192', inputShapeOption);
+    datasetOptions(cmd);
   },
   async action(args, raw, io: Io) {
     const [path] = args as [string];
