@@ -97,7 +97,8 @@ Files: \`zoo/<model>.onnx\` (opset 17, float32; the inference graphs, batch 1). 
 fixed split of \`src/data/mnist.ts\` (first 80% of each class trains, the rest tests);
 Fashion-MNIST its standard 60,000/10,000 split. FLOPs are per image (a multiply-add counts 2).
 "ORT diff" is the largest output difference between onnxruntime-node running the exported file
-and deftnn on 16 test images.
+and deftnn on 16 test images. \`zoo/lenet5.deft\` is LeNet-5 optimised by \`npm run demo\` (both
+methods, fine-tuned; the browser demo's default \"optimized\" model).
 
 | model | data | test accuracy | target | parameters | MFLOPs | epochs | training time | ORT diff | trained |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |

@@ -16,7 +16,7 @@ import { CpuSession, GpuSession, type Session } from './graph/session.js';
 import type { Model } from './model.js';
 import { pack, type FormatChoice, type PackReport } from './ndf/pack.js';
 import type { ReportData, ReportLayer, ReportVariant } from './report/report.js';
-import { eliminate, type EliminationReport, type FinetuneConfig } from './sve/api.js';
+import { eliminate, type EliminateProgress, type EliminationReport, type FinetuneConfig } from './sve/api.js';
 import { eligibleLayers } from './sve/unroll.js';
 import { Tensor } from './tensor.js';
 import { median, timeInterleaved } from './timing.js';
@@ -52,6 +52,8 @@ export interface OptimizeConfig {
   readonly reps?: number;
   /** A line per stage, for progress output. */
   readonly onStage?: (line: string) => void;
+  /** Progress within the elimination (calibration, sensitivity, search, fine-tuning steps). */
+  readonly onProgress?: (p: EliminateProgress) => void;
 }
 
 export interface VariantResult {
@@ -96,7 +98,7 @@ export async function optimize(model: Model, data: OptimizeData, cfg: OptimizeCo
       validation: data.validation,
       finetune,
       ...(cfg.rate !== undefined ? { rate: cfg.rate } : { maxAccuracyDrop: share * budget }),
-      onProgress: (p) => stage(`  ${p.stage} ${p.done}${p.total ? `/${p.total}` : ''}${p.detail ? ` ${p.detail}` : ''}`),
+      onProgress: cfg.onProgress,
     });
     elimination = e.elimination;
     const acc = e.elimination.accuracy!;

@@ -69,6 +69,50 @@ export function progressBar(label: string, total: number): { tick(n?: number, fi
   };
 }
 
+/** One step of long work that runs through named stages (total 0 when unknown). */
+export interface StageProgress {
+  readonly stage: string;
+  readonly done: number;
+  readonly total: number;
+  readonly detail?: string;
+}
+
+/**
+ * Progress through stages: on a terminal a bar per stage; otherwise a note when a stage starts
+ * and at each tenth of it, so that a log shows progress without a line per step.
+ */
+export function stagedProgress(io: Io): { update(p: StageProgress): void; stop(): void } {
+  let stage = '';
+  let bar: ReturnType<typeof progressBar> | undefined;
+  let shown = 0;
+  let tenth = -1;
+  return {
+    update(p) {
+      if (p.stage !== stage) {
+        bar?.stop();
+        stage = p.stage;
+        bar = process.stderr.isTTY && p.total > 0 ? progressBar(`  ${stage}`, p.total) : undefined;
+        shown = 0;
+        tenth = -1;
+      }
+      if (bar) {
+        bar.tick(p.done - shown, { detail: p.detail ?? '' });
+        shown = p.done;
+        return;
+      }
+      const t = p.total > 0 ? Math.floor((10 * p.done) / p.total) : 0;
+      if (t === tenth) return;
+      tenth = t;
+      io.note(`  ${p.stage} ${p.done}${p.total ? `/${p.total}` : ''}${p.detail ? ` ${p.detail}` : ''}`);
+    },
+    stop() {
+      bar?.stop();
+      bar = undefined;
+      stage = '';
+    },
+  };
+}
+
 /** A file that must exist (a usage error otherwise, naming the option). */
 export function existingFile(path: string, what: string): string {
   if (!existsSync(path)) throw new UsageError(`${what} '${path}' does not exist`);

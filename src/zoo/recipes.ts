@@ -55,7 +55,7 @@ export const ZOO: readonly ZooModel[] = [
     }),
   },
   { name: 'vgg', dataset: 'fashion-mnist', target: 0.92, seed: 2, epochs: 4, build: (seed) => vggSmall({ seed }), recipe: adamw },
-  { name: 'resnet', dataset: 'fashion-mnist', target: 0.925, seed: 3, epochs: 6, build: (seed) => resnetSmall({ seed }), recipe: adamw },
+  { name: 'resnet', dataset: 'fashion-mnist', target: 0.925, seed: 3, epochs: 8, build: (seed) => resnetSmall({ seed }), recipe: adamw },
 ];
 
 export function zooModel(name: string): ZooModel | undefined {

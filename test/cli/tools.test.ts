@@ -1,6 +1,6 @@
 // `deftnn info`, `eval`, `bench` and `train` as child processes on small inputs: their --json
 // documents checked against what the library computes in process, their text output, and the
-// exit codes of bad input.
+// exit codes of bad input; and the progress notes long commands write without a terminal.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { graphCost } from '../../src/graph/cost.js';
 import { inferShapes } from '../../src/graph/shapes.js';
 import { load } from '../../src/model.js';
 import { compactByHand } from '../artifact/compact.js';
+import { stagedProgress, type Io } from '../../src/cli/common.js';
 import { rng, testGpu } from '../helpers.js';
 import { CLASSIFIER, cli, cliJson, LENET, rotate180, tempDir, textLine, writeDigitFolder, writePng } from './fixtures.js';
 
@@ -149,4 +150,21 @@ test('train: a quick LeNet-5 run writes an ONNX file that loads; bad arguments e
   const ext = await cli(['train', 'lenet5', '--out', join(dir, 'x.txt')]);
   assert.equal(ext.code, 2);
   assert.match(ext.stderr, /must end in \.onnx or \.deft/);
+});
+
+test('stagedProgress without a terminal: a note when a stage starts and at each tenth, none per step', { skip: process.stderr.isTTY && 'stderr is a terminal' }, () => {
+  const notes: string[] = [];
+  const io: Io = { json: false, out() {}, note: (l) => notes.push(l) };
+  const p = stagedProgress(io);
+  p.update({ stage: 'calibrate', done: 64, total: 0, detail: '1 batches' });
+  p.update({ stage: 'calibrate', done: 128, total: 0, detail: '2 batches' });
+  for (let i = 1; i <= 125; i++) p.update({ stage: 'finetune', done: i, total: 125 });
+  p.update({ stage: 'finetune', done: 125, total: 125 });
+  p.stop();
+  p.update({ stage: 'finetune', done: 1, total: 3 }); // after stop() the same stage starts again
+  assert.deepEqual(notes, [
+    '  calibrate 64 1 batches',
+    ...[1, 13, 25, 38, 50, 63, 75, 88, 100, 113, 125].map((d) => `  finetune ${d}/125`),
+    '  finetune 1/3',
+  ]);
 });

@@ -22,7 +22,7 @@ import { fromGraph } from '../../model.js';
 import { optimize, type OptimizeConfig } from '../../optimize.js';
 import { seededRandom } from '../../random.js';
 import { renderReport } from '../../report/report.js';
-import { backendOption, inputShapeOption, positiveInt, positiveIntList, textTable, UsageError, type BackendChoice, type Io } from '../common.js';
+import { backendOption, inputShapeOption, positiveInt, positiveIntList, stagedProgress, textTable, UsageError, type BackendChoice, type Io } from '../common.js';
 import { builtInDataset, datasetOptions } from '../datasets.js';
 import { readImageDir } from '../images.js';
 import { pickBackend, readModelFile } from '../model-file.js';
@@ -123,6 +123,7 @@ export const optimizeCommand: CliCommand = {
     const where = backend === 'webgpu' ? `WebGPU (${gpu!.name})` : 'the CPU reference backend (no WebGPU adapter: slower)';
     io.out(`optimizing ${path} on ${where}: budget ${o.maxAccuracyDrop} points on ${datasetSize(parts.validation)} validation images`);
     const [wf, af] = o.format?.split(',') ?? [];
+    const progress = stagedProgress(io);
     const cfg: OptimizeConfig = {
       maxAccuracyDrop: o.maxAccuracyDrop,
       rate: o.rate,
@@ -132,10 +133,14 @@ export const optimizeCommand: CliCommand = {
       finetune: o.finetune ? { epochs: o.epochs, distill: o.distill } : false,
       batchSizes: o.batchSizes,
       reps: o.reps,
-      onStage: (line) => io.note(line),
+      onStage: (line) => {
+        progress.stop();
+        io.note(line);
+      },
+      onProgress: (p) => progress.update(p),
     };
     const t0 = performance.now();
-    const result = await optimize(model, parts, cfg);
+    const result = await optimize(model, parts, cfg).finally(() => progress.stop());
     const seconds = (performance.now() - t0) / 1000;
     const name = basename(path, extname(path));
     mkdirSync(o.out, { recursive: true });
