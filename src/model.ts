@@ -27,8 +27,9 @@ export interface LoadOptions {
   /** A device to share with other models (default: one device shared by all models loaded without one). */
   readonly gpu?: Gpu;
   /**
-   * Run the graph passes (BatchNormalization folded into Conv/Gemm, activations fused into their
-   * producer, dead code removed) after import; default true. false runs the graph as imported.
+   * Run the graph passes (BatchNormalization folded into Conv/Gemm, hard-swish spellings made one
+   * op, activations fused into their producer, dead code removed) after import; default true.
+   * false runs the graph as imported.
    */
   readonly optimize?: boolean;
 }

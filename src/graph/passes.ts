@@ -306,6 +306,89 @@ export function unfuseActivations(graph: Graph): Graph {
   return { ...graph, nodes };
 }
 
+// ---- recognizeHardSwish ----
+
+/** Whether `name` is a one-element constant equal to `value` (as a float32). */
+function isScalar(graph: Graph, name: string | undefined, value: number): boolean {
+  const t = constant(graph, graph.initializers, name);
+  return !!t && t.data.length === 1 && t.data[0] === Math.fround(value);
+}
+
+/**
+ * Exporters that predate ONNX's HardSwish (opset 14) spell x * relu6(x + 3) / 6 in four
+ * elementwise ops (PaddleOCR's MobileNetV3: Add, Clip, Mul, Div after nearly every conv), each a
+ * kernel and a round trip through memory. This pass rewrites these spellings into one HardSwish,
+ * which fuseActivations then folds into the producing Conv:
+ *   Div|Mul(Mul(x, Clip(Add(x, 3), 0, 6)), 6|1/6)      (the division last)
+ *   Mul(x, Div|Mul(Clip(Add(x, 3), 0, 6), 6|1/6))      (the division first)
+ *   Mul(x, HardSigmoid(x; alpha 1/6, beta 1/2))         (PyTorch before opset 14)
+ * with the operands of Add and Mul in either order. Every intermediate value must be read only
+ * inside the pattern and not be a graph output; x may have other readers.
+ */
+export function recognizeHardSwish(graph: Graph): Graph {
+  const u = uses(graph);
+  const producer = new Map<string, Node>();
+  for (const node of graph.nodes) for (const v of node.outputs) producer.set(v, node);
+  /** The node producing `v` (with op `op`, if given) when `v` is read once and is internal. */
+  const inner = (v: string | undefined, op?: string): Node | undefined => {
+    const p = v === undefined ? undefined : producer.get(v);
+    return p && (op === undefined || p.op === op) && p.outputs.length === 1 && u.reads.get(v!) === 1 && !u.graphOutputs.has(v!) ? p : undefined;
+  };
+  /** The other operand of a binary node when one of its two operands is `v`. */
+  const other = (node: Node, v: string): string | undefined => (node.inputs[0] === v ? node.inputs[1] : node.inputs[1] === v ? node.inputs[0] : undefined);
+  /** x when `v` is relu6(x + 3) (Clip(Add(x, 3), 0, 6)), with the nodes it takes. */
+  const relu6Plus3 = (v: string | undefined): { x: string; nodes: Node[] } | undefined => {
+    // The importer turns Clip's bound inputs (opset 11+) into these attributes.
+    const clip = inner(v, 'Clip');
+    if (!clip || clip.inputs.length !== 1 || floatAttr(clip.attrs, 'min', -Infinity) !== 0 || floatAttr(clip.attrs, 'max', Infinity) !== 6) return undefined;
+    const add = inner(clip.inputs[0], 'Add');
+    if (!add || add.inputs.length !== 2) return undefined;
+    const x = isScalar(graph, add.inputs[1], 3) ? add.inputs[0] : isScalar(graph, add.inputs[0], 3) ? add.inputs[1] : undefined;
+    return x === undefined ? undefined : { x, nodes: [add, clip] };
+  };
+  /** The operand `node` divides by 6 (Div by 6, or Mul by 1/6 in either order). */
+  const sixthOf = (node: Node): string | undefined => {
+    if (node.inputs.length !== 2) return undefined;
+    if (node.op === 'Div') return isScalar(graph, node.inputs[1], 6) ? node.inputs[0] : undefined;
+    if (node.op !== 'Mul') return undefined;
+    return isScalar(graph, node.inputs[1], 1 / 6) ? node.inputs[0] : isScalar(graph, node.inputs[0], 1 / 6) ? node.inputs[1] : undefined;
+  };
+  /** x and the pattern's nodes when `node` computes hardswish(x), by any of the three spellings. */
+  const match = (node: Node): { x: string; nodes: Node[] } | undefined => {
+    if (node.outputs.length !== 1) return undefined;
+    const divided = sixthOf(node);
+    const mul = divided === undefined ? undefined : inner(divided, 'Mul');
+    if (mul && mul.inputs.length === 2) {
+      for (const [x, h] of [mul.inputs, [...mul.inputs].reverse()]) {
+        const r = relu6Plus3(h);
+        if (r && r.x === x) return { x, nodes: [...r.nodes, mul, node] };
+      }
+    }
+    if (node.op !== 'Mul' || node.inputs.length !== 2) return undefined;
+    for (const [x, h] of [node.inputs, [...node.inputs].reverse()]) {
+      const sig = inner(h, 'HardSigmoid');
+      if (sig && sig.inputs[0] === x && Math.fround(floatAttr(sig.attrs, 'alpha', 0.2)) === Math.fround(1 / 6) && floatAttr(sig.attrs, 'beta', 0.5) === 0.5) return { x, nodes: [sig, node] };
+      const div = inner(h);
+      const r = div && relu6Plus3(sixthOf(div));
+      if (r && r.x === x) return { x, nodes: [...r.nodes, div, node] };
+    }
+    return undefined;
+  };
+  const removed = new Set<Node>();
+  const replaced = new Map<Node, Node>();
+  for (const node of graph.nodes) {
+    if (removed.has(node)) continue;
+    const m = match(node);
+    if (!m || m.nodes.some((x) => removed.has(x))) continue;
+    m.nodes.forEach((x) => removed.add(x));
+    replaced.set(node, { name: node.name, op: 'HardSwish', inputs: [m.x], outputs: node.outputs, attrs: {} });
+  }
+  if (replaced.size === 0) return graph;
+  // The HardSwish takes the place of the pattern's last node, after which x and its readers come.
+  const nodes = graph.nodes.flatMap((x) => (replaced.has(x) ? [replaced.get(x)!] : removed.has(x) ? [] : [x]));
+  return { ...graph, nodes };
+}
+
 // ---- eliminateDeadNodes ----
 
 /**
@@ -327,14 +410,6 @@ export function eliminateDeadNodes(graph: Graph): Graph {
   return { ...graph, nodes, initializers };
 }
 
-// ---- all of them ----
-
-/**
- * The inference pipeline: dead code first (so that dead readers do not block folds), then
- * pass-throughs (which may put a BatchNormalization or an activation right after its Conv),
- * BN folding before activation fusion (Conv -> BN -> Relu becomes one Conv with Relu), and dead
- * code again for the weights the folds replaced.
- */
 // ---- freeBatch ----
 
 /** Ops whose output 0 keeps its batched input's dim 0 only under a condition on the attributes. */
@@ -390,10 +465,18 @@ export function freeBatch(graph: Graph): Graph {
   return freed;
 }
 
+// ---- all of them ----
+
+/**
+ * The inference pipeline: dead code first (so that dead readers do not block folds), then
+ * pass-throughs (which may put a BatchNormalization or an activation right after its Conv),
+ * BN folding before activation fusion (Conv -> BN -> Relu becomes one Conv with Relu), and dead
+ * code again for the weights the folds replaced.
+ */
 export function optimizeGraph(graph: Graph): Graph {
   let g = eliminateDeadNodes(graph);
   g = freeBatch(removeIdentities(g));
   g = foldBatchNorm(g);
-  g = fuseActivations(g);
+  g = fuseActivations(recognizeHardSwish(g));
   return eliminateDeadNodes(g);
 }

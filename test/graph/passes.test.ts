@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Graph, Node } from '../../src/graph/ir.js';
-import { eliminateDeadNodes, foldBatchNorm, freeBatch, fuseActivations, optimizeGraph, removeIdentities, unfuseActivations } from '../../src/graph/passes.js';
+import { eliminateDeadNodes, foldBatchNorm, freeBatch, fuseActivations, optimizeGraph, recognizeHardSwish, removeIdentities, unfuseActivations } from '../../src/graph/passes.js';
 import { CpuSession, GpuSession } from '../../src/graph/session.js';
 import type { RawAttrs } from '../../src/ops/op.js';
 import { getOp } from '../../src/ops/registry.js';
@@ -474,6 +474,60 @@ test('fuseActivations leaves activations it must not fuse', async () => {
   assert.deepEqual(out.nodes[0].outputs, ['r']);
   assert.deepEqual(out.nodes[0].attrs.activation, { op: 'Relu', attrs: {} });
   await assertSameOutputs(chain, out, 34, { atol: 1e-6, rtol: 1e-6 });
+});
+
+// ---- recognizeHardSwish ----
+
+/** Conv -> c, then `tail` nodes computing y from c; the constants the spellings use. */
+function hardSwishGraph(tail: Node[], extraOutputs: string[] = []): Graph {
+  const r = rng(41);
+  const k = (v: number) => new Tensor([1], [v]);
+  return graph([['x', [2, 3, 6, 5]]], ['y', ...extraOutputs], [n('conv', 'Conv', ['x', 'w', 'b'], ['c'], { pads: [1, 1, 1, 1] }), ...tail], {
+    w: randomTensor([4, 3, 3, 3], r),
+    b: randomTensor([4], r),
+    three: k(3),
+    six: k(6),
+    sixth: k(1 / 6),
+    five: k(5),
+    alsoThree: k(2.9),
+  });
+}
+const relu6 = (x: string, three = 'three', clipAttrs: RawAttrs = { min: 0, max: 6 }) => [n('add', 'Add', [x, three], ['a']), n('clip', 'Clip', ['a'], ['h'], clipAttrs)];
+
+test('recognizeHardSwish: every spelling of x * relu6(x + 3) / 6 becomes one HardSwish, fused into the Conv', async () => {
+  const spellings: [string, Node[]][] = [
+    ['Paddle: Add, Clip, Mul, Div', [...relu6('c'), n('mul', 'Mul', ['c', 'h'], ['m']), n('div', 'Div', ['m', 'six'], ['y'])]],
+    ['operands swapped, Mul by 1/6', [n('add', 'Add', ['three', 'c'], ['a']), n('clip', 'Clip', ['a'], ['h'], { min: 0, max: 6 }), n('mul', 'Mul', ['h', 'c'], ['m']), n('div', 'Mul', ['sixth', 'm'], ['y'])]],
+    ['division first', [...relu6('c'), n('div', 'Div', ['h', 'six'], ['s']), n('mul', 'Mul', ['s', 'c'], ['y'])]],
+    ['x * HardSigmoid(x)', [n('sig', 'HardSigmoid', ['c'], ['s'], { alpha: 1 / 6, beta: 0.5 }), n('mul', 'Mul', ['c', 's'], ['y'])]],
+  ];
+  for (const [what, tail] of spellings) {
+    const g = hardSwishGraph(tail);
+    const out = applyPure(recognizeHardSwish, g);
+    assert.deepEqual(ops(out), ['Conv', 'HardSwish'], what);
+    assert.deepEqual(out.nodes[1].inputs, ['c'], what);
+    assert.deepEqual(out.nodes[1].outputs, ['y'], what);
+    await assertSameOutputs(g, out, 42, { atol: 1e-6, rtol: 1e-5 });
+    const fused = optimizeGraph(g);
+    assert.deepEqual(ops(fused), ['Conv'], what);
+    assert.deepEqual(fused.nodes[0].attrs.activation, { op: 'HardSwish', attrs: {} }, what);
+    assert.deepEqual([...fused.initializers.keys()].sort(), ['b', 'w'], `${what}: the pattern's constants are dropped`);
+    await assertSameOutputs(g, fused, 43, { atol: 1e-6, rtol: 1e-5 });
+  }
+});
+
+test('recognizeHardSwish leaves near misses alone', () => {
+  const div = [n('mul', 'Mul', ['c', 'h'], ['m']), n('div', 'Div', ['m', 'six'], ['y'])];
+  const cases: [string, Graph][] = [
+    ['x + 2.9', hardSwishGraph([...relu6('c', 'alsoThree'), ...div])],
+    ['Clip to 5', hardSwishGraph([...relu6('c', 'three', { min: 0, max: 5 }), ...div])],
+    ['divided by 5', hardSwishGraph([...relu6('c'), n('mul', 'Mul', ['c', 'h'], ['m']), n('div', 'Div', ['m', 'five'], ['y'])])],
+    ['division reversed (6 / m)', hardSwishGraph([...relu6('c'), n('mul', 'Mul', ['c', 'h'], ['m']), n('div', 'Div', ['six', 'm'], ['y'])])],
+    ['the multiplier is not x', hardSwishGraph([...relu6('c'), n('mul', 'Mul', ['a', 'h'], ['m']), n('div', 'Div', ['m', 'six'], ['y'])])],
+    ['relu6 is also a graph output', hardSwishGraph([...relu6('c'), ...div], ['h'])],
+    ['HardSigmoid with the default alpha', hardSwishGraph([n('sig', 'HardSigmoid', ['c'], ['s']), n('mul', 'Mul', ['c', 's'], ['y'])])],
+  ];
+  for (const [what, g] of cases) assert.equal(applyPure(recognizeHardSwish, g), g, what);
 });
 
 // ---- eliminateDeadNodes ----

@@ -63,12 +63,16 @@ test('the classifier imports into a graph of runtime ops only, with its declared
   const reshape = model.graph.nodes.find((n) => n.op === 'Reshape')!;
   assert.deepEqual(reshape.attrs.shape, [2, 200]);
   model.dispose();
-  // By default load() also runs the graph passes: every BatchNormalization here follows a Conv.
+  // By default load() also runs the graph passes: every BatchNormalization here follows a Conv, and
+  // every hard-swish (Add, Clip, Mul, Div) follows one too, so both end up inside the Convs.
   const optimized = await load(MODEL, { backend: 'cpu', inputShapes: { x: [2, 3, 48, 160] } });
   const count = (g: typeof model.graph, op: string) => g.nodes.filter((n) => n.op === op).length;
   assert.equal(count(optimized.graph, 'BatchNormalization'), 0);
   assert.equal(count(optimized.graph, 'Conv'), count(model.graph, 'Conv'));
-  assert.ok(optimized.graph.nodes.length < model.graph.nodes.length);
+  assert.equal(count(model.graph, 'Clip'), 18);
+  assert.equal(optimized.graph.nodes.filter((n) => (n.attrs.activation as { op?: string } | undefined)?.op === 'HardSwish').length, 18);
+  assert.deepEqual(optimized.graph.nodes.filter((n) => n.op === 'Clip' || n.op === 'Div' || n.op === 'HardSwish'), []);
+  assert.ok(optimized.graph.nodes.length <= model.graph.nodes.length - 18 * 4 - count(model.graph, 'BatchNormalization'));
   optimized.dispose();
 });
 
