@@ -7,6 +7,7 @@
 // When a removed node produced a graph output, its producer is renamed to produce it instead.
 
 import { floatAttr, intAttr, type Activation, type RawAttrs } from '../ops/op.js';
+import { BINARY } from '../ops/binary.js';
 import { isActivation } from '../ops/unary.js';
 import { Tensor } from '../tensor.js';
 import type { Graph, Node } from './ir.js';
@@ -253,12 +254,12 @@ function foldIntoGemm(graph: Graph, inits: ReadonlyMap<string, Tensor>, gemm: No
 
 // ---- fuseActivations ----
 
-/** Ops whose epilogue applies a fused `activation` attribute. */
-const FUSES_ACTIVATION = new Set(['Conv', 'Gemm', 'MatMul']);
+/** Ops whose epilogue applies a fused `activation` attribute (the binary ops: a residual Add + Relu). */
+const FUSES_ACTIVATION = new Set(['Conv', 'Gemm', 'MatMul', ...Object.keys(BINARY)]);
 
 /**
  * Merge an elementwise activation (anything ops/unary.ts's isActivation accepts) into the Conv,
- * Gemm or MatMul producing its input, when it is that output's only reader, the output is not a
+ * Gemm, MatMul or binary elementwise op producing its input, when it is that output's only reader, the output is not a
  * graph output, and the producer has no activation yet. The producer takes over the
  * activation's output name.
  */
@@ -329,10 +330,12 @@ export function recognizeHardSwish(graph: Graph): Graph {
   const u = uses(graph);
   const producer = new Map<string, Node>();
   for (const node of graph.nodes) for (const v of node.outputs) producer.set(v, node);
+  /** One output and no fused activation (a graph optimised before may come through again). */
+  const plain = (node: Node): boolean => node.outputs.length === 1 && node.attrs.activation === undefined;
   /** The node producing `v` (with op `op`, if given) when `v` is read once and is internal. */
   const inner = (v: string | undefined, op?: string): Node | undefined => {
     const p = v === undefined ? undefined : producer.get(v);
-    return p && (op === undefined || p.op === op) && p.outputs.length === 1 && u.reads.get(v!) === 1 && !u.graphOutputs.has(v!) ? p : undefined;
+    return p && (op === undefined || p.op === op) && plain(p) && u.reads.get(v!) === 1 && !u.graphOutputs.has(v!) ? p : undefined;
   };
   /** The other operand of a binary node when one of its two operands is `v`. */
   const other = (node: Node, v: string): string | undefined => (node.inputs[0] === v ? node.inputs[1] : node.inputs[1] === v ? node.inputs[0] : undefined);
@@ -355,7 +358,7 @@ export function recognizeHardSwish(graph: Graph): Graph {
   };
   /** x and the pattern's nodes when `node` computes hardswish(x), by any of the three spellings. */
   const match = (node: Node): { x: string; nodes: Node[] } | undefined => {
-    if (node.outputs.length !== 1) return undefined;
+    if (!plain(node)) return undefined;
     const divided = sixthOf(node);
     const mul = divided === undefined ? undefined : inner(divided, 'Mul');
     if (mul && mul.inputs.length === 2) {

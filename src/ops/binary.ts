@@ -6,10 +6,18 @@
 // Backward: each entry's `grad` gives the gradients of a and b at the output's (broadcast) shape;
 // the op then sums each down to its input's shape (the reverse of broadcasting, GradContext.sumTo).
 // PRelu's needs a select on x, so it has a gradient op of its own, PReluGrad, at the end.
+//
+// An `activation` attribute (graph/passes.ts fuseActivations: a residual Add followed by Relu)
+// is applied to each result before the store; like Conv's, it is an inference form with no backward.
 
 import { shapeStr, sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { coalesceDims, elementwiseMain, linearGrid, stridedOffsets } from '../kernels/wgsl.js';
-import { defineOp, OpError, type GradContext, type OpDef } from './op.js';
+import { activationAttr, defineOp, OpError, type Activation, type GradContext, type OpDef } from './op.js';
+import { activationCpu, activationWgsl } from './unary.js';
+
+interface BinaryAttrs {
+  readonly activation?: Activation;
+}
 
 interface BinaryDef {
   cpu: (a: number, b: number) => number;
@@ -26,7 +34,7 @@ interface BinaryDef {
    * Emit the gradients of a and b, each still at the output's shape (undefined where
    * g.wants says it is not needed); `gy` is the output's gradient.
    */
-  grad: (g: GradContext<null>, gy: string) => [string | undefined, string | undefined];
+  grad: (g: GradContext<BinaryAttrs>, gy: string) => [string | undefined, string | undefined];
 }
 
 // WGSL's pow(a, b) is exp2(b * log2(a)): undefined for a < 0 and NaN for 0^0. ONNX follows C's
@@ -123,14 +131,15 @@ function outputShape(def: BinaryDef, [a, b]: readonly Shape[]): number[] {
 
 const WG = 256;
 
-function binaryOp(type: string): OpDef<null> {
+function binaryOp(type: string): OpDef<BinaryAttrs> {
   const def = BINARY[type];
-  return defineOp({
+  return defineOp<BinaryAttrs>({
     type,
     arity: [2, 2],
-    attrs: () => null,
+    attrs: (raw) => ({ activation: activationAttr(raw) }),
     shape: (inputs) => [outputShape(def, inputs)],
-    cpu: ([a, b]) => {
+    cpu: ([a, b], attrs) => {
+      const act = activationCpu(attrs.activation);
       const out = outputShape(def, [a.shape, b.shape]);
       const sa = broadcastStrides(a.shape, out);
       const sb = broadcastStrides(b.shape, out);
@@ -144,13 +153,13 @@ function binaryOp(type: string): OpDef<null> {
           ia += coord[d] * sa[d];
           ib += coord[d] * sb[d];
         }
-        y[i] = def.cpu(a.data[ia], b.data[ib]);
+        y[i] = act(Math.fround(def.cpu(a.data[ia], b.data[ib]))); // f32 before the activation, as on the GPU
         // Advance the row-major coordinate (odometer).
         for (let d = out.length - 1; d >= 0 && ++coord[d] === out[d]; d--) coord[d] = 0;
       }
       return [new Tensor(out, y)];
     },
-    gpu: ([a, b], [out], _attrs, ctx) => {
+    gpu: ([a, b], [out], attrs, ctx) => {
       const n = sizeOf(out);
       if (n === 0) return []; // (WGSL refuses `% 0u`, and there is nothing to do)
       const walk = coalesceDims(out, [broadcastStrides(a, out), broadcastStrides(b, out)]);
@@ -161,10 +170,12 @@ ${def.helpers ?? ''}
 ${elementwiseMain(n, WG, `${stridedOffsets('i', walk.dims, walk.strides, ['ia', 'ib'])}
   let va = a[ia];
   let vb = b[ib];
-  y[i] = ${def.wgsl('va', 'vb')};`)}`;
+  let v = ${def.wgsl('va', 'vb')};
+  y[i] = ${activationWgsl(attrs.activation, 'v')};`)}`;
       return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ input: 0 }, { input: 1 }, { output: 0 }] }];
     },
     grad: (g) => {
+      if (g.attrs.activation) throw new OpError(`${type}: cannot differentiate a fused activation (${g.attrs.activation.op}); train the graph before activations are fused`);
       const gy = g.gradOutputs[0]!;
       const full = def.grad(g, gy);
       const out = g.outputShapes[0];
@@ -226,4 +237,4 @@ ${elementwiseMain(n, WG, `${stridedOffsets('i', walk.dims, walk.strides, ['is'])
   },
 });
 
-export const binaryOps: OpDef<null>[] = [...Object.keys(BINARY).map(binaryOp), preluGradOp];
+export const binaryOps: OpDef<BinaryAttrs | null>[] = [...Object.keys(BINARY).map(binaryOp), preluGradOp];

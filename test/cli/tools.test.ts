@@ -65,7 +65,9 @@ test('info: layers, FLOPs and bytes as graphCost computes them; eliminated rows 
   assert.match(bad.stderr, /give its shape with --input-shape x=1,3,\?,\?/);
   const p = await cliJson(['info', CLASSIFIER, '--input-shape', 'x=1,3,48,192']);
   assert.equal(p.code, 0, p.stderr);
-  assert.ok(p.json.layers.length > 100);
+  const raw = await cliJson(['info', CLASSIFIER, '--input-shape', 'x=1,3,48,192', '--raw']);
+  assert.ok(raw.json.layers.length > 150, 'as imported: BatchNormalization, hard-swish spelled out');
+  assert.ok(p.json.layers.length < raw.json.layers.length - 70, 'after the passes');
   assert.deepEqual(p.json.outputs[0].shape, [1, 2]);
   assert.ok(p.json.flops > 1e7);
 });

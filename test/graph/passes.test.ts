@@ -455,6 +455,22 @@ test('fuseActivations into Gemm and MatMul', async () => {
   await assertSameOutputs(g, out, 32, { atol: 1e-6, rtol: 1e-6 });
 });
 
+test('fuseActivations into a residual Add (and any binary op)', async () => {
+  const r = rng(36);
+  const g = graph(
+    [['x', [2, 3, 4, 4]]],
+    ['y'],
+    [n('conv', 'Conv', ['x', 'w', 'b'], ['c'], { pads: [1, 1, 1, 1] }), n('add', 'Add', ['c', 'x'], ['s']), n('relu', 'Relu', ['s'], ['y'])],
+    { w: randomTensor([3, 3, 3, 3], r), b: randomTensor([3], r) },
+  );
+  const out = applyPure(fuseActivations, g);
+  assert.deepEqual(ops(out), ['Conv', 'Add']);
+  assert.deepEqual(out.nodes[1].attrs.activation, { op: 'Relu', attrs: {} });
+  assert.deepEqual(out.nodes[1].outputs, ['y']);
+  await assertSameOutputs(g, out, 37, { atol: 1e-6, rtol: 1e-6 });
+  assert.deepEqual(ops(unfuseActivations(out)), ['Conv', 'Add', 'Relu']);
+});
+
 test('fuseActivations leaves activations it must not fuse', async () => {
   const r = rng(33);
   const w = randomTensor([2, 2, 1, 1], r);
@@ -462,6 +478,7 @@ test('fuseActivations leaves activations it must not fuse', async () => {
     ['two readers', graph([['x', [1, 2, 3, 3]]], ['y', 'z'], [n('conv', 'Conv', ['x', 'w'], ['c']), n('relu', 'Relu', ['c'], ['y']), n('sig', 'Sigmoid', ['c'], ['z'])], { w })],
     ['graph output', graph([['x', [1, 2, 3, 3]]], ['y', 'c'], [n('conv', 'Conv', ['x', 'w'], ['c']), n('relu', 'Relu', ['c'], ['y'])], { w })],
     ['not a fusing producer', graph([['x', [1, 2, 3, 3]]], ['y'], [n('sig', 'Sigmoid', ['x'], ['c']), n('relu', 'Relu', ['c'], ['y'])])],
+    ['an Add whose sum is read twice', graph([['x', [1, 2, 3, 3]]], ['y', 'z'], [n('add', 'Add', ['x', 'x'], ['c']), n('relu', 'Relu', ['c'], ['y']), n('neg', 'Neg', ['c'], ['z'])])],
     ['graph input', graph([['x', [1, 2, 3, 3]]], ['y'], [n('relu', 'Relu', ['x'], ['y'])])],
     ['Clip with min/max inputs', graph([['x', [1, 2, 3, 3]]], ['y'], [n('conv', 'Conv', ['x', 'w'], ['c']), n('clip', 'Clip', ['c', 'lo', 'hi'], ['y'])], { w, lo: new Tensor([], [0]), hi: new Tensor([], [6]) })],
     ['not an activation', graph([['x', [1, 2, 3, 3]]], ['y'], [n('conv', 'Conv', ['x', 'w'], ['c']), n('sm', 'Softmax', ['c'], ['y'])], { w })],

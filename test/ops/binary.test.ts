@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BINARY } from '../../src/ops/binary.js';
+import type { Activation } from '../../src/ops/op.js';
+import { activationCpu } from '../../src/ops/unary.js';
 import { coalesceDims } from '../../src/kernels/wgsl.js';
 import { Tensor, sizeOf, type Shape } from '../../src/tensor.js';
 import { assertClose, randInt, randomTensor, rng, runBoth, testGpu } from '../helpers.js';
@@ -163,4 +165,19 @@ test('non-broadcastable shapes are refused naming both shapes', async () => {
   await assert.rejects(runBoth(null, 'PRelu', [randomTensor([3, 1], r), randomTensor([3, 4], r)]), /slope of shape \[3, 4\] does not broadcast to x of shape \[3, 1\]/);
   await assert.rejects(runBoth(null, 'PRelu', [randomTensor([5], r), randomTensor([2, 5], r)]), /slope of shape \[2, 5\]/);
   await assert.rejects(runBoth(null, 'Add', [randomTensor([2], r)]), /takes 2 inputs, got 1/);
+});
+
+test('a fused activation is applied to each result, on both backends (the residual Add + Relu of a ResNet)', async () => {
+  const r = rng(77);
+  const acts: Activation[] = [{ op: 'Relu', attrs: {} }, { op: 'LeakyRelu', attrs: { alpha: 0.1 } }, { op: 'HardSwish', attrs: {} }];
+  for (const op of Object.keys(BINARY)) {
+    for (const activation of acts) {
+      const p: [Shape, Shape] = op === 'PRelu' ? [[2, 3, 5, 7], [3, 1, 1]] : [[2, 3, 5, 7], [1, 3, 1, 7]];
+      const [a, b] = operands(op, p, r);
+      const { cpu, gpu: g } = await runBoth(gpu, op, [a, b], { activation });
+      const f = activationCpu(activation);
+      assert.deepEqual(cpu[0].data, naive(op, a, b, cpu[0].shape).map(f), `${op}+${activation.op} CPU`);
+      if (g) assertClose(g[0], cpu[0], TOL[op], `${op}+${activation.op} WebGPU`);
+    }
+  }
 });
