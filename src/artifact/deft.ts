@@ -12,8 +12,11 @@
 //   [16, 24)    u64 data length D, a multiple of 16
 //   [24, 32)    reserved, zero
 //   [32, 32+H)  JSON header: { graph, tensors: [{ name, dtype, shape, offset }], metadata }
-//   [32+H, 32+H+D)  tensor data: float32 each, at `offset` from the data start; every offset is a
-//                   multiple of 16 from the file's start (a reader may view it in place)
+//   [32+H, 32+H+D)  tensor data at `offset` from the data start, every offset a multiple of 16
+//                   from the file's start (a reader may view it in place): dtype 'float32', or
+//                   (version 2) the name of the storage format the graph gives the weight (e4m3,
+//                   bf16, ...: formats/format.ts), as the packed 32-bit words the GPU reads, so a
+//                   packed model's file is as small as its weights in memory
 //   [32+H+D, +32)   SHA-256 of every byte before it
 // The fixed prefix gives the total length before the checksum is verified, so a file cut short
 // is reported as truncated rather than as corrupt. The version is read before anything else that
@@ -23,12 +26,13 @@
 // are written as { "$number": "Infinity" } and restored on decode.
 
 import type { Graph, Node, ValueInfo } from '../graph/ir.js';
+import { FORMATS, getFormat, pack, packedWords, unpack, type FloatFormat } from '../formats/format.js';
 import type { RawAttrs } from '../ops/op.js';
 import { sizeOf, Tensor } from '../tensor.js';
 
 export const DEFT_MAGIC = Uint8Array.of(0x89, 0x44, 0x45, 0x46, 0x54, 0x0d, 0x0a, 0x1a);
-/** The format version this build writes, and the newest it reads. */
-export const DEFT_VERSION = 1;
+/** The format version this build writes, and the newest it reads (1: float32 tensors only; 2: packed tensors). */
+export const DEFT_VERSION = 2;
 export const DEFT_EXTENSION = '.deft';
 
 const PREFIX = 32;
@@ -69,7 +73,8 @@ export class DeftError extends Error {
 
 interface TensorEntry {
   name: string;
-  dtype: 'float32';
+  /** 'float32', or a storage format of formats/format.ts whose packed words are stored. */
+  dtype: string;
   shape: number[];
   /** Byte offset from the start of the data section. */
   offset: number;
@@ -96,13 +101,18 @@ const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 /** Encode a graph (and metadata) as a .deft file. The graph is not modified. */
 export async function encodeDeft(graph: Graph, metadata: DeftMetadata = {}): Promise<Uint8Array> {
   const tensors: TensorEntry[] = [];
+  const words: Uint32Array[] = [];
   let dataLength = 0;
+  const formats = graph.formats;
   for (const [name, t] of graph.initializers) {
     if (!(t.data instanceof Float32Array)) throw new DeftError(`initializer '${name}' does not hold float32 data`, 'invalid');
-    tensors.push({ name, dtype: 'float32', shape: [...t.shape], offset: dataLength });
-    dataLength = align(dataLength + t.data.byteLength);
+    // A weight the graph stores in a format is stored so here: the same rounding the sessions apply.
+    const format = formats?.get(name);
+    const stored = format === undefined || format === 'fp32' ? new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length) : pack(t.data, getFormat(format));
+    tensors.push({ name, dtype: format === undefined || format === 'fp32' ? 'float32' : format, shape: [...t.shape], offset: dataLength });
+    words.push(stored);
+    dataLength = align(dataLength + stored.byteLength);
   }
-  const formats = graph.formats;
   const header: Header = {
     graph: {
       inputs: graph.inputs.map((v) => ({ name: v.name, shape: [...v.shape] })),
@@ -124,7 +134,7 @@ export async function encodeDeft(graph: Graph, metadata: DeftMetadata = {}): Pro
   out.set(json, PREFIX);
   out.fill(0x20, PREFIX + json.length, PREFIX + H); // JSON allows trailing spaces
   const dataStart = PREFIX + H;
-  for (const e of tensors) writeFloats(out, dataStart + e.offset, graph.initializers.get(e.name)!.data);
+  tensors.forEach((e, i) => writeWords(out, dataStart + e.offset, words[i]));
   out.set(await sha256(out.subarray(0, out.length - DIGEST)), out.length - DIGEST);
   return out;
 }
@@ -180,13 +190,16 @@ function graphFromHeader(h: Header, data: Uint8Array): Graph {
   if (!g || !Array.isArray(g.inputs) || !Array.isArray(g.outputs) || !Array.isArray(g.nodes) || !Array.isArray(h.tensors)) bad('the header lacks the graph or the tensor table');
   const initializers = new Map<string, Tensor>();
   for (const e of h.tensors) {
-    if (e.dtype !== 'float32') bad(`tensor '${e.name}' has dtype ${JSON.stringify(e.dtype)}; this build reads float32`);
+    const format: FloatFormat | undefined = e.dtype === 'float32' ? undefined : Object.hasOwn(FORMATS, e.dtype) ? getFormat(e.dtype) : undefined;
+    if (e.dtype !== 'float32' && !format) bad(`tensor '${e.name}' has dtype ${JSON.stringify(e.dtype)}; this build reads float32 and ${Object.keys(FORMATS).join(', ')}`);
     if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) bad(`tensor '${e.name}' has shape ${JSON.stringify(e.shape)}`);
-    const bytes = sizeOf(e.shape) * 4;
+    const n = sizeOf(e.shape);
+    const bytes = 4 * (format ? packedWords(format, n) : n);
     if (!Number.isInteger(e.offset) || e.offset < 0 || e.offset % ALIGN || e.offset + bytes > data.length) {
       bad(`tensor '${e.name}' lies at bytes ${e.offset}..${e.offset + bytes}, outside the ${data.length}-byte data section`);
     }
-    initializers.set(e.name, new Tensor(e.shape, readFloats(data, e.offset, sizeOf(e.shape))));
+    const stored = readWords(data, e.offset, bytes / 4);
+    initializers.set(e.name, new Tensor(e.shape, format ? unpack(stored, format, n) : new Float32Array(stored.buffer)));
   }
   const inputs: ValueInfo[] = g.inputs.map((v) => ({ name: v.name, shape: [...v.shape] }));
   const nodes: Node[] = g.nodes.map((n) => ({ name: n.name, op: n.op, inputs: [...n.inputs], outputs: [...n.outputs], attrs: n.attrs ?? {} }));
@@ -196,24 +209,25 @@ function graphFromHeader(h: Header, data: Uint8Array): Graph {
 
 const littleEndian = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-function writeFloats(out: Uint8Array, at: number, values: Float32Array): void {
+/** 32-bit words (float32 bits or packed codes), little-endian. */
+function writeWords(out: Uint8Array, at: number, words: Uint32Array): void {
   if (littleEndian) {
-    out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), at);
+    out.set(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), at);
     return;
   }
   const v = new DataView(out.buffer, out.byteOffset);
-  for (let i = 0; i < values.length; i++) v.setFloat32(at + 4 * i, values[i], true);
+  for (let i = 0; i < words.length; i++) v.setUint32(at + 4 * i, words[i], true);
 }
 
 /** A copy (the tensors must not alias the file's bytes, which the caller may reuse). */
-function readFloats(data: Uint8Array, at: number, n: number): Float32Array {
-  const out = new Float32Array(n);
+function readWords(data: Uint8Array, at: number, n: number): Uint32Array {
+  const out = new Uint32Array(n);
   if (littleEndian) {
     new Uint8Array(out.buffer).set(data.subarray(at, at + 4 * n));
     return out;
   }
   const v = new DataView(data.buffer, data.byteOffset);
-  for (let i = 0; i < n; i++) out[i] = v.getFloat32(at + 4 * i, true);
+  for (let i = 0; i < n; i++) out[i] = v.getUint32(at + 4 * i, true);
   return out;
 }
 

@@ -194,6 +194,7 @@ export function applyCompacted(graph: Graph, plan: EliminationPlan): Graph {
 
 function rewriteLayers(graph: Graph, plan: EliminationPlan, form: 'zero-rows' | 'compacted'): Graph {
   const inits = new Map(graph.initializers);
+  const replaced: string[] = [];
   const nodes: Node[] = graph.nodes.map((n) => {
     const le = plan.layers.get(n.name);
     if (!le) return n;
@@ -219,8 +220,13 @@ function rewriteLayers(graph: Graph, plan: EliminationPlan, form: 'zero-rows' | 
     }
     inits.set(wName, w);
     inits.set(bName, new Tensor([M], le.bias.data.slice()));
+    replaced.push(...n.inputs.slice(1));
     return { ...n, attrs, inputs: [n.inputs[0], wName, bName] };
   });
+  // The old weights and biases go, unless something else still reads them (a shared weight):
+  // left in, they would be uploaded and written to every artifact for nothing.
+  const read = new Set([...nodes.flatMap((n) => n.inputs), ...graph.outputs]);
+  for (const name of replaced) if (!read.has(name)) inits.delete(name);
   return { ...graph, nodes, initializers: inits };
 }
 

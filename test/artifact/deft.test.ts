@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeDeft, DEFT_VERSION, DeftError, encodeDeft, isDeft } from '../../src/artifact/deft.js';
+import { FORMATS, quantize, type FormatName } from '../../src/formats/format.js';
 import type { Graph } from '../../src/graph/ir.js';
 import { CpuSession } from '../../src/graph/session.js';
 import { load } from '../../src/model.js';
@@ -73,13 +74,50 @@ test('attributes of every kind survive, non-finite numbers included; formats and
   const withFormats: Graph = { ...graph, formats: new Map([['w', 'bf16'], ['odd', 'e6m5']]) };
   const meta = { producer: 'p', nested: { nan: NaN, list: [1, 'a', null] }, formats: { w: 'bf16' } };
   const back = await decodeDeft(await encodeDeft(withFormats, meta));
-  assertSameGraph(back.graph, graph);
+  // Weights with a format are stored as its packed words: what comes back is the rounded values.
+  const q = (name: string, f: FormatName) => new Tensor(graph.initializers.get(name)!.shape, quantize(FORMATS[f], graph.initializers.get(name)!.data as Float32Array));
+  assertSameGraph(back.graph, { ...graph, initializers: new Map([['w', q('w', 'bf16')], ['empty', new Tensor([0])], ['odd', q('odd', 'e6m5')]]) });
   assert.equal(back.graph.nodes[0].attrs.min, -Infinity);
   assert.deepEqual(back.graph.formats, new Map([['w', 'bf16'], ['odd', 'e6m5']]));
   assert.ok(Number.isNaN((back.metadata.nested as { nan: number }).nan));
   assert.deepEqual(back.metadata.formats, { w: 'bf16' });
   const x = randomTensor([2, 3], rng(3), -10, 10);
   assert.deepEqual(await runCpu(back.graph, x), await runCpu(withFormats, x));
+});
+
+test('packed weights: stored as their words (a quarter of the bytes for 8-bit formats), the model runs as before; version 1 files still load', async () => {
+  const dense = lenet5({ seed: 11 });
+  const weights = [...dense.initializers.keys()];
+  const x = randomTensor([1, 1, 28, 28], rng(12), 0, 1);
+  const plain = await encodeDeft(dense);
+  for (const f of ['e4m3', 'e6m5', 'bf16'] as const) {
+    const packed: Graph = { ...dense, formats: new Map(weights.map((w) => [w, f])) };
+    const bytes = await encodeDeft(packed);
+    const floats = [...dense.initializers.values()].reduce((n, t) => n + t.data.length, 0);
+    const saved = plain.length - bytes.length;
+    // Each tensor is padded to 16 bytes, so the saving is within 16 bytes per tensor of the ideal.
+    assert.ok(Math.abs(saved - 4 * floats * (1 - 1 / FORMATS[f].lanes)) <= 16 * weights.length, `${f}: ${saved} bytes saved`);
+    const back = await decodeDeft(bytes);
+    assert.deepEqual(await encodeDeft(back.graph), bytes, `${f}: re-encodes byte for byte`);
+    assert.deepEqual(await runCpu(back.graph, x), await runCpu(packed, x), `${f}: same outputs as the graph it was written from`);
+  }
+  const resealed = async (b: Uint8Array) => {
+    b.set(new Uint8Array(await crypto.subtle.digest('SHA-256', b.subarray(0, b.length - 32) as Uint8Array<ArrayBuffer>)), b.length - 32);
+    return b;
+  };
+  // A dtype this build does not know ("e4m3" turned into "e9m9" in the header) is refused by name.
+  const e4m3 = await encodeDeft({ ...dense, formats: new Map(weights.map((w) => [w, 'e4m3'])) });
+  const text = new TextDecoder().decode(e4m3.subarray(32, 32 + new DataView(e4m3.buffer).getUint32(12, true)));
+  const unknown = e4m3.slice();
+  unknown.set(new TextEncoder().encode(text.replaceAll('"dtype":"e4m3"', '"dtype":"e9m9"')), 32);
+  await assert.rejects(decodeDeft(await resealed(unknown)), (e: Error) => e instanceof DeftError && e.reason === 'invalid' && /dtype "e9m9"; this build reads float32 and fp32, bf16/.test(e.message));
+  // A version-1 file: float32 tensors only, the version field 1 (and the checksum to match).
+  const v1 = plain.slice();
+  new DataView(v1.buffer).setUint32(8, 1, true);
+  await resealed(v1);
+  const old = await decodeDeft(v1);
+  assert.equal(old.version, 1);
+  assertSameGraph(old.graph, dense);
 });
 
 test('damaged files: not .deft, truncated, corrupt (checksum), newer version, trailing bytes', async () => {

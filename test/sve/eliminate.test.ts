@@ -87,6 +87,10 @@ test('eliminate: the compacted graph (kept_rows layers) equals the zero-row grap
     const plan = planElimination(graph, stats, rates);
     const zero = applyAsZeroRows(graph, plan);
     const compact = applyCompacted(graph, plan);
+    for (const g of [zero, compact]) {
+      const read = new Set(g.nodes.flatMap((m) => m.inputs));
+      assert.deepEqual([...g.initializers.keys()].filter((k) => !read.has(k)), [], 'the replaced weights are dropped');
+    }
     for (const [name, le] of plan.layers) {
       const n = compact.nodes.find((m) => m.name === name)!;
       assert.equal((n.attrs.kept_rows as number[]).length, le.report.Kp * le.spec.groups, `${name}: one K' list per group`);
