@@ -29,15 +29,14 @@
 //            integer operations; fp16 words and f16 arrays are the same bytes.
 
 import { existsSync } from 'node:fs';
-import { RESULTS_DOC, writeResultsSection } from './results-doc.js';
-import { execSync } from 'node:child_process';
+import { RESULTS_DOC, startResults, writeResultsSection } from './results-doc.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { datasetSize, permutation, subset, type Dataset } from '../src/data/dataset.js';
 import { loadFashionMnist } from '../src/data/idx.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { pseudoLabelled, textLines } from '../src/data/textlines.js';
-import { Gpu, type Step } from '../src/device/gpu.js';
+import type { Gpu, Step } from '../src/device/gpu.js';
 import { getFormat, quantize, pack as packWords, type FloatFormat } from '../src/formats/format.js';
 import { formatsWgsl, packedMatrixOperand } from '../src/formats/wgsl.js';
 import type { Graph } from '../src/graph/ir.js';
@@ -93,15 +92,7 @@ const SUBJECTS: Subject[] = [
   { name: 'ocr', file: OCR_FILE, data: () => textLines({ train: 0, test: OCR_LINES }), shape: { input: 'x', shape: [1, 3, 48, 192] }, agreement: true },
 ];
 
-const gpu = await Gpu.acquire();
-if (!gpu) throw new Error('ndf-results measures on WebGPU; no adapter was found');
-const commit = execSync('git rev-parse --short HEAD').toString().trim();
-const date = new Date().toISOString().slice(0, 10);
-const out: string[] = [];
-const log = (s: string) => {
-  console.log(s);
-  out.push(s);
-};
+const { gpu, commit, date, lines: out, log } = await startResults('results:ndf');
 const pct = (a: number) => `${(100 * a).toFixed(2)}%`;
 const kb = (b: number) => `${(b / 1024).toFixed(1)} KiB`;
 const ms = (x: number) => x.toFixed(x < 10 ? 2 : 1);

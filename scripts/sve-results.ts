@@ -14,15 +14,13 @@
 // measured, so an interrupted run resumes; delete the cache to measure again.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { RESULTS_DOC, writeResultsSection } from './results-doc.js';
-import { execSync } from 'node:child_process';
+import { RESULTS_DOC, startResults, writeResultsSection } from './results-doc.js';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { datasetSize, permutation, subset, type Dataset } from '../src/data/dataset.js';
 import { loadFashionMnist } from '../src/data/idx.js';
 import { loadMnist } from '../src/data/mnist.js';
 import { pseudoLabelled, textLines } from '../src/data/textlines.js';
-import { Gpu } from '../src/device/gpu.js';
 import { GpuSession, type NodeTiming } from '../src/graph/session.js';
 import { load } from '../src/model.js';
 import { seededRandom } from '../src/random.js';
@@ -77,17 +75,12 @@ function cached<T>(model: string, key: string, fn: () => Promise<T>): Promise<T>
 }
 
 const pct = (a: number | undefined) => (a === undefined ? '–' : `${(100 * a).toFixed(2)}%`);
-const gpu = await Gpu.acquire();
-if (!gpu) throw new Error('results:sve measures on WebGPU; no adapter was found');
-const commit = execSync('git rev-parse --short HEAD').toString().trim();
-const date = new Date().toISOString().slice(0, 10);
-const sections: string[] = [];
-const log = (s: string) => {
-  console.log(s);
-  sections.push(s);
-};
+const { gpu, commit, date, lines: sections, log } = await startResults('results:sve');
 
-for (const subject of SUBJECTS.filter((s) => values.models!.split(',').includes(s.name))) {
+const wanted = values.models!.split(',');
+const unknown = wanted.filter((m) => !SUBJECTS.some((s) => s.name === m));
+if (unknown.length) throw new Error(`unknown model(s) ${unknown.join(', ')}; choose from ${SUBJECTS.map((s) => s.name).join(', ')}`);
+for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
   if (!existsSync(subject.file)) {
     log(`\n### ${subject.name}\n\nNot measured: ${subject.file} does not exist (train it with \`npm run train:zoo -- --models ${subject.name}\`).\n`);
     continue;
