@@ -10,7 +10,7 @@ import { loadMnist } from '../../src/data/mnist.js';
 import { load } from '../../src/model.js';
 import { Tensor } from '../../src/tensor.js';
 import { assertClose, rng } from '../helpers.js';
-import { CLASSIFIER, cliJson, LENET, rotate180, tempDir, textLine, writePng } from './fixtures.js';
+import { CLASSIFIER, cliJson, digit, LENET, rotate180, tempDir, textLine, writeDigitFolder, writePng } from './fixtures.js';
 
 const small = ['--finetune-images', '256', '--test-images', '200', '--reps', '1', '--batch-sizes', '1,4'];
 
@@ -53,6 +53,23 @@ test('optimize: the PaddleOCR classifier on a folder of text lines (0/ and 180/)
   const deft = await load(r.json.files.deft, { backend: 'cpu' });
   assert.deepEqual(deft.inputs[0].shape, [1, 3, 48, 192]);
   assert.ok(existsSync(r.json.files.onnx) && existsSync(r.json.files.report));
+});
+
+test('optimize --validation DIR: the budget and the variants are measured on that folder (half each), MNIST calibrates', async () => {
+  const val = writeDigitFolder(join(tempDir(), 'val'), Array.from({ length: 30 }, (_, i) => i * 53));
+  const r = await cliJson(['optimize', LENET, '--dataset', 'mnist', '--validation', val, '--rate', '0.25', '--format', 'bf16', '--backend', 'cpu', '--out', tempDir(), ...small]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.json.images, { calibration: 512, finetune: 256, validation: 15, test: 15 });
+  for (const v of r.json.variants) assert.ok(v.accuracy >= 0.6, `${v.name}: ${v.accuracy} on 15 of the folder's digits`);
+  // Class folders that do not match the model's numbered classes are refused.
+  const named = join(tempDir(), 'named');
+  for (const c of ['cat', 'dog']) {
+    mkdirSync(join(named, c), { recursive: true });
+    writePng(join(named, c, '1.png'), digit(1, 1));
+  }
+  const bad = await cliJson(['optimize', LENET, '--dataset', 'mnist', '--validation', named, '--out', tempDir()]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.json.error.message, /--validation's class folders \(cat, dog\) do not match --dataset's \(0 to 9\)/);
 });
 
 test('optimize: bad input exits with 2 and says what to do', async () => {

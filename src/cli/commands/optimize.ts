@@ -9,7 +9,9 @@
 // measured there: 1,000 images, or a quarter of a smaller set) and a test part (--test-images of
 // the rest), so the reported accuracy is on images no choice was made on. A directory of class
 // folders is cut the same way: half for calibration and fine-tuning, a quarter each for
-// validation and test.
+// validation and test. With --validation DIR (class folders like --dataset's), the budget and the
+// reported accuracy come from that folder instead (half validates, half tests), and all of a
+// --dataset folder calibrates and fine-tunes.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -30,6 +32,7 @@ import type { CliCommand } from './index.js';
 
 interface OptimizeOptions {
   dataset: string;
+  validation?: string;
   maxAccuracyDrop: number;
   rate?: number;
   format?: string;
@@ -57,9 +60,23 @@ const fraction = (what: string, lo: number, hi: number) => (v: string) => {
   return x;
 };
 
-/** Seeded splits: calibration, fine-tuning, validation and test. */
-function splits(train: Dataset | undefined, test: Dataset, o: OptimizeOptions): { calibration: Dataset; finetune: Dataset; validation: Dataset; test: Dataset } {
+/** Seeded splits: calibration, fine-tuning, validation and test (`held`: a --validation folder). */
+function splits(train: Dataset | undefined, test: Dataset, o: OptimizeOptions, held?: Dataset): { calibration: Dataset; finetune: Dataset; validation: Dataset; test: Dataset } {
   const pick = (ds: Dataset, idx: ArrayLike<number>) => subset(ds, idx, ds.name);
+  if (held) {
+    const n = datasetSize(held);
+    if (n < 2) throw new UsageError(`the --validation folder has ${n} image(s); it needs at least 2 (half validate, half test)`);
+    const p = permutation(n, seededRandom(8));
+    const half = Math.floor(n / 2);
+    const learn = train ?? test; // a --dataset folder: all of it calibrates and fine-tunes
+    const pt = permutation(datasetSize(learn), seededRandom(7));
+    return {
+      calibration: train ? pick(train, pt.subarray(0, 512)) : learn,
+      finetune: train ? pick(train, pt.subarray(512, 512 + o.finetuneImages)) : learn,
+      validation: pick(held, p.subarray(0, half)),
+      test: pick(held, p.subarray(half, Math.min(n, half + o.testImages))),
+    };
+  }
   if (!train) {
     // One labelled directory: half trains (calibration + fine-tuning), a quarter each validates and tests.
     const n = datasetSize(test);
@@ -88,7 +105,8 @@ export const optimizeCommand: CliCommand = {
     cmd
       .description('make a model faster with synapse vector elimination and data fission under an accuracy budget; writes .deft, .onnx and report.html')
       .argument('<model>', 'model file: .onnx')
-      .requiredOption('-d, --dataset <name|dir>', "'mnist', 'fashion-mnist', or a directory with one folder of images per class")
+      .requiredOption('-d, --dataset <name|dir>', "calibration and fine-tuning data (and validation, without --validation): 'mnist', 'fashion-mnist', or a directory with one folder of images per class")
+      .option('--validation <dir>', 'a directory of class folders to measure the budget and the variants on, instead of a split of --dataset')
       .option('--max-accuracy-drop <points>', 'largest loss of top-1 accuracy on the validation split, in percentage points', fraction('--max-accuracy-drop', 0, 100), 1)
       .option('--rate <r>', 'eliminate this fraction of every layer\'s rows instead of searching under the budget', fraction('--rate', 0, 1))
       .option('--format <weights[,activations]>', 'store weights (and activations) in these formats instead of searching, e.g. e4m3,bf16')
@@ -117,7 +135,16 @@ export const optimizeCommand: CliCommand = {
     const classes = inferShapes(file.graph).shapes.get(file.graph.outputs[0])!.at(-1) ?? 1;
     const data = builtIn ?? { train: undefined, test: readImageDir(o.dataset, [C, H, W], { mean: o.mean, std: o.std, invert: o.invert }, classes) };
     if (data.test.imageShape.join() !== [C, H, W].join()) throw new UsageError(`the model takes [${C}, ${H}, ${W}] images; ${o.dataset} has [${data.test.imageShape.join(', ')}]`);
-    const parts = splits(data.train, data.test, o);
+    const held = o.validation === undefined ? undefined : readImageDir(o.validation, [C, H, W], { mean: o.mean, std: o.std, invert: o.invert }, classes);
+    if (held) {
+      // Labels must mean the same in both sets: numbered folders, or the same folder names.
+      const numbered = (names: readonly string[]) => names.every((c, i) => c === String(i));
+      const learnNames = 'classNames' in data.test ? (data.test.classNames as string[]) : undefined;
+      if (learnNames ? learnNames.join('/') !== held.classNames.join('/') : !numbered(held.classNames)) {
+        throw new UsageError(`--validation's class folders (${held.classNames.join(', ')}) do not match --dataset's (${learnNames?.join(', ') ?? `0 to ${classes - 1}`})`);
+      }
+    }
+    const parts = splits(data.train, data.test, o, held);
     const { backend, gpu } = await pickBackend(o.backend);
     const model = await fromGraph(file.graph, { backend, gpu: gpu ?? undefined });
     const where = backend === 'webgpu' ? `WebGPU (${gpu!.name})` : 'the CPU reference backend (no WebGPU adapter: slower)';
@@ -156,6 +183,7 @@ export const optimizeCommand: CliCommand = {
     io.out(`wrote ${deftPath}, ${onnxPath} and ${reportPath} (${seconds.toFixed(0)} s)`);
     model.dispose();
     result.model.dispose();
-    return { model: path, backend, adapter: gpu?.name ?? null, seconds, variants: result.variants, elimination: result.elimination?.layers.map(({ removed: _, ...l }) => l), packing: result.packing, files: { deft: deftPath, onnx: onnxPath, report: reportPath } };
+    const images = Object.fromEntries(Object.entries(parts).map(([k, ds]) => [k, datasetSize(ds)]));
+    return { model: path, backend, adapter: gpu?.name ?? null, seconds, images, variants: result.variants, elimination: result.elimination?.layers.map(({ removed: _, ...l }) => l), packing: result.packing, files: { deft: deftPath, onnx: onnxPath, report: reportPath } };
   },
 };
