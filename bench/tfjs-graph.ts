@@ -102,6 +102,8 @@ export function tfjsGraph(tf: Tfjs, g: Graph): TfjsGraph {
         return tf.clipByValue(t, Number(act.attrs.min ?? -3.4e38), Number(act.attrs.max ?? 3.4e38));
       case 'HardSigmoid': // max(0, min(1, alpha·x + beta))
         return tf.clipByValue(tf.add(tf.mul(t, Number(act.attrs.alpha ?? 0.2)), Number(act.attrs.beta ?? 0.5)), 0, 1);
+      case 'HardSwish': // x · HardSigmoid(x) with alpha 1/6, beta 1/2 (tfjs has no fused form)
+        return tf.mul(t, tf.clipByValue(tf.add(tf.mul(t, 1 / 6), 0.5), 0, 1));
       default:
         throw new Error(`activation ${act.op} is not translated to tfjs`);
     }
@@ -246,7 +248,8 @@ export function tfjsGraph(tf: Tfjs, g: Graph): TfjsGraph {
       case 'Tanh':
       case 'LeakyRelu':
       case 'Clip':
-      case 'HardSigmoid': {
+      case 'HardSigmoid':
+      case 'HardSwish': {
         if (n.inputs.length > 1) throw new Error(`${n.name}: ${n.op} with min/max inputs is not translated`);
         const a: Activation = { op: n.op, attrs: n.attrs as Record<string, unknown> };
         layers.push((env) => env.set(out, unary(a, x(env))));
