@@ -259,9 +259,9 @@ const FUSES_ACTIVATION = new Set(['Conv', 'Gemm', 'MatMul', ...Object.keys(BINAR
 
 /**
  * Merge an elementwise activation (anything ops/unary.ts's isActivation accepts) into the Conv,
- * Gemm, MatMul or binary elementwise op producing its input, when it is that output's only reader, the output is not a
- * graph output, and the producer has no activation yet. The producer takes over the
- * activation's output name.
+ * Gemm, MatMul or binary elementwise op producing its input, when it is that output's only
+ * reader, the output is not a graph output, and the producer has no activation yet. The producer
+ * takes over the activation's output name.
  */
 export function fuseActivations(graph: Graph): Graph {
   const u = uses(graph);
@@ -337,8 +337,6 @@ export function recognizeHardSwish(graph: Graph): Graph {
     const p = v === undefined ? undefined : producer.get(v);
     return p && (op === undefined || p.op === op) && plain(p) && u.reads.get(v!) === 1 && !u.graphOutputs.has(v!) ? p : undefined;
   };
-  /** The other operand of a binary node when one of its two operands is `v`. */
-  const other = (node: Node, v: string): string | undefined => (node.inputs[0] === v ? node.inputs[1] : node.inputs[1] === v ? node.inputs[0] : undefined);
   /** x when `v` is relu6(x + 3) (Clip(Add(x, 3), 0, 6)), with the nodes it takes. */
   const relu6Plus3 = (v: string | undefined): { x: string; nodes: Node[] } | undefined => {
     // The importer turns Clip's bound inputs (opset 11+) into these attributes.
@@ -473,8 +471,9 @@ export function freeBatch(graph: Graph): Graph {
 /**
  * The inference pipeline: dead code first (so that dead readers do not block folds), then
  * pass-throughs (which may put a BatchNormalization or an activation right after its Conv),
- * BN folding before activation fusion (Conv -> BN -> Relu becomes one Conv with Relu), and dead
- * code again for the weights the folds replaced.
+ * BN folding before activation fusion (Conv -> BN -> Relu becomes one Conv with Relu), hard-swish
+ * spellings made one op just before it (so that it fuses too), and dead code again for the
+ * weights and constants the folds replaced.
  */
 export function optimizeGraph(graph: Graph): Graph {
   let g = eliminateDeadNodes(graph);
