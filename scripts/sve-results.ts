@@ -185,8 +185,9 @@ equal rates (same folding and scaling), to show or refute what correlation adds.
 are left dense. Calibration: 512 training images; fine-tuning: 1 epoch over 5,000 other training
 images, AdamW 5e-4 with cosine decay; the budget search validates on held-out test images (the
 zoo models saw their whole training sets) and the result is measured on the remaining test images.
-Latency: the machine was shared with other jobs, so medians move by tens of percent; the minima
-are given beside them.
+Latency: on a 2-core machine medians move with whatever else runs, so the minima are given beside
+them. Rows are cached per model (.cache/sve-results/): a table may come from an earlier commit
+than the one named here, which is the run that assembled the section.
 ${sections.join('\n')}
 `;
 writeResultsSection('## Synapse vector elimination', section);
