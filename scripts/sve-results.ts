@@ -124,7 +124,7 @@ for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
   const progress: EliminateConfig['onProgress'] = (p) => process.stdout.write(`\r  ${subject.name}: ${p.stage} ${p.done}${p.total ? `/${p.total}` : ''} ${p.detail ?? ''}        `);
   const metric = subject.agreement ? 'agreement with the original' : 'top-1 accuracy';
 
-  // 1. Uniform rates, three selection methods, before and after fine-tuning.
+  // 1. Uniform rates, each column of METHODS, before and after fine-tuning.
   const nPart = datasetSize(testPart);
   const dense = await cached(subject.name, `dense@${nPart}`, () => evaluate(model.graph, testPart, gpu));
   const rows: (string | number)[][] = [['0% (dense)', pct(dense), ...METHODS.flatMap(() => ['', '']).slice(1)]];

@@ -39,6 +39,7 @@ interface OptimizeOptions {
   eliminate: boolean;
   pack: boolean;
   finetune: boolean;
+  refit: boolean;
   distill?: boolean;
   epochs: number;
   finetuneImages: number;
@@ -113,6 +114,7 @@ export const optimizeCommand: CliCommand = {
       .option('--no-eliminate', 'skip synapse vector elimination')
       .option('--no-pack', 'skip data fission')
       .option('--no-finetune', 'do not fine-tune the eliminated model')
+      .option('--no-refit', 'fold each removed row into its best predictor (the paper\'s way) instead of refitting the kept weights by least squares')
       .option('--distill', 'fine-tune by distillation from the original model instead of with labels')
       .option('--epochs <n>', 'fine-tuning epochs', positiveInt, 1)
       .option('--finetune-images <n>', 'training images to fine-tune on (built-in data sets)', positiveInt, 4000)
@@ -158,6 +160,7 @@ export const optimizeCommand: CliCommand = {
       eliminate: o.eliminate,
       pack: o.pack,
       finetune: o.finetune ? { epochs: o.epochs, distill: o.distill } : false,
+      refit: o.refit,
       batchSizes: o.batchSizes,
       reps: o.reps,
       onStage: (line) => {
