@@ -88,7 +88,7 @@ const { gpu, commit, date, lines, log } = await startResults('results:sve');
 /** Keep a model's part of the section, then rewrite the section from every model's latest part:
  * a run of some models (or one cut short) keeps the others' results. */
 function finishModel(name: string): void {
-  writeFileSync(`${CACHE}/${name}.md`, [`\n### ${name}\n\nMeasured ${date}, commit ${commit}.`, ...lines].join('\n'));
+  writeFileSync(`${CACHE}/${name}.md`, [`\n### ${name}\n\nMeasured ${date}, commit ${commit}.\n`, ...lines].join('\n'));
   lines.length = 0;
   const parts = SUBJECTS.map((s) => `${CACHE}/${s.name}.md`).filter(existsSync).map((f) => readFileSync(f, 'utf8'));
   writeResultsSection('## Synapse vector elimination', section(parts));
@@ -203,15 +203,17 @@ gpu.destroy();
 function section(parts: string[]): string {
   return `## Synapse vector elimination
 
-Measured by \`npm run results:sve\` on ${gpu.name} (2-core VM; timings are ratios on a CPU
-emulating a GPU, not GPU claims); each model's date and commit are under its heading. Correlation is the paper's method
-(design.md 4.1: greedy removal by multiple-correlation R² weighted by contribution, folding into
-the best predictor, per-channel least-squares scales); correlation+refit is the same selection with the kept weights
-refitted by least squares instead of folding (the optional mode); weight-norm and random are the
-baselines at equal rates (same folding and scaling), to show or refute what correlation adds. Depthwise convs
-are left dense. Calibration: 512 training images; fine-tuning: 1 epoch over 5,000 other training
-images, AdamW 5e-4 with cosine decay; the budget search validates on held-out test images (the
-zoo models saw their whole training sets) and the result is measured on the remaining test images.
+Measured by \`npm run results:sve\` on ${gpu.name}
+(2-core VM; timings are ratios on a CPU emulating a GPU, not GPU claims); each model's date and
+commit are under its heading. Correlation is the paper's method (design.md 4.1: greedy removal by
+multiple-correlation R² weighted by contribution, folding into the best predictor, per-channel
+least-squares scales); correlation+refit is the same selection with the kept weights refitted by
+least squares instead of folding (the optional mode); weight-norm and random are the baselines at
+equal rates (same folding and scaling), to show or refute what correlation adds. Depthwise convs
+are left dense. Calibration: 512 training images; fine-tuning of the rate tables: 1 epoch over
+5,000 other training images, AdamW 5e-4 with cosine decay. The budgeted model is refitted and
+fine-tuned longer (2 epochs over 10,000 images); its search validates on held-out test images (the
+zoo models saw their whole training sets) and it is measured on the remaining test images.
 Latency: on a 2-core machine medians move with whatever else runs, so the minima are given beside
 them. Rows are cached per model (.cache/sve-results/): a rate table may come from an earlier
 commit than the one under the heading, which is the run that measured the budget and latency.
