@@ -2,7 +2,10 @@
 // text-direction classifier; prints markdown tables and writes them into docs/results.md (the
 // "Synapse vector elimination" section; other sections are kept).
 //
-//   npm run results:sve -- [--models lenet5,vgg,resnet,ocr] [--test N] [--reps N]
+//   npm run results:sve -- [--models lenet5,vgg,resnet,ocr] [--rates-only ocr] [--test N] [--reps N]
+//
+// --rates-only: for these models only the rate tables (the budget search and the latency are the
+// long part: on the OCR classifier each probe fine-tunes 48x192 lines by distillation).
 //
 // Splits: 512 training images (seeded sample) calibrate, 5,000 other training images fine-tune
 // (1 epoch); the zoo models were trained on their whole training sets, so the budget search
@@ -37,6 +40,7 @@ const { values } = parseArgs({
     models: { type: 'string', default: 'lenet5,vgg,resnet,ocr' },
     test: { type: 'string', default: '5000' },
     reps: { type: 'string', default: '15' },
+    'rates-only': { type: 'string', default: '' },
   },
 });
 const TEST = Number(values.test);
@@ -96,7 +100,8 @@ function finishModel(name: string): void {
 }
 
 const wanted = values.models!.split(',');
-const unknown = wanted.filter((m) => !SUBJECTS.some((s) => s.name === m));
+const ratesOnly = values['rates-only'] ? values['rates-only'].split(',') : [];
+const unknown = [...wanted, ...ratesOnly].filter((m) => !SUBJECTS.some((s) => s.name === m));
 if (unknown.length) throw new Error(`unknown model(s) ${unknown.join(', ')}; choose from ${SUBJECTS.map((s) => s.name).join(', ')}`);
 for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
   if (!existsSync(subject.file)) {
@@ -144,6 +149,12 @@ for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
   process.stdout.write('\n');
   log(`${metric} on ${datasetSize(testPart)} test ${subject.agreement ? 'lines' : 'images'}, every eligible Conv/Gemm layer at the same rate, before / after fine-tuning (1 epoch, ${datasetSize(tune)} images${subject.agreement ? ', distillation' : ''}):\n`);
   log(markdownTable(['rows removed', ...METHODS.flatMap((m) => [m.label, 'fine-tuned'])], rows));
+  if (ratesOnly.includes(subject.name)) {
+    log('\nThe budget search and the latency were not measured for this model in this run (`--rates-only`).\n');
+    model.dispose();
+    finishModel(subject.name);
+    continue;
+  }
 
   // 2. The budgeted model: at most 1 point lost on the validation split, refitted, fine-tuned.
   const budget = await cached(subject.name, `budget+refit@${nTest - nVal}`, async () => {
