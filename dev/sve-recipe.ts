@@ -10,6 +10,7 @@ import { loadFashionMnist } from '../src/data/idx.js';
 import { permutation, subset } from '../src/data/dataset.js';
 import { seededRandom } from '../src/random.js';
 import { eliminate } from '../src/sve/api.js';
+import { eligibleLayers } from '../src/sve/unroll.js';
 import { evaluate } from '../src/train/trainer.js';
 
 const file = process.argv[2] ?? 'zoo/vgg.onnx';
@@ -21,7 +22,7 @@ const order = permutation(train.labels.length, seededRandom(7));
 const calibration = subset(train, order.subarray(0, 512));
 const tune = (n: number) => subset(train, order.subarray(512, 512 + n));
 const part = subset(test, permutation(test.labels.length, seededRandom(8)).subarray(0, 2000));
-const convs = model.graph.nodes.filter((n) => n.op === 'Conv' || n.op === 'Gemm').map((n) => n.name);
+const convs = eligibleLayers(model.graph).layers.map((l) => l.node);
 console.log('layers', convs.join(' '), 'dense', (await evaluate(model.graph, part, gpu)).toFixed(4));
 const rates = Object.fromEntries(convs.slice(1).map((n) => [n, rate]));
 for (const [name, refit, n, epochs] of [['fold 1x5k', false, 5000, 1], ['refit 1x5k', true, 5000, 1], ['refit 2x10k', true, 10000, 2]] as const) {

@@ -174,7 +174,7 @@ for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
   });
   process.stdout.write('\n');
   const heldOutDense = await cached(subject.name, `dense@${nTest - nVal}`, () => evaluate(model.graph, heldOut, gpu));
-  log(`\nBudget of 1 point on the validation split (${nVal} held-out test images), kept weights refitted, fine-tuned (2 epochs over ${datasetSize(budgetFinetune.data)} images) at each of the search's ${budget.probes} probes: ` +
+  log(`\nBudget of 1 point on the validation split (${nVal} held-out test images), kept weights refitted, fine-tuned (${budgetFinetune.epochs} epochs over ${datasetSize(budgetFinetune.data)} images) at each of the search's ${budget.probes} probes: ` +
     `${budget.layers.length} layers eliminated, FLOPs ${(budget.flops.before / 1e6).toFixed(2)}M -> ${(budget.flops.after / 1e6).toFixed(2)}M (x${(budget.flops.before / budget.flops.after).toFixed(2)}); ` +
     `validation ${pct(budget.validation.original)} -> ${pct(budget.validation.finetuned)}; **the other ${nTest - nVal} test images: ${pct(heldOutDense)} -> ${pct(budget.heldOut)} (${((budget.heldOut - heldOutDense) * 100).toFixed(2)} points)**. ` +
     `The search's probes (validation, fine-tuned): ${budget.search}.\n`);
