@@ -1,7 +1,8 @@
 // Quick correctness check of Conv/Gemm/MatMul on both stagings (the real tests are in test/ops).
 import { Gpu } from '../src/device/gpu.js';
 import { getOp } from '../src/ops/registry.js';
-import type { KernelContext, RawAttrs } from '../src/ops/op.js';
+import type { RawAttrs } from '../src/ops/op.js';
+import type { KernelContext } from '../src/kernels/context.js';
 import { sizeOf, Tensor } from '../src/tensor.js';
 
 const gpu = (await Gpu.acquire())!;

@@ -45,7 +45,7 @@ import { gemmKernel, matrixOperand, storeColumns } from '../src/kernels/gemm.js'
 import { u32 } from '../src/kernels/wgsl.js';
 import { load, type Model } from '../src/model.js';
 import { bytesMoved, pack } from '../src/ndf/pack.js';
-import type { KernelContext } from '../src/ops/op.js';
+import type { KernelContext } from '../src/kernels/context.js';
 import { seededRandom } from '../src/random.js';
 import { eliminate } from '../src/sve/api.js';
 import { Tensor } from '../src/tensor.js';

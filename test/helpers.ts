@@ -6,7 +6,8 @@ import { permutation } from '../src/data/dataset.js';
 import { Gpu } from '../src/device/gpu.js';
 import type { Graph } from '../src/graph/ir.js';
 import { CpuSession, GpuSession } from '../src/graph/session.js';
-import type { KernelContext, RawAttrs } from '../src/ops/op.js';
+import type { RawAttrs } from '../src/ops/op.js';
+import type { KernelContext } from '../src/kernels/context.js';
 import { getOp } from '../src/ops/registry.js';
 import { sizeOf, Tensor, type Shape } from '../src/tensor.js';
 

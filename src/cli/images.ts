@@ -1,31 +1,14 @@
-// Inputs from files: PNG and JPEG images (pngjs, jpeg-js) resized and normalised to a model's
-// input [C, H, W], tensor JSON files, and directories of class-named subfolders of images.
-//
-// Image -> tensor: alpha composited over black; resampled separably with a triangle filter whose
-// support grows with the reduction (bilinear when enlarging, an area-like average when shrinking,
-// so small digits are not aliased); 1 channel = luminance (0.299 R + 0.587 G + 0.114 B), 3 = RGB;
-// value = (pixel / 255 - mean[c]) / std[c], after `invert` (255 - pixel) when asked.
+// Inputs from files for the CLI: images (decoded and resized by src/image/) with the CLI's
+// options and errors, tensor JSON files, and directories of class-named subfolders of images.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import type { Dataset } from '../data/dataset.js';
+import { decodeImage, ImageError, imageToChw as toChw, type Image, type Normalization } from '../image/image.js';
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import { CliError, perChannel, progressBar, UsageError } from './common.js';
 
-export interface Image {
-  readonly width: number;
-  readonly height: number;
-  /** RGBA, 4 bytes per pixel, row-major. */
-  readonly rgba: Uint8Array;
-}
-
-export interface Normalization {
-  readonly mean?: readonly number[];
-  readonly std?: readonly number[];
-  readonly invert?: boolean;
-}
+export type { Image, Normalization };
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 
@@ -35,77 +18,25 @@ export function isImagePath(path: string): boolean {
 
 /** Decode a PNG or JPEG file (by its first bytes). */
 export function readImage(path: string): Image {
-  const bytes = readFileSync(path);
+  let bytes: Uint8Array;
   try {
-    if (bytes[0] === 0x89 && bytes[1] === 0x50) {
-      const png = PNG.sync.read(bytes);
-      return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
-    }
-    if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
-      return { width: img.width, height: img.height, rgba: img.data };
-    }
+    bytes = readFileSync(path);
   } catch (e) {
-    throw new CliError(`cannot decode image '${path}': ${(e as Error).message}`);
+    throw new UsageError(`cannot read image '${path}': ${(e as Error).message}`);
   }
-  throw new CliError(`'${path}' is neither a PNG nor a JPEG image (give a .png or .jpg file, or a tensor .json)`);
+  try {
+    return decodeImage(bytes, `'${path}'`);
+  } catch (e) {
+    if (e instanceof ImageError) throw new CliError(`${e.message} (give a .png or .jpg file, or a tensor .json)`);
+    throw e;
+  }
 }
 
-/** Triangle-filter weights for resampling n source samples to m: per output, [first index, weights]. */
-function resampleWeights(n: number, m: number): { start: number; w: number[] }[] {
-  const scale = n / m;
-  const support = Math.max(1, scale);
-  return Array.from({ length: m }, (_, i) => {
-    const center = (i + 0.5) * scale - 0.5;
-    const lo = Math.ceil(center - support);
-    const hi = Math.floor(center + support);
-    const w: number[] = [];
-    for (let j = lo; j <= hi; j++) w.push(Math.max(0, 1 - Math.abs(j - center) / support));
-    const sum = w.reduce((a, b) => a + b, 0);
-    return { start: lo, w: w.map((x) => x / sum) };
-  });
-}
-
-/** One image as [C, H, W] float32 for a model input (see the header for the steps). */
-export function imageToChw(img: Image, [C, H, W]: readonly [number, number, number], norm: Normalization = {}): Float32Array {
+/** One image as a model input [C, H, W], with the CLI's per-channel --mean/--std (one value or C). */
+export function imageToChw(img: Image, shape: readonly [number, number, number], norm: Normalization = {}): Float32Array {
+  const C = shape[0];
   if (C !== 1 && C !== 3) throw new UsageError(`the model's input has ${C} channels; images can feed 1 (grayscale) or 3 (RGB) channels — give a tensor .json instead`);
-  const mean = perChannel(norm.mean ?? [0], C, '--mean');
-  const std = perChannel(norm.std ?? [1], C, '--std');
-  const { width: w0, height: h0, rgba } = img;
-  // Source planes in [0, 255]: luminance or R, G, B, alpha composited over black.
-  const planes = Array.from({ length: C }, () => new Float32Array(w0 * h0));
-  for (let p = 0; p < w0 * h0; p++) {
-    const a = rgba[4 * p + 3] / 255;
-    const [r, g, b] = [0, 1, 2].map((k) => rgba[4 * p + k] * a);
-    if (C === 1) planes[0][p] = 0.299 * r + 0.587 * g + 0.114 * b;
-    else [r, g, b].forEach((v, k) => (planes[k][p] = v));
-  }
-  const wx = resampleWeights(w0, W);
-  const wy = resampleWeights(h0, H);
-  const out = new Float32Array(C * H * W);
-  const rows = new Float32Array(h0 * W);
-  const clamp = (i: number, n: number) => (i < 0 ? 0 : i >= n ? n - 1 : i);
-  for (let c = 0; c < C; c++) {
-    const src = planes[c];
-    for (let y = 0; y < h0; y++) {
-      for (let x = 0; x < W; x++) {
-        const { start, w } = wx[x];
-        let s = 0;
-        for (let k = 0; k < w.length; k++) s += w[k] * src[y * w0 + clamp(start + k, w0)];
-        rows[y * W + x] = s;
-      }
-    }
-    for (let y = 0; y < H; y++) {
-      const { start, w } = wy[y];
-      for (let x = 0; x < W; x++) {
-        let s = 0;
-        for (let k = 0; k < w.length; k++) s += w[k] * rows[clamp(start + k, h0) * W + x];
-        const v = norm.invert ? 255 - s : s;
-        out[(c * H + y) * W + x] = (v / 255 - mean[c]) / std[c];
-      }
-    }
-  }
-  return out;
+  return toChw(img, shape, { mean: perChannel(norm.mean ?? [0], C, '--mean'), std: perChannel(norm.std ?? [1], C, '--std'), invert: norm.invert });
 }
 
 export interface JsonTensor {

@@ -5,7 +5,7 @@
 // submissions and read-backs. A lost device or a failed submission becomes a thrown error on the
 // next call, never a hang.
 
-import type { KernelContext } from '../ops/op.js';
+import type { KernelContext } from '../kernels/context.js';
 
 export interface AdapterDescription {
   vendor: string;

@@ -345,3 +345,12 @@ export function pack(x: Float32Array, f: FloatFormat): Uint32Array {
 export function unpack(words: Uint32Array, f: FloatFormat, count: number): Float32Array {
   return decodeArray(f, unpackCodes(f, words, count));
 }
+
+/**
+ * Formats of a node's values stored packed (src/formats; design notes 4.2), by input and output
+ * index; undefined: plain float32. Given to `gpu` only when one of them is packed.
+ */
+export interface IoFormats {
+  readonly inputs: readonly (FloatFormat | undefined)[];
+  readonly outputs: readonly (FloatFormat | undefined)[];
+}

@@ -4,8 +4,8 @@
 // reference and WebGPU accept exactly the same graphs.
 
 import { GraphError, type InferredGraph, type ResolvedNode } from '../graph/shapes.js';
-import { DEFAULT_KERNEL_CONTEXT, type IoFormats } from '../ops/op.js';
-import { getFormat, type FloatFormat } from './format.js';
+import { DEFAULT_KERNEL_CONTEXT } from '../kernels/context.js';
+import { getFormat, type FloatFormat, type IoFormats } from './format.js';
 
 const views = new WeakMap<ResolvedNode, boolean>();
 

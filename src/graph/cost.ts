@@ -2,7 +2,7 @@
 // multiply-add counts 2) and bytes read and written at float32. Used for FLOP counts in the zoo
 // table, `deftnn info`, and the roofline.
 
-import { DEFAULT_KERNEL_CONTEXT } from '../ops/op.js';
+import { DEFAULT_KERNEL_CONTEXT } from '../kernels/context.js';
 import { sizeOf } from '../tensor.js';
 import type { InferredGraph, ResolvedNode } from './shapes.js';
 

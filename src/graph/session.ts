@@ -5,7 +5,7 @@
 import { GpuError, type Gpu, type Step } from '../device/gpu.js';
 import { pack as packWords, quantize, storageBytes, unpack as unpackWords, type FloatFormat } from '../formats/format.js';
 import { nodeFormats, valueFormats } from '../formats/values.js';
-import type { Dispatch, KernelContext } from '../ops/op.js';
+import type { Dispatch, KernelContext } from '../kernels/context.js';
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import type { Graph, ValueInfo } from './ir.js';
 import { planBuffers } from './planner.js';

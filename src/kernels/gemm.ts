@@ -55,7 +55,8 @@
 
 import type { FloatFormat } from '../formats/format.js';
 import { runType } from '../formats/wgsl.js';
-import type { Activation, KernelContext } from '../ops/op.js';
+import type { Activation } from '../ops/op.js';
+import type { KernelContext } from './context.js';
 import { activationWgsl } from '../ops/unary.js';
 import { u32 } from './wgsl.js';
 

@@ -2,7 +2,7 @@
 // constants: each distinct shape gets its own pipeline, compiled once per graph, and the compiler
 // sees every loop bound.
 
-import type { Binding, KernelContext } from '../ops/op.js';
+import type { Binding, KernelContext } from './context.js';
 
 /** A WGSL f32 literal for any JS number (non-finite values become the nearest representable). */
 export function f32(x: number): string {

@@ -30,7 +30,8 @@
 
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, f32, linearGrid, u32 } from '../kernels/wgsl.js';
-import { defineOp, floatAttr, intAttr, OpError, type Binding, type KernelContext, type RawAttrs } from './op.js';
+import { defineOp, floatAttr, intAttr, OpError, type RawAttrs } from './op.js';
+import { type Binding, type KernelContext } from '../kernels/context.js';
 
 interface BatchNormAttrs {
   readonly epsilon: number;

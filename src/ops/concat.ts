@@ -9,7 +9,8 @@
 
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, linearGrid, u32 } from '../kernels/wgsl.js';
-import { defineOp, intAttr, OpError, type Binding, type Dispatch, type KernelContext } from './op.js';
+import { defineOp, intAttr, OpError } from './op.js';
+import { type Binding, type Dispatch, type KernelContext } from '../kernels/context.js';
 
 interface ConcatAttrs {
   /** Normalised axis in [0, rank). */

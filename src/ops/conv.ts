@@ -25,20 +25,9 @@ import { alignedOperand, formatsWgsl, gatherOperand, packedMatrixOperand, packed
 import { activationFn, gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
 import { bindingDecls, i32, linearGrid, linearIndexFn, u32 } from '../kernels/wgsl.js';
 import { shapeStr, Tensor, type Shape } from '../tensor.js';
-import {
-  activationAttr,
-  defineOp,
-  intAttr,
-  intsAttr,
-  OpError,
-  stringAttr,
-  type Activation,
-  type Binding,
-  type GradContext,
-  type IoFormats,
-  type KernelContext,
-  type RawAttrs,
-} from './op.js';
+import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type GradContext, type RawAttrs } from './op.js';
+import { type Binding, type KernelContext } from '../kernels/context.js';
+import { type IoFormats } from '../formats/format.js';
 import { activationCpu } from './unary.js';
 
 export interface ConvAttrs {

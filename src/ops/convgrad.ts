@@ -26,7 +26,8 @@ import { gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
 import { bindingDecls, elementwiseMain, i32, linearGrid, u32 } from '../kernels/wgsl.js';
 import { shapeStr, Tensor, type Shape } from '../tensor.js';
 import { geometry, resolveAttrs, type ConvAttrs, type ConvGeom } from './conv.js';
-import { defineOp, intAttr, intsAttr, OpError, type Binding, type Dispatch, type KernelContext, type RawAttrs } from './op.js';
+import { defineOp, intAttr, intsAttr, OpError, type RawAttrs } from './op.js';
+import { type Binding, type Dispatch, type KernelContext } from '../kernels/context.js';
 
 interface GradAttrs {
   readonly conv: ConvAttrs;

@@ -20,7 +20,8 @@
 // per output element sums over the (ky, kx) whose tap lands on an input pixel
 // (oy + padTop - ky·dh divisible by sh and inside x), then over the group's channels.
 
-import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type Binding, type RawAttrs } from './op.js';
+import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type RawAttrs } from './op.js';
+import { type Binding } from '../kernels/context.js';
 import { activationCpu, activationWgsl } from './unary.js';
 import { bindingDecls, elementwiseMain, i32, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
 import { shapeStr, Tensor, type Shape } from '../tensor.js';

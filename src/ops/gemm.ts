@@ -20,7 +20,8 @@ import { activationFn, gemmKernel, matrixOperand, storeColumns } from '../kernel
 import { bindingDecls, f32, u32 } from '../kernels/wgsl.js';
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import { keptRowsAttr, tableDecl } from './conv.js';
-import { activationAttr, defineOp, floatAttr, intAttr, OpError, type Activation, type Binding, type GradContext } from './op.js';
+import { activationAttr, defineOp, floatAttr, intAttr, OpError, type Activation, type GradContext } from './op.js';
+import { type Binding } from '../kernels/context.js';
 import { activationCpu } from './unary.js';
 
 export interface GemmAttrs {

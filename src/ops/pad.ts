@@ -16,7 +16,8 @@
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, i32, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { axesAttr, defineOp, floatAttr, intsAttr, OpError, stringAttr, type Binding, type RawAttrs } from './op.js';
+import { axesAttr, defineOp, floatAttr, intsAttr, OpError, stringAttr, type RawAttrs } from './op.js';
+import { type Binding } from '../kernels/context.js';
 
 const MODES = ['constant', 'reflect', 'edge', 'wrap'] as const;
 type PadMode = (typeof MODES)[number];

@@ -21,7 +21,8 @@
 
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, f32, i32, linearGrid, u32 } from '../kernels/wgsl.js';
-import { defineOp, intAttr, OpError, type GradContext, type KernelContext, type OpDef, type RawAttrs } from './op.js';
+import { defineOp, intAttr, OpError, type GradContext, type OpDef, type RawAttrs } from './op.js';
+import { type KernelContext } from '../kernels/context.js';
 import { windowAttrs, type AutoPad } from './window.js';
 
 interface PoolAttrs {

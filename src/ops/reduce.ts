@@ -20,7 +20,8 @@
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, f32, linearGrid, linearIndexFn, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { defineOp, intAttr, intsAttr, OpError, type Dispatch, type GradContext, type KernelContext, type OpDef, type RawAttrs } from './op.js';
+import { defineOp, intAttr, intsAttr, OpError, type GradContext, type OpDef, type RawAttrs } from './op.js';
+import { type Dispatch, type KernelContext } from '../kernels/context.js';
 
 export interface ReduceAttrs {
   /** Sorted, non-negative, distinct axes actually reduced (empty for the noop case). */

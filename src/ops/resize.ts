@@ -33,7 +33,8 @@
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { axesAttr, defineOp, floatsAttr, intAttr, intsAttr, OpError, stringAttr, type Binding, type Dispatch, type KernelContext, type RawAttrs } from './op.js';
+import { axesAttr, defineOp, floatsAttr, intAttr, intsAttr, OpError, stringAttr, type RawAttrs } from './op.js';
+import { type Binding, type Dispatch, type KernelContext } from '../kernels/context.js';
 
 const COORD_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn'] as const;
 const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'] as const;

@@ -22,7 +22,8 @@
 
 import { shapeStr, sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, i32, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { defineOp, intAttr, intsAttr, OpError, type Dispatch, type KernelContext, type RawAttrs } from './op.js';
+import { defineOp, intAttr, intsAttr, OpError, type RawAttrs } from './op.js';
+import { type Dispatch, type KernelContext } from '../kernels/context.js';
 
 const WG = 256;
 

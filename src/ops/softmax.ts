@@ -11,7 +11,8 @@
 
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, f32, linearGrid, u32 } from '../kernels/wgsl.js';
-import { defineOp, intAttr, OpError, type KernelContext } from './op.js';
+import { defineOp, intAttr, OpError } from './op.js';
+import { type KernelContext } from '../kernels/context.js';
 
 interface SoftmaxAttrs {
   /** Rows of the 3-D view, n (the row length) and inner (the stride between a row's elements). */

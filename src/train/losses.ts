@@ -36,7 +36,8 @@
 
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import { f32, linearGrid, linearIndexFn, u32 } from '../kernels/wgsl.js';
-import { defineOp, floatAttr, OpError, stringAttr, type Binding, type Dispatch, type GradContext, type KernelContext, type OpDef, type RawAttrs } from '../ops/op.js';
+import { defineOp, floatAttr, OpError, stringAttr, type GradContext, type OpDef, type RawAttrs } from '../ops/op.js';
+import { type Binding, type Dispatch, type KernelContext } from '../kernels/context.js';
 
 // ---- shared checks and CPU helpers ----
 

@@ -28,7 +28,8 @@
 
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, f32, linearGrid } from '../kernels/wgsl.js';
-import { defineOp, floatAttr, intAttr, OpError, type Binding, type OpDef, type RawAttrs } from '../ops/op.js';
+import { defineOp, floatAttr, intAttr, OpError, type OpDef, type RawAttrs } from '../ops/op.js';
+import { type Binding } from '../kernels/context.js';
 import type { Graph, Node, ValueInfo } from '../graph/ir.js';
 
 const WG = 256;

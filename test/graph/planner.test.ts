@@ -4,7 +4,7 @@ import { lastUses, type Graph, type Node } from '../../src/graph/ir.js';
 import { planBuffers, type BufferPlan } from '../../src/graph/planner.js';
 import { CpuSession, GpuSession } from '../../src/graph/session.js';
 import { inferShapes, type InferredGraph } from '../../src/graph/shapes.js';
-import { DEFAULT_KERNEL_CONTEXT } from '../../src/ops/op.js';
+import { DEFAULT_KERNEL_CONTEXT } from '../../src/kernels/context.js';
 import { sizeOf, Tensor, type Shape } from '../../src/tensor.js';
 import { assertClose, randInt, randomTensor, rng, testGpu } from '../helpers.js';
 

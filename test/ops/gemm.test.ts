@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseTiling, gemmKernel, matrixOperand, storeColumns, type GemmTiling } from '../../src/kernels/gemm.js';
 import { bindingDecls } from '../../src/kernels/wgsl.js';
-import type { KernelContext, RawAttrs } from '../../src/ops/op.js';
+import type { RawAttrs } from '../../src/ops/op.js';
+import type { KernelContext } from '../../src/kernels/context.js';
 import { Tensor, type Shape } from '../../src/tensor.js';
 import { assertClose, randInt, randomTensor, rng, runBoth, runGpuWith, testGpu } from '../helpers.js';
 

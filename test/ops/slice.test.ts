@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sliceOp } from '../../src/ops/slice.js';
-import { DEFAULT_KERNEL_CONTEXT } from '../../src/ops/op.js';
+import { DEFAULT_KERNEL_CONTEXT } from '../../src/kernels/context.js';
 import { Tensor } from '../../src/tensor.js';
 import { assertClose, randomTensor, rng, runBoth, testGpu } from '../helpers.js';
 

@@ -13,7 +13,7 @@ import { seededRandom } from '../../random.js';
 import { sizeOf, Tensor } from '../../tensor.js';
 import { backendList, inputShapeOption, nonNegativeInt, positiveInt, positiveIntList, progressBar, textTable, UsageError, type BackendChoice, type Io } from '../common.js';
 import { cliGpu, makeSession, readModelFile } from '../model-file.js';
-import type { CliCommand } from './index.js';
+import type { CliCommand } from '../command.js';
 
 interface BenchOptions {
   backend: BackendChoice[];

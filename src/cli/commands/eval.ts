@@ -14,7 +14,7 @@ import { backendOption, CliError, inputShapeOption, positiveInt, progressBar, Us
 import { builtInDataset, datasetOptions } from '../datasets.js';
 import { readImageDir } from '../images.js';
 import { makeSession, pickBackend, readModelFile, type ModelFile } from '../model-file.js';
-import type { CliCommand } from './index.js';
+import type { CliCommand } from '../command.js';
 
 interface EvalOptions {
   dataset: string;

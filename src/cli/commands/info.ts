@@ -14,7 +14,7 @@ import type { GemmAttrs } from '../../ops/gemm.js';
 import { bytesMoved } from '../../ndf/pack.js';
 import { humanCount, inputShapeOption, positiveInt, textTable, type Io } from '../common.js';
 import { readModelFile } from '../model-file.js';
-import type { CliCommand } from './index.js';
+import type { CliCommand } from '../command.js';
 
 export interface Elimination {
   /** Reduction rows of the dense layer (per group for a grouped conv) and rows kept. */

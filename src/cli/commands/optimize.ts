@@ -28,7 +28,7 @@ import { backendOption, inputShapeOption, positiveInt, positiveIntList, stagedPr
 import { builtInDataset, datasetOptions } from '../datasets.js';
 import { readImageDir } from '../images.js';
 import { pickBackend, readModelFile } from '../model-file.js';
-import type { CliCommand } from './index.js';
+import type { CliCommand } from '../command.js';
 
 interface OptimizeOptions {
   dataset: string;

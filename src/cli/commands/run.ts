@@ -10,7 +10,7 @@ import { Tensor, type Shape } from '../../tensor.js';
 import { backendOption, existingFile, inputShapeOption, numberList, positiveInt, UsageError, type BackendChoice, type Io } from '../common.js';
 import { imageToChw, isImagePath, jsonTensor, matchTensors, readImage, readTensorJson, type Image } from '../images.js';
 import { pickBackend, readModelFile } from '../model-file.js';
-import type { CliCommand } from './index.js';
+import type { CliCommand } from '../command.js';
 
 interface RunOptions {
   input: string;

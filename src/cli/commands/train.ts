@@ -17,7 +17,7 @@ import { train as trainGraph, type TrainProgress } from '../../train/trainer.js'
 import { ZOO, ZOO_BATCH, zooModel } from '../../zoo/recipes.js';
 import { backendOption, positiveInt, UsageError, type BackendChoice, type Io } from '../common.js';
 import { pickBackend } from '../model-file.js';
-import type { CliCommand } from './index.js';
+import type { CliCommand } from '../command.js';
 
 interface TrainOptions {
   epochs?: number;

@@ -1,0 +1,104 @@
+// Images as deftnn's pipelines see them: decoded PNG and JPEG (pngjs, jpeg-js) as RGBA, and
+// resampled into a model input [C, H, W]. Below the CLI and the OCR pipeline, which both use it.
+//
+// Image -> tensor: alpha composited over black; resampled separably with a triangle filter whose
+// support grows with the reduction (bilinear when enlarging, an area-like average when shrinking,
+// so small digits are not aliased); 1 channel = luminance (0.299 R + 0.587 G + 0.114 B), 3 = RGB;
+// value = (pixel / 255 - mean[c]) / std[c], after `invert` (255 - pixel) when asked.
+
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+
+export interface Image {
+  readonly width: number;
+  readonly height: number;
+  /** RGBA, 4 bytes per pixel, row-major. */
+  readonly rgba: Uint8Array;
+}
+
+/** A file or buffer that is not an image deftnn can decode. */
+export interface Normalization {
+  readonly mean?: readonly number[];
+  readonly std?: readonly number[];
+  readonly invert?: boolean;
+}
+
+export class ImageError extends Error {
+  override name = 'ImageError';
+}
+
+/** Decode PNG or JPEG bytes (told apart by their first bytes); `what` names them in errors. */
+export function decodeImage(bytes: Uint8Array, what: string): Image {
+  try {
+    if (bytes[0] === 0x89 && bytes[1] === 0x50) {
+      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
+    }
+    if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+      return { width: img.width, height: img.height, rgba: img.data };
+    }
+  } catch (e) {
+    throw new ImageError(`cannot decode image ${what}: ${(e as Error).message}`);
+  }
+  throw new ImageError(`${what} is neither a PNG nor a JPEG image`);
+}
+
+/** Triangle-filter weights for resampling n source samples to m: per output, [first index, weights]. */
+function resampleWeights(n: number, m: number): { start: number; w: number[] }[] {
+  const scale = n / m;
+  const support = Math.max(1, scale);
+  return Array.from({ length: m }, (_, i) => {
+    const center = (i + 0.5) * scale - 0.5;
+    const lo = Math.ceil(center - support);
+    const hi = Math.floor(center + support);
+    const w: number[] = [];
+    for (let j = lo; j <= hi; j++) w.push(Math.max(0, 1 - Math.abs(j - center) / support));
+    const sum = w.reduce((a, b) => a + b, 0);
+    return { start: lo, w: w.map((x) => x / sum) };
+  });
+}
+
+/** One image as [C, H, W] float32 for a model input (see the header for the steps); mean and std per channel. */
+export function imageToChw(img: Image, [C, H, W]: readonly [number, number, number], norm: Normalization = {}): Float32Array {
+  if (C !== 1 && C !== 3) throw new ImageError(`images can feed 1 (grayscale) or 3 (RGB) channels, not ${C}`);
+  const mean = norm.mean ?? Array<number>(C).fill(0);
+  const std = norm.std ?? Array<number>(C).fill(1);
+  if (mean.length !== C || std.length !== C) throw new ImageError(`mean and std need ${C} values each`);
+  const { width: w0, height: h0, rgba } = img;
+  // Source planes in [0, 255]: luminance or R, G, B, alpha composited over black.
+  const planes = Array.from({ length: C }, () => new Float32Array(w0 * h0));
+  for (let p = 0; p < w0 * h0; p++) {
+    const a = rgba[4 * p + 3] / 255;
+    const [r, g, b] = [0, 1, 2].map((k) => rgba[4 * p + k] * a);
+    if (C === 1) planes[0][p] = 0.299 * r + 0.587 * g + 0.114 * b;
+    else [r, g, b].forEach((v, k) => (planes[k][p] = v));
+  }
+  const wx = resampleWeights(w0, W);
+  const wy = resampleWeights(h0, H);
+  const out = new Float32Array(C * H * W);
+  const rows = new Float32Array(h0 * W);
+  const clamp = (i: number, n: number) => (i < 0 ? 0 : i >= n ? n - 1 : i);
+  for (let c = 0; c < C; c++) {
+    const src = planes[c];
+    for (let y = 0; y < h0; y++) {
+      for (let x = 0; x < W; x++) {
+        const { start, w } = wx[x];
+        let s = 0;
+        for (let k = 0; k < w.length; k++) s += w[k] * src[y * w0 + clamp(start + k, w0)];
+        rows[y * W + x] = s;
+      }
+    }
+    for (let y = 0; y < H; y++) {
+      const { start, w } = wy[y];
+      for (let x = 0; x < W; x++) {
+        let s = 0;
+        for (let k = 0; k < w.length; k++) s += w[k] * rows[clamp(start + k, h0) * W + x];
+        const v = norm.invert ? 255 - s : s;
+        out[(c * H + y) * W + x] = (v / 255 - mean[c]) / std[c];
+      }
+    }
+  }
+  return out;
+}
+
