@@ -1,12 +1,13 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Export torchvision models to ONNX, the way people have them: PyTorch's exporter at a chosen
 opset, random weights (agreement with onnxruntime does not need trained ones; nothing is
 downloaded), fixed input size, batch as a symbolic dimension.
 
-Needs Debian's python3-torch, python3-torchvision (and python3-onnx for the exporter's checks):
+Runs on Debian's own Python (/usr/bin/python3, not a pyenv or venv one) with python3-torch,
+python3-torchvision and python3-onnx (the exporter's checks):
   apt-get install -y python3-torch python3-torchvision python3-onnx
 Usage:
-  python3 scripts/export-torchvision.py [--opset 13] [--size 224] [--out .cache/torchvision] [MODEL ...]
+  /usr/bin/python3 scripts/export-torchvision.py [--opset 13] [--size 224] [--out .cache/torchvision] [MODEL ...]
 Writes OUT/<model>-opset<N>.onnx and skips files that already exist. MODEL is a torchvision
 constructor name (resnet50, mobilenet_v2, efficientnet_b0, ...); none: the default list.
 """
