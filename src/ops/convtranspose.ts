@@ -16,11 +16,15 @@
 // input · stride. When output_shape is given it wins over `pads` (onnxruntime's rule). Only the
 // start pads matter for the values. Checked against onnxruntime on every attribute.
 //
+// Backward: ConvTranspose is the adjoint of a Conv with the same weights, so its input gradient is
+// that Conv of gy and its weight gradient is that Conv's weight gradient with the roles swapped
+// (see convTransposeGrad at the end).
+//
 // The CPU reference is the scatter above. The WebGPU kernel is the gather form: one invocation
 // per output element sums over the (ky, kx) whose tap lands on an input pixel
 // (oy + padTop - ky·dh divisible by sh and inside x), then over the group's channels.
 
-import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type RawAttrs } from './op.js';
+import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type GradContext, type RawAttrs } from './op.js';
 import { type Binding } from '../kernels/context.js';
 import { activationCpu, activationWgsl } from './unary.js';
 import { bindingDecls, elementwiseMain, i32, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
@@ -199,4 +203,48 @@ ${tapWgsl('x', 'o3', 'kx', a.padBegin[1], a.dilations[1], a.strides[1], W, '    
     const wgsl = `${bindingDecls(bindings, names)}\n${elementwiseMain(n, WG, body)}`;
     return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings }];
   },
+  grad: convTransposeGrad,
 });
+
+/**
+ * Backward. With the same strides, dilations, group and start pads, the forward scatter above is
+ * the transpose of a Conv whose input is y-shaped and whose weights are w read as
+ * [C, Mg, KH, KW] = [conv outputs, conv inputs per group, KH, KW]:
+ *   gx = Conv(gy, w)                 [N, M, OH, OW] -> [N, C, H, W]
+ *   gw = ConvWeightGrad(gy, x)       the conv's weight gradient, [C, Mg, KH, KW] like w
+ *   gb = ReduceSum(gy, [0, 2, 3])
+ * The conv's end pads are chosen so that its output is exactly H x W: s·(H - 1) + span - OH -
+ * padTop. That is negative when output_padding or output_shape reach past every tap (the extra
+ * rows get the bias alone); with an end pad of 0 the conv's floor still gives H while the excess
+ * is below the stride, and a longer excess would need a crop first, so it is refused.
+ */
+function convTransposeGrad(g: GradContext<ConvTransposeAttrs>): (string | undefined)[] {
+  const a = g.attrs;
+  if (a.activation) {
+    throw new OpError(
+      `ConvTranspose: cannot differentiate a fused activation (${a.activation.op}): the node keeps only the activated output. ` +
+        'Train the graph before activations are fused (fusion is an inference pass)',
+    );
+  }
+  const [xs, ws] = g.inputShapes;
+  const [, , KH, KW] = ws;
+  const span = [KH, KW].map((k, d) => (k - 1) * a.dilations[d] + 1);
+  const needed = [0, 1].map((d) => a.strides[d] * (xs[2 + d] - 1) + span[d] - a.outSize[d] - a.padBegin[d]);
+  const end = needed.map((p) => Math.max(0, p));
+  if (needed.some((p, d) => p <= -a.strides[d])) {
+    throw new OpError(`ConvTranspose: no gradient when the output [${a.outSize}] reaches past every kernel tap (output_padding or output_shape); crop the output instead`);
+  }
+  const conv: RawAttrs = {
+    group: a.group,
+    kernel_shape: [KH, KW],
+    strides: [...a.strides],
+    dilations: [...a.dilations],
+    pads: [a.padBegin[0], a.padBegin[1], end[0], end[1]],
+  };
+  const [x, w] = g.inputs;
+  const gy = g.gradOutputs[0]!;
+  const gx = g.wants[0] ? g.emit('Conv', [gy, w], conv) : undefined;
+  const gw = g.wants[1] ? g.emit('ConvWeightGrad', [gy, x], conv) : undefined;
+  const gb = g.inputs.length > 2 && g.wants[2] ? g.emit('ReduceSum', [gy], { axes: [0, 2, 3], keepdims: 0 }) : undefined;
+  return [gx, gw, gb];
+}
