@@ -30,10 +30,15 @@
 // against onnxruntime 1.22 on every mode above; the one known difference is that exact ties in
 // half_pixel_symmetric (x_original exactly on .5 or on an integer in exact arithmetic) can land
 // on either side after float32 rounding, and onnxruntime's rounding there is not reproduced.
+//
+// Backward: the op is linear and separable, y = (T_0 ⊗ T_1 ⊗ ...) x with one tap matrix per
+// axis, so gx = (T_0ᵀ ⊗ T_1ᵀ ⊗ ...) gy: one ResizeAxisGrad node per resized axis, each applying
+// one axis's transposed taps (every input coordinate sums the output coordinates that read it,
+// with their weights; a gather over a per-coordinate list, so no atomics are needed).
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.js';
-import { axesAttr, defineOp, floatsAttr, intAttr, intsAttr, OpError, stringAttr, type RawAttrs } from './op.js';
+import { axesAttr, defineOp, floatsAttr, intAttr, intsAttr, OpError, stringAttr, type GradContext, type RawAttrs } from './op.js';
 import { type Binding, type Dispatch, type KernelContext } from '../kernels/context.js';
 
 const COORD_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn'] as const;
@@ -275,9 +280,116 @@ function resizeDef(type: 'Resize' | 'Upsample', attrs: (raw: RawAttrs, inputs: r
       if (a.axes.every((t) => t === null)) return 'view'; // same shape, every coordinate maps to itself
       return resizeGpu(inputs, outputs, a, ctx);
     },
+    grad: resizeGrad,
   });
 }
 
+function resizeGrad(g: GradContext<ResizeAttrs>): (string | undefined)[] {
+  if (!g.wants[0]) return [undefined];
+  let grad = g.gradOutputs[0]!;
+  g.attrs.axes.forEach((t, axis) => {
+    if (t) grad = g.emit('ResizeAxisGrad', [grad], { axis, input_length: g.inputShapes[0][axis], i0: [...t.i0], i1: [...t.i1], w: [...t.w] });
+  });
+  return [grad];
+}
+
+// ---- ResizeAxisGrad: one axis's transposed taps ----
+
+export interface AxisGradAttrs {
+  readonly axis: number;
+  readonly shape: readonly number[];
+  /** CSR by input coordinate: the output coordinates reading it, from start[i] to start[i + 1]. */
+  readonly start: readonly number[];
+  readonly from: readonly number[];
+  readonly weight: readonly number[];
+}
+
+/**
+ * gy: the gradient of a Resize output; attributes `axis`, `input_length` and that axis's taps
+ * `i0`, `i1`, `w` (output coordinate o read (1 - w[o])·x[i0[o]] + w[o]·x[i1[o]]).
+ */
+function axisGradAttrs(raw: RawAttrs, [gy]: readonly Shape[]): AxisGradAttrs {
+  const axis = intAttr(raw, 'axis');
+  if (axis < 0 || axis >= gy.length) throw new OpError(`ResizeAxisGrad: axis ${axis} is out of range for rank ${gy.length}`);
+  const len = intAttr(raw, 'input_length');
+  const i0 = intsAttr(raw, 'i0');
+  const i1 = intsAttr(raw, 'i1');
+  const w = floatsAttr(raw, 'w');
+  const outLen = gy[axis];
+  if (i0.length !== outLen || i1.length !== outLen || w.length !== outLen) throw new OpError(`ResizeAxisGrad: taps for ${i0.length} coordinates, the gradient has ${outLen}`);
+  if (len < 1 || [...i0, ...i1].some((i) => i < 0 || i >= len)) throw new OpError(`ResizeAxisGrad: a tap lies outside the input length ${len}`);
+  const lists: [number, number][][] = Array.from({ length: len }, () => []);
+  for (let o = 0; o < outLen; o++) {
+    lists[i0[o]].push([o, fr(1 - w[o])]);
+    if (w[o] !== 0) lists[i1[o]].push([o, w[o]]);
+  }
+  const start = [0];
+  for (const l of lists) start.push(start[start.length - 1] + l.length);
+  const shape = [...gy];
+  shape[axis] = len;
+  return { axis, shape, start, from: lists.flat().map(([o]) => o), weight: lists.flat().map(([, v]) => v) };
+}
+
+function axisGradCpu(gy: Tensor, a: AxisGradAttrs): Tensor {
+  const outer = sizeOf(a.shape.slice(0, a.axis));
+  const inner = sizeOf(a.shape.slice(a.axis + 1));
+  const len = a.shape[a.axis];
+  const outLen = gy.shape[a.axis];
+  const gx = new Float32Array(sizeOf(a.shape));
+  for (let p = 0; p < outer; p++) {
+    for (let i = 0; i < len; i++) {
+      for (let q = 0; q < inner; q++) {
+        let s = 0;
+        for (let e = a.start[i]; e < a.start[i + 1]; e++) s += a.weight[e] * gy.data[(p * outLen + a.from[e]) * inner + q];
+        gx[(p * len + i) * inner + q] = s;
+      }
+    }
+  }
+  return new Tensor(a.shape, gx);
+}
+
+function axisGradGpu([gy]: readonly Shape[], a: AxisGradAttrs, ctx: KernelContext): Dispatch[] {
+  const n = sizeOf(a.shape);
+  if (n === 0) return [];
+  const inner = sizeOf(a.shape.slice(a.axis + 1));
+  const len = a.shape[a.axis];
+  const outLen = gy[a.axis];
+  // tab: start offsets (len + 1), then per entry the output coordinate and the weight's f32 bits.
+  const entries = a.from.length;
+  const table = new Uint32Array(len + 1 + 2 * entries);
+  table.set(a.start);
+  const bits = new Uint32Array(Float32Array.from(a.weight).buffer);
+  for (let e = 0; e < entries; e++) {
+    table[len + 1 + 2 * e] = a.from[e];
+    table[len + 2 + 2 * e] = bits[e];
+  }
+  const body = `  let q = i % ${u32(inner)};
+  let ci = (i / ${u32(inner)}) % ${u32(len)};
+  let p = i / ${u32(inner * len)};
+  let base = p * ${u32(outLen * inner)} + q;
+  var s = 0.0;
+  for (var e = tab[ci]; e < tab[ci + 1u]; e++) {
+    let at = ${u32(len + 1)} + 2u * e;
+    s += bitcast<f32>(tab[at + 1u]) * gy[base + tab[at] * ${u32(inner)}];
+  }
+  gx[i] = s;`;
+  const decls = `@group(0) @binding(0) var<storage, read> gy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> gx: array<f32>;
+@group(0) @binding(2) var<storage, read> tab: array<u32>;`;
+  const bindings: Binding[] = [{ input: 0 }, { output: 0 }, { constant: table }];
+  return [{ wgsl: `${decls}\n${elementwiseMain(n, WG, body)}`, workgroups: linearGrid(n, WG, ctx), bindings }];
+}
+
+export const resizeAxisGradOp = defineOp<AxisGradAttrs>({
+  type: 'ResizeAxisGrad',
+  training: true,
+  arity: [1, 1],
+  attrs: axisGradAttrs,
+  shape: (_, a) => [[...a.shape]],
+  cpu: ([gy], a) => [axisGradCpu(gy, a)],
+  gpu: (inputs, _outputs, a, ctx) => axisGradGpu(inputs, a, ctx),
+});
+
 export const resizeOp = resizeDef('Resize', resizeAttrs);
 export const upsampleOp = resizeDef('Upsample', upsampleAttrs);
-export const resizeOps = [resizeOp, upsampleOp];
+export const resizeOps = [resizeOp, upsampleOp, resizeAxisGradOp];
