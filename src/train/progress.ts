@@ -13,21 +13,21 @@ export function terminalProgress(label: string): { onProgress: (p: TrainProgress
     bar = undefined;
   };
   const onProgress = (p: TrainProgress) => {
-    const fields = { label, epoch: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(4), acc: (100 * p.accuracy).toFixed(1), ips: p.imagesPerSecond.toFixed(0) };
+    const fields = { label, epoch: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(4), acc: Number.isNaN(p.accuracy) ? '-' : `${(100 * p.accuracy).toFixed(1)}%`, ips: p.imagesPerSecond.toFixed(0) };
     if (p.epochDone) {
       stop();
       const test = p.testAccuracy === undefined ? '' : `, test accuracy ${(100 * p.testAccuracy).toFixed(2)}%`;
-      console.log(`${label} epoch ${p.epoch}/${p.epochs}: loss ${fields.loss}, train accuracy ${fields.acc}%${test}, ${fields.ips} images/s`);
+      console.log(`${label} epoch ${p.epoch}/${p.epochs}: loss ${fields.loss}, train accuracy ${fields.acc}${test}, ${fields.ips} images/s`);
       return;
     }
     if (!tty) {
       const tenth = Math.max(1, Math.floor(p.stepsPerEpoch / 10));
-      if (p.step % tenth === 0) console.log(`${label} epoch ${fields.epoch} step ${p.step}/${p.stepsPerEpoch}: loss ${fields.loss}, accuracy ${fields.acc}%, ${fields.ips} images/s`);
+      if (p.step % tenth === 0) console.log(`${label} epoch ${fields.epoch} step ${p.step}/${p.stepsPerEpoch}: loss ${fields.loss}, accuracy ${fields.acc}, ${fields.ips} images/s`);
       return;
     }
     if (!bar) {
       bar = new cliProgress.SingleBar(
-        { format: '{label} epoch {epoch} [{bar}] {value}/{total} loss {loss} acc {acc}% {ips} img/s', stream: process.stderr, hideCursor: true },
+        { format: '{label} epoch {epoch} [{bar}] {value}/{total} loss {loss} acc {acc} {ips} img/s', stream: process.stderr, hideCursor: true },
         cliProgress.Presets.shades_classic,
       );
       bar.start(p.stepsPerEpoch, p.step, fields);

@@ -1,5 +1,5 @@
-// The training loop. An inference graph (ending in Softmax, or in logits) becomes one training
-// step graph: the forward pass with BatchNormalization in training mode, the loss, the backward
+// The training loop. An inference graph (ending in Softmax, Sigmoid, or logits) becomes one
+// training step graph: the forward pass with BatchNormalization in training mode, the loss, the backward
 // pass from graph/autograd.ts and the optimiser's update nodes. A session runs that graph with the
 // parameters, optimiser moments and running statistics as session state, so a step uploads one
 // batch and reads back only the loss and the logits.
@@ -17,7 +17,7 @@ import { inferShapes } from '../graph/shapes.js';
 import { CpuSession, GpuSession, type Session, type SessionOptions } from '../graph/session.js';
 import { batches, datasetSize, type Dataset } from '../data/dataset.js';
 import { seededRandom } from '../random.js';
-import { Tensor } from '../tensor.js';
+import { sizeOf, Tensor } from '../tensor.js';
 import { appendOptimizer, type OptimizerConfig } from './optimizers.js';
 import { makeSchedule, type ScheduleConfig } from './schedules.js';
 
@@ -49,13 +49,13 @@ export interface TrainProgress {
   readonly epochs: number;
   readonly step: number;
   readonly stepsPerEpoch: number;
-  /** Mean training loss and accuracy over the epoch so far. */
+  /** Mean training loss and accuracy over the epoch so far (accuracy: NaN unless a classifier). */
   readonly loss: number;
   readonly accuracy: number;
   readonly imagesPerSecond: number;
   /** True for the summary at the end of an epoch. */
   readonly epochDone?: boolean;
-  /** In the end-of-epoch summary, when a test set was given. */
+  /** In the end-of-epoch summary, when a test set was given and the model is a classifier. */
   readonly testAccuracy?: number;
 }
 
@@ -74,6 +74,8 @@ export interface TrainingGraph {
   readonly carried: readonly string[];
   readonly loss: string;
   readonly logits: string;
+  /** Whether the logits are a classifier's [N, classes], which accuracy is measured on. */
+  readonly classifier: boolean;
   readonly input: string;
   readonly labels: string;
   /** The teacher-logits input, for distillation. */
@@ -84,11 +86,68 @@ const LABELS = 'labels';
 const TEACHER = 'teacher_logits';
 const LOSS = 'loss';
 
-/** The value holding an inference graph's logits: the input of a final Softmax, else the output. */
-function logitsOf(graph: Graph): { logits: string; softmax?: Node } {
+/**
+ * What an inference graph's output is, for its loss: the input of a final Softmax (scores along
+ * the last axis: [N, C] for a classifier, [N, T, C] for a recogniser's columns), the input of a
+ * final Sigmoid (independent probabilities: a text detector's map), else the output itself, taken
+ * as a classifier's logits. `shape` leaves out the batch.
+ */
+interface Head {
+  readonly logits: string;
+  readonly kind: 'softmax' | 'sigmoid';
+  readonly shape: readonly number[];
+  /** The final Softmax or Sigmoid, which the training graph drops. */
+  readonly last?: Node;
+}
+
+function headOf(graph: Graph): Head {
   const out = graph.outputs[0];
   const last = graph.nodes.find((n) => n.outputs.includes(out));
-  return last?.op === 'Softmax' ? { logits: last.inputs[0], softmax: last } : { logits: out };
+  const shapes = inferShapes(graph).shapes;
+  if (last?.op === 'Sigmoid') return { logits: last.inputs[0], kind: 'sigmoid', shape: shapes.get(last.inputs[0])!.slice(1), last };
+  if (last?.op !== 'Softmax') return { logits: out, kind: 'softmax', shape: shapes.get(out)!.slice(1) };
+  const shape = shapes.get(last.inputs[0])!;
+  const axis = (last.attrs.axis as number | undefined) ?? (last.attrs.legacy_coerce_2d ? 1 : -1);
+  if (shape.length > 2 && (last.attrs.legacy_coerce_2d || (axis !== -1 && axis !== shape.length - 1))) {
+    throw new Error(`the final Softmax '${last.name}' runs along axis ${axis} of [${shape}]; training needs the scores along the last axis`);
+  }
+  return { logits: last.inputs[0], kind: 'softmax', shape: shape.slice(1), last };
+}
+
+/** True for a classifier's head, [N, classes] scores: the one kind that labels and accuracy apply to. */
+const isClassifier = (h: Head) => h.kind === 'softmax' && h.shape.length === 1;
+
+/**
+ * The loss nodes on `head`'s logits for batches of `batch`. Distillation compares rows of scores
+ * with DistillationLoss: a classifier's [N, C] as they are, longer heads as [N·T, C] rows, and a
+ * sigmoid head as two-class rows [s, 0] (softmax([s, 0]) = [σ(s), 1 - σ(s)]), so a detector's map
+ * is distilled pixel by pixel with the same op, kernels and temperature.
+ */
+function lossNodes(head: Head, loss: LossConfig, batch: number): { nodes: Node[]; constants: [string, Tensor][] } {
+  if (loss.kind === 'cross-entropy') {
+    if (!isClassifier(head)) throw new Error(`labels train a classifier (scores [N, classes]); this model's output is [N, ${head.shape.join(', ')}]: use distillation`);
+    return { nodes: [{ name: 'loss', op: 'SoftmaxCrossEntropyLoss', inputs: [head.logits, LABELS], outputs: [LOSS], attrs: {} }], constants: [] };
+  }
+  const nodes: Node[] = [];
+  const constants: [string, Tensor][] = [];
+  const rows = (value: string): string => {
+    if (isClassifier(head)) return value;
+    const flat = `${value}.rows`;
+    if (head.kind === 'softmax') {
+      const c = head.shape[head.shape.length - 1];
+      nodes.push({ name: `${flat}.reshape`, op: 'Reshape', inputs: [value], outputs: [flat], attrs: { shape: [(batch * sizeOf(head.shape)) / c, c] } });
+      return flat;
+    }
+    const m = batch * sizeOf(head.shape);
+    if (!constants.length) constants.push(['loss.zeros', new Tensor([m, 1])]);
+    nodes.push({ name: `${flat}.reshape`, op: 'Reshape', inputs: [value], outputs: [`${flat}.column`], attrs: { shape: [m, 1] } });
+    nodes.push({ name: `${flat}.pair`, op: 'Concat', inputs: [`${flat}.column`, 'loss.zeros'], outputs: [flat], attrs: { axis: 1 } });
+    return flat;
+  };
+  const student = rows(head.logits);
+  const teacher = rows(TEACHER);
+  nodes.push({ name: 'loss', op: 'DistillationLoss', inputs: [student, teacher], outputs: [LOSS, 'loss_rows'], attrs: { temperature: loss.temperature ?? 4 } });
+  return { nodes, constants };
 }
 
 /**
@@ -100,12 +159,12 @@ export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerC
   if (graph.inputs.length !== 1) throw new Error(`training needs a graph with one input, this one has ${graph.inputs.length}`);
   graph = unfuseActivations(graph); // fusion is for inference: a fused activation has no backward
   const input = graph.inputs[0];
-  const { logits, softmax } = logitsOf(graph);
+  const head = headOf(graph);
   const statState: [string, string][] = [];
   const running = new Set<string>();
   const nodes: Node[] = [];
   for (const n of graph.nodes) {
-    if (n === softmax) continue;
+    if (n === head.last) continue;
     if (n.op === 'BatchNormalization') {
       const [mean, variance] = [n.inputs[3], n.inputs[4]];
       const next = [`${n.name}.running_mean`, `${n.name}.running_var`];
@@ -115,14 +174,13 @@ export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerC
     } else nodes.push(n);
   }
   const distill = loss.kind === 'distillation';
-  const classes = inferShapes(graph).shapes.get(logits)!.slice(1);
-  if (distill) nodes.push({ name: 'loss', op: 'DistillationLoss', inputs: [logits, TEACHER], outputs: [LOSS, 'loss_rows'], attrs: { temperature: loss.temperature ?? 4 } });
-  else nodes.push({ name: 'loss', op: 'SoftmaxCrossEntropyLoss', inputs: [logits, LABELS], outputs: [LOSS], attrs: {} });
+  const lossPart = lossNodes(head, loss, batch);
+  nodes.push(...lossPart.nodes);
   const forward: Graph = {
-    inputs: [{ name: input.name, shape: [batch, ...input.shape.slice(1)] }, distill ? { name: TEACHER, shape: [batch, ...classes] } : { name: LABELS, shape: [batch] }],
-    outputs: [LOSS, logits],
+    inputs: [{ name: input.name, shape: [batch, ...input.shape.slice(1)] }, distill ? { name: TEACHER, shape: [batch, ...head.shape] } : { name: LABELS, shape: [batch] }],
+    outputs: [LOSS, head.logits],
     nodes,
-    initializers: graph.initializers,
+    initializers: new Map([...graph.initializers, ...lossPart.constants]),
   };
   const params = [...graph.initializers.keys()].filter((k) => !running.has(k));
   const back = buildBackward(forward, LOSS, params);
@@ -133,7 +191,8 @@ export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerC
     feeds: (i, lr) => step.feeds(i, lr),
     carried: [...graph.initializers.keys()],
     loss: LOSS,
-    logits,
+    logits: head.logits,
+    classifier: isClassifier(head),
     input: input.name,
     labels: LABELS,
     teacher: distill ? TEACHER : undefined,
@@ -270,7 +329,7 @@ export async function train(graph: Graph, data: { train: Dataset; test?: Dataset
         step,
         stepsPerEpoch,
         loss: lossSum / seen,
-        accuracy: correct / seen,
+        accuracy: tg.classifier ? correct / seen : NaN,
         imagesPerSecond: (seen * 1000) / (performance.now() - t0),
       });
       for (const b of batches(data.train, { batchSize: cfg.batchSize, shuffle: rand, dropLast: true, maxShift: cfg.maxShift, augment: rand })) {
@@ -285,9 +344,11 @@ export async function train(graph: Graph, data: { train: Dataset; test?: Dataset
               '; try a lower learning rate',
           );
         }
-        const logits = out[tg.logits];
-        const k = logits.shape[1];
-        for (let i = 0; i < b.y.length; i++) if (argmax(logits.data, i, k) === b.y[i]) correct++;
+        if (tg.classifier) {
+          const logits = out[tg.logits];
+          const k = logits.shape[1];
+          for (let i = 0; i < b.y.length; i++) if (argmax(logits.data, i, k) === b.y[i]) correct++;
+        }
         lossSum += loss * b.y.length;
         seen += b.y.length;
         step++;
@@ -297,7 +358,7 @@ export async function train(graph: Graph, data: { train: Dataset; test?: Dataset
       const stats: TrainProgress = {
         ...soFar(),
         epochDone: true,
-        testAccuracy: data.test ? await evaluate(current, data.test, gpu) : undefined,
+        testAccuracy: data.test && tg.classifier ? await evaluate(current, data.test, gpu) : undefined,
       };
       history.push(stats);
       cfg.onProgress?.(stats);
@@ -319,10 +380,9 @@ function teacherSession(teacher: Graph, student: Graph, batch: number, gpu: Gpu 
   if (teacher.inputs.length !== 1) throw new Error(`the teacher must have one input, it has ${teacher.inputs.length}`);
   const want = student.inputs[0].shape.slice(1).join('x');
   if (teacher.inputs[0].shape.slice(1).join('x') !== want) throw new Error(`the teacher's input [N, ${teacher.inputs[0].shape.slice(1)}] differs from the student's [N, ${want.replaceAll('x', ',')}]`);
-  const { logits } = logitsOf(teacher);
-  const tShape = inferShapes(teacher).shapes.get(logits)!.slice(1).join('x');
-  const sShape = inferShapes(student).shapes.get(logitsOf(student).logits)!.slice(1).join('x');
-  if (tShape !== sShape) throw new Error(`the teacher's logits [N, ${tShape}] differ from the student's [N, ${sShape}]`);
+  const { logits, shape } = headOf(teacher);
+  const studentShape = headOf(student).shape;
+  if (shape.join('x') !== studentShape.join('x')) throw new Error(`the teacher's logits [N, ${shape.join(', ')}] differ from the student's [N, ${studentShape.join(', ')}]`);
   const name = teacher.inputs[0].name;
   const s = session(gpu, { ...teacher, inputs: [{ name, shape: [batch, ...teacher.inputs[0].shape.slice(1)] }], outputs: [logits] });
   return { run: async (x) => (await s.run({ [name]: x }))[logits], dispose: () => s.dispose() };

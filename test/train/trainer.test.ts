@@ -7,6 +7,7 @@ import { subset } from '../../src/data/dataset.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import type { Graph } from '../../src/graph/ir.js';
+import { CpuSession } from '../../src/graph/session.js';
 import { Tensor } from '../../src/tensor.js';
 import { evaluate, loadCheckpoint, train, trainingGraph } from '../../src/train/trainer.js';
 import { randomTensor, rng, testGpu } from '../helpers.js';
@@ -106,4 +107,60 @@ test('a diverging run stops with a clear message and keeps the last good checkpo
 test('bad training settings are refused', async () => {
   await assert.rejects(train(tinyClassifier(), { train: train500 }, { epochs: 0, batchSize: 10, optimizer: { kind: 'sgd', lr: 0.1 } }, null), /epochs must be an integer >= 1/);
   await assert.rejects(train(tinyClassifier(), { train: train500 }, { epochs: 1, batchSize: 501, optimizer: { kind: 'sgd', lr: 0.1 } }, null), /batchSize must be in \[1, 500\]/);
+});
+
+// Dense heads: a detector-like map (Conv -> Sigmoid, [N, 1, H, W]) and a recogniser-like sequence
+// of softmax columns (Conv -> Reshape/Transpose -> Softmax over the last axis, [N, T, C]), each
+// distilled from a teacher of the same shape with other weights.
+
+/** [N, 1, 6, 7] probabilities from a 3x3 conv, or [N, 7, 5] column scores (T = width, C = 5). */
+function denseModel(kind: 'map' | 'columns', seed: number): Graph {
+  const r = rng(seed);
+  const b = new GraphBuilder();
+  const x = b.input('input', [1, 2, 6, 7]);
+  if (kind === 'map') {
+    const y = b.node('Conv', [x, b.constant(randomTensor([1, 2, 3, 3], r), 'w'), b.constant(randomTensor([1], r), 'b')], { pads: [1, 1, 1, 1] });
+    return b.output(b.node('Sigmoid', [y])).build();
+  }
+  // Conv to 5 channels over the full height: [N, 5, 1, 7] -> [N, 7, 5] columns.
+  const y = b.node('Conv', [x, b.constant(randomTensor([5, 2, 6, 1], r), 'w'), b.constant(randomTensor([5], r), 'b')], {});
+  const cols = b.node('Transpose', [b.node('Reshape', [y], { shape: [0, 5, 7] })], { perm: [0, 2, 1] });
+  return b.output(b.node('Softmax', [cols], { axis: -1 })).build();
+}
+
+const images = (n: number, seed: number) => {
+  const r = rng(seed);
+  return { name: 'random', images: Float32Array.from({ length: n * 2 * 6 * 7 }, () => r()), labels: new Uint8Array(n), imageShape: [2, 6, 7] as [number, number, number], classes: 1 };
+};
+
+for (const kind of ['map', 'columns'] as const) {
+  for (const backend of ['cpu', 'webgpu'] as const) {
+    test(`distillation of a dense head (${kind}) on ${backend}: the student's outputs approach the teacher's`, { skip: backend === 'webgpu' && !gpu && 'no WebGPU adapter' }, async () => {
+      const g = backend === 'webgpu' ? gpu : null;
+      const teacher = denseModel(kind, 11);
+      const student = denseModel(kind, 12);
+      const data = images(64, 13);
+      const gap = async (s: Graph) => {
+        const x = new Tensor([8, 2, 6, 7], data.images.subarray(0, 8 * 84));
+        const run = async (m: Graph) => (await new CpuSession({ ...m, inputs: [{ name: 'input', shape: [8, 2, 6, 7] }] }).run({ input: x }))[m.outputs[0]];
+        const [a, t] = [await run(s), await run(teacher)];
+        return Math.max(...a.data.map((v, i) => Math.abs(v - t.data[i])));
+      };
+      const before = await gap(student);
+      const { graph: trained, history } = await train(
+        student,
+        { train: data },
+        { epochs: 4, batchSize: 8, optimizer: { kind: 'adamw', lr: 0.05, weightDecay: 0 }, loss: { kind: 'distillation', teacher, temperature: 1 } },
+        g,
+      );
+      assert.ok(history[3].loss < 0.3 * history[0].loss, `loss ${history.map((h) => h.loss)}`);
+      assert.ok(Number.isNaN(history[3].accuracy) && history[3].testAccuracy === undefined, 'no accuracy for a dense head');
+      const after = await gap(trained);
+      assert.ok(after < 0.5 * before, `largest output difference ${before} -> ${after}`);
+    });
+  }
+}
+
+test('labels on a dense head are refused with a clear error', () => {
+  assert.throws(() => trainingGraph(denseModel('map', 1), 4, { kind: 'sgd', lr: 0.1 }), /labels train a classifier \(scores \[N, classes\]\); this model's output is \[N, 1, 6, 7\]: use distillation/);
 });
