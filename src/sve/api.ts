@@ -5,9 +5,9 @@
 //
 // Calibrate once on the original model, plan each layer from its own statistics, compact (the
 // `kept_rows` layers run as smaller dense GEMMs), fine-tune, measure. With `maxAccuracyDrop` the
-// per-layer rates come from a search: each layer's sensitivity (validation accuracy with only that
-// layer eliminated, at each candidate rate, no fine-tuning) and its time on the device at hand
-// (GPU timestamps at batch 100; FLOPs where the adapter has no timestamps) order the steps "layer l
+// per-layer rates come from a search: each layer's sensitivity (validation accuracy, or the task's
+// own metric, with only that layer eliminated, at each candidate rate, no fine-tuning) and its
+// time on the device at hand (GPU timestamps; FLOPs where the adapter has no timestamps) order the steps "layer l
 // to its next rate" by time saved per point of accuracy lost. A rate that is not faster than the
 // layer's previous one by at least 5% of the layer's dense cost is never a step: on some shapes a
 // compacted kernel is slower than the dense one (the gather costs more than the rows it saves), and
@@ -59,10 +59,16 @@ export interface EliminateConfig {
   readonly calibrationSamples?: number;
   /** One rate for every eligible layer, or rates by node name (others untouched). */
   readonly rate?: number | Readonly<Record<string, number>>;
-  /** Or: the largest loss of top-1 accuracy on `validation`, in percentage points. */
+  /** Or: the largest loss of the task's metric (`metric`, else top-1 accuracy on `validation`), in percentage points. */
   readonly maxAccuracyDrop?: number;
-  /** Labelled images: needed with maxAccuracyDrop; accuracy is reported when given. */
+  /** Labelled images: top-1 accuracy on them is the metric unless `metric` is given; reported when given. */
   readonly validation?: Dataset;
+  /**
+   * The task's own metric of a graph, a fraction in [0, 1] where higher is better (a detector's
+   * F-score, a recogniser's character accuracy, ...), measured on data never used to calibrate or
+   * fine-tune. Replaces top-1 accuracy on `validation` for the budget and the report.
+   */
+  readonly metric?: (graph: Graph, gpu: Gpu | null) => Promise<number>;
   /** Rates the search tries per layer. Default [0.25, 0.5, 0.75]. */
   readonly candidateRates?: readonly number[];
   /** Only these layers (node names); default every eligible Conv and Gemm. */
@@ -134,8 +140,9 @@ export async function eliminate(model: Model, cfg: EliminateConfig): Promise<Eli
   const budgeted = cfg.maxAccuracyDrop !== undefined;
   if (budgeted === (cfg.rate !== undefined)) throw new SveError('give either rate or maxAccuracyDrop (not both, not neither)');
   if (budgeted && !(cfg.maxAccuracyDrop! >= 0 && cfg.maxAccuracyDrop! < 100)) throw new SveError(`maxAccuracyDrop is in percentage points, in [0, 100); got ${cfg.maxAccuracyDrop}`);
-  if (budgeted && !cfg.validation) throw new SveError('maxAccuracyDrop needs a labelled validation set (validation)');
+  if (budgeted && !cfg.validation && !cfg.metric) throw new SveError('maxAccuracyDrop needs a labelled validation set (validation) or a metric');
   if (cfg.validation && datasetSize(cfg.validation) === 0) throw new SveError('the validation set is empty');
+  const measure = cfg.metric ? (g: Graph) => cfg.metric!(g, gpu) : cfg.validation ? (g: Graph) => evaluate(g, cfg.validation!, gpu) : undefined;
   if (graph.nodes.some((n) => n.attrs.kept_rows !== undefined)) throw new SveError('this model is already compacted: eliminate from the original model');
   checkRates(cfg.rate);
   const candidates = [...(cfg.candidateRates ?? DEFAULT_RATES)].sort((a, b) => a - b);
@@ -151,22 +158,22 @@ export async function eliminate(model: Model, cfg: EliminateConfig): Promise<Eli
     onProgress: (p) => progress({ stage: 'calibrate', done: p.samples, total: 0, detail: `${p.batches} batches` }),
   });
   const planner = layerPlanner(graph, stats, cfg);
-  const original = cfg.validation ? await evaluate(graph, cfg.validation, gpu) : undefined;
+  const original = measure ? await measure(graph) : undefined;
 
   let rates: Record<string, number>;
   let search: SearchReport | undefined;
   let found: { graph: Graph; eliminated?: number; finetuned?: number } | undefined;
   if (budgeted) {
-    ({ rates, search, found } = await searchRates(graph, stats, planner, candidates, original!, cfg, gpu, progress));
+    ({ rates, search, found } = await searchRates(graph, stats, planner, candidates, original!, measure!, cfg, gpu, progress));
   } else {
     rates = typeof cfg.rate === 'number' ? Object.fromEntries([...stats.layers.keys()].map((n) => [n, cfg.rate as number])) : { ...cfg.rate };
     for (const name of Object.keys(rates)) if (!stats.layers.has(name)) throw new SveError(`rate given for layer '${name}', which cannot be eliminated: ${whyNot(stats, name)}`);
   }
   if (!found) {
     const compacted = applyCompacted(graph, planner.plan(rates));
-    const eliminated = cfg.validation ? await evaluate(compacted, cfg.validation, gpu) : undefined;
+    const eliminated = measure ? await measure(compacted) : undefined;
     const tuned = cfg.finetune ? await finetune(graph, compacted, cfg.finetune, gpu, progress) : undefined;
-    found = { graph: tuned ?? compacted, eliminated, finetuned: tuned && cfg.validation ? await evaluate(tuned, cfg.validation, gpu) : undefined };
+    found = { graph: tuned ?? compacted, eliminated, finetuned: tuned && measure ? await measure(tuned) : undefined };
   }
   const report = buildReport(graph, found.graph, planner.plan(rates), stats, cfg, search, original === undefined ? undefined : { original, eliminated: found.eliminated, finetuned: found.finetuned });
   const result = await fromGraph(found.graph, { backend: model.backend, gpu: gpu ?? undefined });
@@ -256,14 +263,21 @@ async function finetune(teacher: Graph, student: Graph, ft: FinetuneConfig, gpu:
   return graph;
 }
 
+/** Input values per timed batch (see layerTimes). */
+const TIMING_INPUT_VALUES = 2_000_000;
+
 /**
- * Each node's GPU time (ms, the least of 5 timestamped runs at batch 100: on a shared machine the
- * noise only ever adds time), or undefined when the adapter has no timestamp queries.
+ * Each node's GPU time (ms, the least of 5 timestamped runs: on a shared machine the noise only
+ * ever adds time), or undefined when the adapter has no timestamp queries. The batch is 100
+ * images, or fewer where they are large (the OCR classifier's 3x48x192 lines: 72; a detector's
+ * 3x320x320 pages: 6): enough work per layer to time it, without making each probe of a large
+ * model take minutes on a CPU adapter.
  */
 async function layerTimes(graph: Graph, gpu: Gpu): Promise<Map<string, number> | undefined> {
   if (!gpu.adapter.features.timestampQuery) return undefined;
   const input = graph.inputs[0];
-  const shape = [100, ...input.shape.slice(1)];
+  const perImage = input.shape.slice(1).reduce((a, b) => a * b, 1);
+  const shape = [Math.max(1, Math.min(100, Math.floor(TIMING_INPUT_VALUES / perImage))), ...input.shape.slice(1)];
   const s = new GpuSession(gpu, { ...graph, inputs: [{ name: input.name, shape }] });
   try {
     const x = new Tensor(shape, new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5));
@@ -287,11 +301,11 @@ async function searchRates(
   planner: Planner,
   candidates: readonly number[],
   original: number,
+  measure: (g: Graph) => Promise<number>,
   cfg: EliminateConfig,
   gpu: Gpu | null,
   progress: (p: EliminateProgress) => void,
 ): Promise<{ rates: Record<string, number>; search: SearchReport; found: { graph: Graph; eliminated: number; finetuned?: number } }> {
-  const validation = cfg.validation!;
   const budget = cfg.maxAccuracyDrop! / 100;
   const layers = [...stats.layers.keys()];
 
@@ -305,7 +319,7 @@ async function searchRates(
     for (const rate of candidates) {
       progress({ stage: 'sensitivity', done: sensitivity.length - layers.length, total, detail: `${node} at ${Math.round(rate * 100)}%` });
       const g = applyCompacted(graph, planner.plan({ [node]: rate }));
-      sensitivity.push({ node, rate, accuracy: await evaluate(g, validation, gpu), cost: (await costOf(g)).get(node)! });
+      sensitivity.push({ node, rate, accuracy: await measure(g), cost: (await costOf(g)).get(node)! });
     }
   }
   progress({ stage: 'sensitivity', done: total, total });
@@ -347,9 +361,9 @@ async function searchRates(
   const within = async (p: number): Promise<boolean> => {
     progress({ stage: 'search', done: probes.length, total: Math.ceil(Math.log2(steps.length + 1)) + 1, detail: `${p} of ${steps.length} steps` });
     const compacted = applyCompacted(graph, planner.plan(ratesAfter(p)));
-    const eliminated = await evaluate(compacted, validation, gpu);
+    const eliminated = await measure(compacted);
     const tuned = cfg.finetune ? await finetune(graph, compacted, cfg.finetune, gpu, progress) : undefined;
-    const finetuned = tuned ? await evaluate(tuned, validation, gpu) : undefined;
+    const finetuned = tuned ? await measure(tuned) : undefined;
     const accuracy = finetuned ?? eliminated;
     const ok = original - accuracy <= budget + 1e-12;
     probes.push({ steps: p, accuracy, withinBudget: ok });

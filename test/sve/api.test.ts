@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { datasetSize, permutation, subset, type Dataset } from '../../src/data/dataset.js';
 import { loadMnist } from '../../src/data/mnist.js';
+import type { Gpu } from '../../src/device/gpu.js';
 import type { Graph } from '../../src/graph/ir.js';
 import { CpuSession } from '../../src/graph/session.js';
 import { load } from '../../src/model.js';
@@ -77,6 +78,31 @@ test('eliminate: maxAccuracyDrop searches per-layer rates that stay within the b
   assert.ok(r.layers.length > 0 && r.flops.after < r.flops.before);
   assert.ok(r.accuracy!.original - measured <= 0.01 + 1e-12, `drop ${r.accuracy!.original - measured}`);
   assert.equal(measured, r.accuracy!.eliminated);
+  fast.dispose();
+});
+
+test('eliminate: a task metric of its own (here agreement with the original, no labels) replaces validation accuracy', async () => {
+  const model = await load(modelPath, { backend, gpu: gpu ?? undefined });
+  const images = pick(mnist.test, 200, 6);
+  const x = new Tensor([200, 1, 28, 28], images.images);
+  const input = model.inputs[0].name;
+  const scores = (await new CpuSession({ ...model.graph, inputs: [{ name: input, shape: [200, 1, 28, 28] }] }).run({ [input]: x }))[model.outputs[0].name];
+  const top1 = Uint8Array.from({ length: 200 }, (_, i) => {
+    const row = Array.from(scores.data.subarray(i * 10, i * 10 + 10));
+    return row.indexOf(Math.max(...row));
+  });
+  const asOriginal = { ...images, labels: top1 };
+  let calls = 0;
+  const metric = (g: Graph, device: Gpu | null) => {
+    calls++;
+    return evaluate(g, asOriginal, device);
+  };
+  const fast = await eliminate(model, { calibration, maxAccuracyDrop: 2, metric, candidateRates: [0.5] });
+  const r = fast.elimination;
+  assert.equal(r.accuracy!.original, 1, 'the original agrees with itself');
+  assert.ok(calls >= 1 + r.search!.sensitivity.length - 5, `the metric measured every sensitivity probe (${calls} calls)`);
+  assert.ok(1 - (await metric(fast.graph, fast.gpu)) <= 0.02 + 1e-12, 'within the budget in the metric');
+  assert.ok(r.layers.length > 0, 'something was eliminated');
   fast.dispose();
 });
 
