@@ -2,6 +2,8 @@
 // classifier's answers, the detector's boxes, and whole pages.
 //
 // - Edit distance: Levenshtein over Unicode code points (a Chinese character is one), unit costs.
+//   Texts are compared as given; normaliseSpaces is there for callers that want stray spaces
+//   (a recogniser's trailing space, doubled spaces) not to count.
 // - Character error rate: edits summed over lines / reference code points summed over lines;
 //   character accuracy = 1 - CER (below 0 when a system inserts more than the text holds).
 // - Detector: a predicted and a true quadrilateral match when their IoU is at least 0.5; matching
@@ -23,6 +25,11 @@ export type Quad = readonly Point[];
 export interface OcrLine {
   readonly text: string;
   readonly box: Quad;
+}
+
+/** Runs of white space as one space, none at either end: recognisers emit stray spaces at a line's ends. */
+export function normaliseSpaces(text: string): string {
+  return text.replace(/\s+/gu, ' ').trim();
 }
 
 /** Levenshtein distance between two strings, counted in code points. */

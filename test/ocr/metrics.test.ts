@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import test from 'node:test';
 import {
   classifierAccuracy, convexIntersection, detectionScores, editDistance, matchBoxes, pageScores, pageText, quadIou, readingOrder,
-  signedArea, sumDetectionScores, textScores, type Quad,
+  normaliseSpaces, signedArea, sumDetectionScores, textScores, type Quad,
 } from '../../src/ocr/metrics.js';
 import { seededRandom } from '../../src/random.js';
 
@@ -106,4 +106,9 @@ test('readingOrder and pageText: rows top to bottom, left to right in a row, joi
   const p = pageScores(truth, read);
   assert.equal(p.edits, 6);
   assert.equal(p.referenceChars, 12);
+});
+
+test('normaliseSpaces: runs of white space become one space, none at the ends', () => {
+  assert.equal(normaliseSpaces('  a \t b\n c  '), 'a b c');
+  assert.equal(normaliseSpaces('中文 '), '中文');
 });
