@@ -1,0 +1,54 @@
+// Data sets of rendered text for PaddleOCR's models (see src/data/render/ for how text is drawn).
+//
+// Direction classifier (ch_ppocr_mobile_v2.0_cls): line i of the seed, turned 180 degrees when i
+// is odd (label 1 = "180", 0 = "0"; exactly half of each kind), prepared as PaddleOCR's cls
+// predictor does (resize_norm_img): resized to height 48 keeping the aspect ratio, width
+// ceil(48 * w / h) capped at 192, values (x / 255 - 0.5) / 0.5, channels in OpenCV's B, G, R
+// order (PaddleOCR reads images with cv2), then padded on the right to 192 with zeros (after
+// normalisation, so the padding is mid-grey). Resampling is deftnn's triangle filter
+// (src/image/image.ts), not OpenCV's bilinear: near-identical on text, not bit-identical.
+
+import { imageToChw, type Image } from '../image/image.js';
+import type { Dataset } from './dataset.js';
+import { renderLine, renderLines, renderPages, rotate180, type RenderedLine, type RenderedPage, type RenderOptions } from './render/index.js';
+
+export const CLS_SHAPE = [3, 48, 192] as const;
+export const CLS_LABELS = ['0', '180'] as const;
+
+/** One line image as the classifier's [3, 48, 192] input (see the header). */
+export function classifierInput(img: Image, out = new Float32Array(CLS_SHAPE[0] * CLS_SHAPE[1] * CLS_SHAPE[2])): Float32Array {
+  const [C, H, W] = CLS_SHAPE;
+  if (out.length !== C * H * W) throw new RangeError(`a classifier input is [${CLS_SHAPE.join(', ')}] (${C * H * W} values), got ${out.length}`);
+  if (img.width < 1 || img.height < 1) throw new RangeError(`cannot prepare an empty ${img.width}x${img.height} image`);
+  const w = Math.min(W, Math.ceil((H * img.width) / img.height));
+  const rgb = imageToChw(img, [3, H, w], { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+  out.fill(0);
+  for (let c = 0; c < C; c++) {
+    const src = 2 - c; // B, G, R
+    for (let y = 0; y < H; y++) out.set(rgb.subarray((src * H + y) * w, (src * H + y + 1) * w), (c * H + y) * W);
+  }
+  return out;
+}
+
+/** Lines 0..n-1 of `seed` for the classifier: odd ones turned 180 degrees and labelled 1. */
+export async function classifierSet(seed: number, n: number, name = `rendered lines (seed ${seed})`, opts: RenderOptions = {}): Promise<Dataset> {
+  const per = CLS_SHAPE[0] * CLS_SHAPE[1] * CLS_SHAPE[2];
+  const images = new Float32Array(n * per);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const line = await renderLine(seed, i, opts);
+    labels[i] = i % 2;
+    classifierInput(labels[i] ? rotate180(line.image) : line.image, images.subarray(i * per, (i + 1) * per));
+  }
+  return { name, images, labels, imageShape: [...CLS_SHAPE], classes: 2 };
+}
+
+/** Lines 0..n-1 of `seed` for the recogniser: images at height 48 and their exact text. */
+export function recogniserSet(seed: number, n: number, opts: RenderOptions = {}): Promise<RenderedLine[]> {
+  return renderLines(seed, n, opts);
+}
+
+/** Pages 0..n-1 of `seed` for the detector and the pipeline: images, line boxes and texts. */
+export function pageSet(seed: number, n: number, opts: RenderOptions = {}): Promise<RenderedPage[]> {
+  return renderPages(seed, n, opts);
+}
