@@ -6,6 +6,7 @@
 // next call, never a hang.
 
 import type { KernelContext } from '../kernels/context.js';
+import { DeftnnError } from '../errors.js';
 
 export interface AdapterDescription {
   vendor: string;
@@ -26,7 +27,7 @@ export interface AdapterDescription {
   };
 }
 
-export class GpuError extends Error {
+export class GpuError extends DeftnnError {
   override name = 'GpuError';
 }
 
