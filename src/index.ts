@@ -1,5 +1,7 @@
 // deftnn's public API. Re-exports only.
 
+export { DeftnnError, InputError, isDeftnnError } from './errors.js';
+
 export { load, fromGraph, Model, type LoadOptions, type FromGraphOptions, type ModelSource, type Backend } from './model.js';
 export { Tensor, sizeOf, type Shape } from './tensor.js';
 export { Gpu, GpuError, type AdapterDescription } from './device/gpu.js';
@@ -12,6 +14,7 @@ export { buildBackward } from './graph/autograd.js';
 export { OPS } from './ops/registry.js';
 export { OpError } from './ops/op.js';
 export { importModel } from './onnx/import.js';
+export { OnnxError } from './onnx/proto.js';
 export { exportOnnx } from './onnx/export.js';
 export { lenet5 } from './zoo/lenet.js';
 export { vggSmall } from './zoo/vgg.js';

@@ -8,13 +8,14 @@
 // a GPU; the session it builds is compiled for the model's fixed input shapes.
 
 import { readDeftGraph } from './artifact/source.js';
-import { Gpu } from './device/gpu.js';
+import { Gpu, GpuError } from './device/gpu.js';
 import type { Graph, ValueInfo } from './graph/ir.js';
 import { optimizeGraph } from './graph/passes.js';
 import { CpuSession, GpuSession, type Backend, type Session } from './graph/session.js';
 import { importModel } from './onnx/import.js';
 import { readModel, type ModelSource } from './onnx/source.js';
 import type { Tensor } from './tensor.js';
+import { InputError } from './errors.js';
 
 export type { ModelSource } from './onnx/source.js';
 export type { Backend } from './graph/session.js';
@@ -65,8 +66,8 @@ export class Model {
 
   /** One inference: float32 tensors by input name in, tensors by output name out. */
   async run(feeds: Readonly<Record<string, Tensor>>): Promise<Record<string, Tensor>> {
-    if (this.disposed) throw new Error('this model was disposed');
-    if (feeds === null || typeof feeds !== 'object') throw new TypeError(`run() takes an object of tensors by input name`);
+    if (this.disposed) throw new InputError('this model was disposed; load it again to run it');
+    if (feeds === null || typeof feeds !== 'object') throw new InputError(`run() takes an object of tensors by input name`);
     return this.session.run(feeds);
   }
 
@@ -81,7 +82,9 @@ export class Model {
 let sharedGpu: Promise<Gpu | null> | undefined;
 
 /** The device shared by models loaded without a `gpu` option (kept for the process's lifetime). */
-function defaultGpu(): Promise<Gpu | null> {
+async function defaultGpu(): Promise<Gpu | null> {
+  // A lost device is replaced: models loaded on it fail with a GpuError, the next load() works.
+  if (sharedGpu && (await sharedGpu.catch(() => null))?.lost) sharedGpu = undefined;
   // A failed acquisition is not cached, so a later load() can try again.
   sharedGpu ??= Gpu.acquire().catch((e: unknown) => {
     sharedGpu = undefined;
@@ -101,12 +104,12 @@ export interface FromGraphOptions {
  */
 export async function fromGraph(graph: Graph, opts: FromGraphOptions = {}): Promise<Model> {
   if (opts.backend !== undefined && opts.backend !== 'webgpu' && opts.backend !== 'cpu') {
-    throw new RangeError(`backend must be 'webgpu' or 'cpu', got ${JSON.stringify(opts.backend)}`);
+    throw new InputError(`backend must be 'webgpu' or 'cpu', got ${JSON.stringify(opts.backend)}`);
   }
   if (opts.backend === 'cpu') return new Model(graph, new CpuSession(graph));
   const gpu = opts.gpu ?? (await defaultGpu());
   if (!gpu) {
-    if (opts.backend === 'webgpu') throw new Error(`backend 'webgpu' was asked for, but this environment has no WebGPU adapter`);
+    if (opts.backend === 'webgpu') throw new GpuError(`backend 'webgpu' was asked for, but this environment has no WebGPU adapter`);
     return new Model(graph, new CpuSession(graph));
   }
   return new Model(graph, new GpuSession(gpu, graph));
@@ -115,7 +118,7 @@ export async function fromGraph(graph: Graph, opts: FromGraphOptions = {}): Prom
 /** Load an ONNX model or a .deft artifact from a file path, a URL, or bytes. */
 export async function load(source: ModelSource, opts: LoadOptions = {}): Promise<Model> {
   if (opts.backend !== undefined && opts.backend !== 'webgpu' && opts.backend !== 'cpu') {
-    throw new RangeError(`backend must be 'webgpu' or 'cpu', got ${JSON.stringify(opts.backend)}`);
+    throw new InputError(`backend must be 'webgpu' or 'cpu', got ${JSON.stringify(opts.backend)}`);
   }
   // A .deft artifact (artifact/deft.ts) holds its graph as optimised when written: it runs as it is.
   const deft = await readDeftGraph(source, opts.inputShapes);

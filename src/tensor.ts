@@ -1,6 +1,8 @@
 // A CPU tensor: NCHW float32 data with its shape. GPU-resident intermediates never leave the
 // executor (graph/session.ts), so the public API only ever hands out CPU tensors.
 
+import { InputError } from './errors.js';
+
 export type Shape = readonly number[];
 
 export class Tensor {
@@ -9,12 +11,12 @@ export class Tensor {
 
   constructor(shape: Shape, data?: Float32Array | ArrayLike<number>) {
     for (const d of shape) {
-      if (!Number.isInteger(d) || d < 0) throw new RangeError(`invalid tensor shape [${shape.join(', ')}]`);
+      if (!Number.isInteger(d) || d < 0) throw new InputError(`invalid tensor shape [${shape.join(', ')}]`);
     }
     const n = sizeOf(shape);
     const arr = data === undefined ? new Float32Array(n) : data instanceof Float32Array ? data : Float32Array.from(data);
     if (arr.length !== n) {
-      throw new RangeError(`tensor of shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
+      throw new InputError(`tensor of shape [${shape.join(', ')}] needs ${n} values, got ${arr.length}`);
     }
     this.shape = [...shape];
     this.data = arr;

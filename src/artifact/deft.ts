@@ -29,6 +29,7 @@ import type { Graph, Node, ValueInfo } from '../graph/ir.js';
 import { FORMATS, getFormat, pack, packedWords, unpack, type FloatFormat } from '../formats/format.js';
 import type { RawAttrs } from '../ops/op.js';
 import { sizeOf, Tensor } from '../tensor.js';
+import { DeftnnError, MAX_TENSOR_ELEMENTS } from '../errors.js';
 
 export const DEFT_MAGIC = Uint8Array.of(0x89, 0x44, 0x45, 0x46, 0x54, 0x0d, 0x0a, 0x1a);
 /** The format version this build writes, and the newest it reads (1: float32 tensors only; 2: packed tensors). */
@@ -60,7 +61,7 @@ export interface DeftArtifact {
 }
 
 /** The bytes are not a readable .deft file; the message says why and what to do. */
-export class DeftError extends Error {
+export class DeftError extends DeftnnError {
   override name = 'DeftError';
   constructor(
     message: string,
@@ -188,12 +189,15 @@ function graphFromHeader(h: Header, data: Uint8Array): Graph {
   };
   const g = h?.graph;
   if (!g || !Array.isArray(g.inputs) || !Array.isArray(g.outputs) || !Array.isArray(g.nodes) || !Array.isArray(h.tensors)) bad('the header lacks the graph or the tensor table');
+  checkGraphShape(g, bad);
   const initializers = new Map<string, Tensor>();
   for (const e of h.tensors) {
+    if (!e || typeof e !== 'object' || typeof e.name !== 'string') bad(`the tensor table holds ${JSON.stringify(e)?.slice(0, 80)}, not { name, dtype, shape, offset }`);
     const format: FloatFormat | undefined = e.dtype === 'float32' ? undefined : Object.hasOwn(FORMATS, e.dtype) ? getFormat(e.dtype) : undefined;
     if (e.dtype !== 'float32' && !format) bad(`tensor '${e.name}' has dtype ${JSON.stringify(e.dtype)}; this build reads float32 and ${Object.keys(FORMATS).join(', ')}`);
     if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) bad(`tensor '${e.name}' has shape ${JSON.stringify(e.shape)}`);
     const n = sizeOf(e.shape);
+    if (n > MAX_TENSOR_ELEMENTS) bad(`tensor '${e.name}' has shape [${e.shape.join(', ')}] = ${n} elements, more than deftnn's limit of ${MAX_TENSOR_ELEMENTS}`);
     const bytes = 4 * (format ? packedWords(format, n) : n);
     if (!Number.isInteger(e.offset) || e.offset < 0 || e.offset % ALIGN || e.offset + bytes > data.length) {
       bad(`tensor '${e.name}' lies at bytes ${e.offset}..${e.offset + bytes}, outside the ${data.length}-byte data section`);
@@ -205,6 +209,24 @@ function graphFromHeader(h: Header, data: Uint8Array): Graph {
   const nodes: Node[] = g.nodes.map((n) => ({ name: n.name, op: n.op, inputs: [...n.inputs], outputs: [...n.outputs], attrs: n.attrs ?? {} }));
   const graph: Graph = { inputs, outputs: [...g.outputs], nodes, initializers };
   return g.formats ? { ...graph, formats: new Map(Object.entries(g.formats)) } : graph;
+}
+
+const isName = (x: unknown): x is string => typeof x === 'string';
+const isShape = (x: unknown): x is number[] => Array.isArray(x) && x.every((d) => Number.isInteger(d) && d > 0);
+
+/** The header's graph has the types the decoder reads: names are strings, shapes positive integers, attrs objects. */
+function checkGraphShape(g: Header['graph'], bad: (what: string) => never): void {
+  for (const v of g.inputs) {
+    if (!v || !isName(v.name) || !isShape(v.shape)) bad(`graph input ${JSON.stringify(v)?.slice(0, 80)} is not { name, shape: positive integers }`);
+    if (sizeOf(v.shape) > MAX_TENSOR_ELEMENTS) bad(`graph input '${v.name}' has shape [${v.shape.join(', ')}], more than deftnn's limit of ${MAX_TENSOR_ELEMENTS} elements`);
+  }
+  if (!g.outputs.every(isName)) bad(`graph outputs ${JSON.stringify(g.outputs).slice(0, 80)} are not all names`);
+  for (const n of g.nodes) {
+    const ok = n && isName(n.name) && isName(n.op) && Array.isArray(n.inputs) && n.inputs.every(isName) && Array.isArray(n.outputs) && n.outputs.every(isName);
+    if (!ok) bad(`node ${JSON.stringify(n)?.slice(0, 80)} is not { name, op, inputs, outputs, attrs }`);
+    if (n.attrs !== undefined && (n.attrs === null || typeof n.attrs !== 'object' || Array.isArray(n.attrs))) bad(`node '${n.name}' has attrs ${JSON.stringify(n.attrs)}, not an object`);
+  }
+  if (g.formats !== undefined && (g.formats === null || typeof g.formats !== 'object' || !Object.values(g.formats).every(isName))) bad(`the graph's formats are not an object of format names`);
 }
 
 const littleEndian = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;

@@ -20,8 +20,9 @@ import { keptRowsOf, type ConvAttrs } from '../ops/conv.js';
 import type { GemmAttrs } from '../ops/gemm.js';
 import { getFormat, quantize } from '../formats/format.js';
 import { Tensor } from '../tensor.js';
+import { DeftnnError } from '../errors.js';
 
-export class DenseError extends Error {
+export class DenseError extends DeftnnError {
   override name = 'DenseError';
 }
 

@@ -5,6 +5,7 @@
 import type { Graph } from '../graph/ir.js';
 import type { ModelSource } from '../onnx/source.js';
 import { decodeDeft, DEFT_EXTENSION, DEFT_MAGIC, DeftError, isDeft, type DeftArtifact } from './deft.js';
+import { InputError } from '../errors.js';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
@@ -61,10 +62,10 @@ export async function readDeftGraph(source: ModelSource, inputShapes: Readonly<R
 export function withInputShapes(graph: Graph, inputShapes: Readonly<Record<string, readonly number[]>>): Graph {
   const names = graph.inputs.map((v) => v.name);
   for (const [k, shape] of Object.entries(inputShapes)) {
-    if (!names.includes(k)) throw new RangeError(`inputShapes names '${k}', which is not an input of this model (inputs: ${names.join(', ')})`);
+    if (!names.includes(k)) throw new InputError(`inputShapes names '${k}', which is not an input of this model (inputs: ${names.join(', ')})`);
     const declared = graph.inputs.find((v) => v.name === k)!.shape;
     if (!Array.isArray(shape) || shape.length !== declared.length || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
-      throw new RangeError(`inputShapes['${k}'] must be ${declared.length} positive integers like the model's [${declared.join(', ')}], got ${JSON.stringify(shape)}`);
+      throw new InputError(`inputShapes['${k}'] must be ${declared.length} positive integers like the model's [${declared.join(', ')}], got ${JSON.stringify(shape)}`);
     }
   }
   if (!Object.keys(inputShapes).length) return graph;

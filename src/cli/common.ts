@@ -8,13 +8,14 @@
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 import { existsSync, statSync } from 'node:fs';
+import { DeftnnError } from '../errors.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 /** An error the CLI reports as one line (plus a hint), with its exit code. */
-export class CliError extends Error {
+export class CliError extends DeftnnError {
   override name = 'CliError';
   constructor(
     message: string,

@@ -6,6 +6,7 @@
 // next call, never a hang.
 
 import type { KernelContext } from '../kernels/context.js';
+import { DeftnnError } from '../errors.js';
 
 export interface AdapterDescription {
   vendor: string;
@@ -26,7 +27,7 @@ export interface AdapterDescription {
   };
 }
 
-export class GpuError extends Error {
+export class GpuError extends DeftnnError {
   override name = 'GpuError';
 }
 
@@ -64,6 +65,8 @@ export class Gpu {
   private errorMessage: string | null = null;
   /** Bytes of storage buffers currently allocated (pooled or in use); tests watch it for leaks. */
   allocatedBytes = 0;
+  /** Storage buffers currently allocated (pooled or in use). */
+  allocatedBuffers = 0;
 
   private constructor(
     /** Held so Dawn's instance outlives the device: if it is garbage collected, Dawn crashes. */
@@ -72,8 +75,8 @@ export class Gpu {
     readonly adapter: AdapterDescription,
   ) {
     this.lostPromise = device.lost.then((info) => {
-      this.lostReason = `${info.reason}: ${info.message}`;
-      throw new GpuError(`WebGPU device lost (${this.lostReason})`);
+      this.lostReason ??= `${info.reason}: ${info.message}`;
+      throw new GpuError(`WebGPU device lost (${this.lostReason}); load the model again, which acquires a new device`);
     });
     this.lostPromise.catch(() => undefined); // observed by callers through race()
     device.addEventListener('uncapturederror', (ev) => {
@@ -143,8 +146,29 @@ export class Gpu {
     return [a.vendor, a.architecture, a.description || a.device].filter(Boolean).join(' / ');
   }
 
+  /** Whether the device was lost or destroyed: nothing runs on it any more; load() acquires a new one. */
+  get lost(): boolean {
+    return this.lostReason !== null;
+  }
+
+  /**
+   * What this device holds, for leak checks and long-run monitoring (scripts/soak.ts): storage
+   * buffers (in use or pooled for reuse) and the read-back staging buffers kept for reuse.
+   */
+  get memory(): { buffers: number; bytes: number; pooledBuffers: number; stagingBuffers: number; stagingBytes: number } {
+    let pooled = 0;
+    for (const list of this.freeBuffers.values()) pooled += list.length;
+    return {
+      buffers: this.allocatedBuffers,
+      bytes: this.allocatedBytes,
+      pooledBuffers: pooled,
+      stagingBuffers: this.freeStaging.length,
+      stagingBytes: this.freeStaging.reduce((s, b) => s + b.size, 0),
+    };
+  }
+
   private check(): void {
-    if (this.lostReason) throw new GpuError(`WebGPU device lost (${this.lostReason})`);
+    if (this.lostReason) throw new GpuError(`WebGPU device lost (${this.lostReason}); load the model again, which acquires a new device`);
     if (this.errorMessage) {
       const m = this.errorMessage;
       this.errorMessage = null;
@@ -195,6 +219,7 @@ export class Gpu {
     if (reused) return reused;
     this.check();
     this.allocatedBytes += size;
+    this.allocatedBuffers++;
     return this.device.createBuffer({ size, usage: STORAGE });
   }
 
@@ -210,6 +235,7 @@ export class Gpu {
     for (const list of this.freeBuffers.values()) {
       for (const b of list) {
         this.allocatedBytes -= b.size;
+        this.allocatedBuffers--;
         b.destroy();
       }
     }
@@ -333,6 +359,7 @@ export class Gpu {
     this.trim();
     for (const b of this.freeStaging) b.destroy();
     this.freeStaging.length = 0;
+    this.lostReason ??= 'destroyed: Gpu.destroy() was called';
     this.device.destroy();
   }
 }

@@ -17,7 +17,9 @@
 // Every value of every format is exactly an f32 (checked by defineFormat), so decoding is exact
 // and encoding from f32 is a single rounding.
 
-export class FormatError extends Error {
+import { DeftnnError } from '../errors.js';
+
+export class FormatError extends DeftnnError {
   override name = 'FormatError';
 }
 

@@ -10,6 +10,7 @@ import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import type { Graph, ValueInfo } from './ir.js';
 import { planBuffers } from './planner.js';
 import { inferShapes, type InferredGraph } from './shapes.js';
+import { InputError } from '../errors.js';
 
 export type Backend = 'webgpu' | 'cpu';
 
@@ -76,14 +77,14 @@ abstract class BaseSession {
   protected checkFeeds(feeds: Readonly<Record<string, Tensor>>): void {
     const names = this.inputs.map((v) => v.name);
     for (const k of Object.keys(feeds)) {
-      if (!names.includes(k)) throw new RangeError(`unknown input '${k}'; this model's inputs are: ${names.join(', ')}`);
+      if (!names.includes(k)) throw new InputError(`unknown input '${k}'; this model's inputs are: ${names.join(', ')}`);
     }
     for (const v of this.inputs) {
       const t = feeds[v.name];
-      if (!t) throw new RangeError(`missing input '${v.name}' (shape ${shapeStr(v.shape)})`);
-      if (!(t.data instanceof Float32Array)) throw new TypeError(`input '${v.name}' must hold float32 data`);
+      if (!t) throw new InputError(`missing input '${v.name}' (shape ${shapeStr(v.shape)})`);
+      if (!(t.data instanceof Float32Array)) throw new InputError(`input '${v.name}' must hold float32 data`);
       if (t.shape.length !== v.shape.length || t.shape.some((d, i) => d !== v.shape[i])) {
-        throw new RangeError(`input '${v.name}' has shape ${shapeStr(t.shape)}, expected ${shapeStr(v.shape)}`);
+        throw new InputError(`input '${v.name}' has shape ${shapeStr(t.shape)}, expected ${shapeStr(v.shape)}`);
       }
     }
   }

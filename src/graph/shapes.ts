@@ -2,9 +2,10 @@
 // names the node, its op and what did not fit.
 
 import { getOp } from '../ops/registry.js';
-import { OpError, type OpDef } from '../ops/op.js';
+import { checkSizes, OpError, type OpDef } from '../ops/op.js';
 import { shapeStr, type Shape } from '../tensor.js';
 import type { Graph, Node } from './ir.js';
+import { DeftnnError } from '../errors.js';
 
 export interface ResolvedNode {
   readonly node: Node;
@@ -20,7 +21,7 @@ export interface InferredGraph {
   readonly nodes: readonly ResolvedNode[];
 }
 
-export class GraphError extends Error {
+export class GraphError extends DeftnnError {
   override name = 'GraphError';
 }
 
@@ -30,7 +31,13 @@ export function inferShapes(graph: Graph): InferredGraph {
   for (const [name, t] of graph.initializers) shapes.set(name, t.shape);
   const nodes: ResolvedNode[] = [];
   for (const node of graph.nodes) {
-    const op = getOp(node.op);
+    let op: OpDef<any>;
+    try {
+      op = getOp(node.op);
+    } catch (e) {
+      if (e instanceof OpError) throw new GraphError(`node '${node.name}': ${e.message}`);
+      throw e;
+    }
     const inputShapes = node.inputs.map((v) => {
       const s = shapes.get(v);
       if (!s) throw new GraphError(`node '${node.name}' (${node.op}) reads '${v}', which no earlier node produces`);
@@ -46,6 +53,7 @@ export function inferShapes(graph: Graph): InferredGraph {
       if (outputShapes.length < node.outputs.length) {
         throw new OpError(`produces ${outputShapes.length} outputs, the node names ${node.outputs.length}`);
       }
+      checkSizes(outputShapes);
       node.outputs.forEach((v, i) => shapes.set(v, outputShapes[i]));
       nodes.push({ node, op, attrs, inputShapes, outputShapes });
     } catch (e) {

@@ -8,6 +8,7 @@
 
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { DeftnnError } from '../errors.js';
 
 export interface Image {
   readonly width: number;
@@ -23,19 +24,68 @@ export interface Normalization {
   readonly invert?: boolean;
 }
 
-export class ImageError extends Error {
+export class ImageError extends DeftnnError {
   override name = 'ImageError';
 }
 
-/** Decode PNG or JPEG bytes (told apart by their first bytes); `what` names them in errors. */
+/**
+ * The most pixels an image may declare: 100 megapixels (400 MB as RGBA). The header's dimensions
+ * are checked against it before the decoder runs, so a file of a few hundred bytes that declares
+ * 100,000 x 100,000 pixels is refused instead of allocating 40 GB.
+ */
+export const MAX_IMAGE_PIXELS = 100_000_000;
+
+/** Width and height as the PNG IHDR or the JPEG start-of-frame declares them; null when not found. */
+export function declaredSize(bytes: Uint8Array): { width: number; height: number } | null {
+  const be16 = (i: number) => (bytes[i] << 8) | bytes[i + 1];
+  const be32 = (i: number) => bytes[i] * 2 ** 24 + ((bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]);
+  if (isPng(bytes)) {
+    // signature (8), IHDR chunk: length (4), 'IHDR' (4), width (4), height (4)
+    if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') return null;
+    return { width: be32(16), height: be32(20) };
+  }
+  if (isJpeg(bytes)) {
+    // Segments after SOI: FF marker, a 16-bit length that counts itself, the payload. A
+    // start-of-frame (C0-CF except C4 DHT, C8 JPG, CC DAC) holds precision, height, width.
+    let i = 2;
+    while (i + 9 <= bytes.length && bytes[i] === 0xff) {
+      const marker = bytes[i + 1];
+      if (marker === 0xff) { i++; continue; } // fill byte
+      if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) { i += 2; continue; } // no payload
+      if (marker === 0xda || marker === 0xd9) return null; // scan data or end before any frame
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+        return { width: be16(i + 7), height: be16(i + 5) };
+      }
+      i += 2 + be16(i + 2);
+    }
+  }
+  return null;
+}
+
+const isPng = (b: Uint8Array) => b[0] === 0x89 && b[1] === 0x50;
+const isJpeg = (b: Uint8Array) => b[0] === 0xff && b[1] === 0xd8;
+
+/**
+ * Decode PNG or JPEG bytes (told apart by their first bytes); `what` names them in errors. The
+ * size the header declares is checked (at most MAX_IMAGE_PIXELS, no empty side) before decoding.
+ */
 export function decodeImage(bytes: Uint8Array, what: string): Image {
+  const size = declaredSize(bytes);
+  if (size) {
+    const { width, height } = size;
+    if (width === 0 || height === 0) throw new ImageError(`image ${what} declares ${width} x ${height} pixels: it is empty or its header is corrupt`);
+    if (width * height > MAX_IMAGE_PIXELS) {
+      throw new ImageError(`image ${what} declares ${width} x ${height} pixels, more than deftnn decodes (${MAX_IMAGE_PIXELS / 1e6} megapixels); scale it down first, or its header is corrupt`);
+    }
+  }
   try {
-    if (bytes[0] === 0x89 && bytes[1] === 0x50) {
+    if (isPng(bytes)) {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
     }
-    if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
+    if (isJpeg(bytes)) {
+      // jpeg-js's own limits too, for frames our header walk did not find.
+      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 1024 });
       return { width: img.width, height: img.height, rgba: img.data };
     }
   } catch (e) {

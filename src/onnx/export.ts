@@ -27,6 +27,7 @@ import { OPS } from '../ops/registry.js';
 import type { GatherAttrs, SplitAttrs } from '../ops/slice.js';
 import type { Shape, Tensor } from '../tensor.js';
 import { ONNX_PROTO } from './onnx.proto.js';
+import { DeftnnError } from '../errors.js';
 
 export const EXPORT_MIN_OPSET = 13;
 export const EXPORT_MAX_OPSET = 21;
@@ -42,7 +43,7 @@ export interface ExportOptions {
 }
 
 /** The graph cannot be written as ONNX at the asked opset; the message names the node and why. */
-export class OnnxExportError extends Error {
+export class OnnxExportError extends DeftnnError {
   override name = 'OnnxExportError';
 }
 

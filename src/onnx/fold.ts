@@ -6,6 +6,7 @@
 import { stridesOf, type Shape } from '../tensor.js';
 import { broadcastIndex, broadcastShapes, constSize, isFloat, makeConst, type Const, type DType } from './constant.js';
 import { intAttrOf, normAxis, reshapeTarget, sliceArgs, sliceRanges, squeezeAxes, unsqueezeAxes, unsqueezeShape, type NodeIO } from './node.js';
+import { MAX_TENSOR_ELEMENTS } from '../errors.js';
 
 type Folder = (n: NodeIO) => Const[];
 
@@ -16,6 +17,19 @@ export const ONNX_DTYPES: Readonly<Record<number, DType>> = {
 
 const c = (n: NodeIO, i: number): Const => n.constant(i) ?? n.fail(`input ${i} is not known at load time`);
 
+/**
+ * Most elements a fold may make from a few values (Expand, Range, ConstantOfShape): load-time
+ * shape arithmetic is small, and these are the folds where a few bytes of a file could ask for
+ * gigabytes; the broadcasting folds are also held to MAX_TENSOR_ELEMENTS.
+ */
+export const MAX_FOLDED_ELEMENTS = 2 ** 24;
+
+function sized(n: NodeIO, shape: Shape, limit = MAX_TENSOR_ELEMENTS): Shape {
+  const count = constSize(shape);
+  if (!(count <= limit)) n.fail(`its output would have shape [${shape.join(', ')}] = ${count} elements, more than deftnn folds at load time (${limit})`);
+  return shape;
+}
+
 const same = (x: Const, shape: Shape): Const => ({ dtype: x.dtype, shape: [...shape], data: x.data });
 
 function binary(f: (a: number, b: number) => number, outDtype?: DType): Folder {
@@ -23,6 +37,7 @@ function binary(f: (a: number, b: number) => number, outDtype?: DType): Folder {
     const a = c(n, 0);
     const b = c(n, 1);
     const shape = broadcastShapes([a.shape, b.shape]) ?? n.fail(`shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] do not broadcast`);
+    sized(n, shape);
     const ia = broadcastIndex(a.shape, shape);
     const ib = broadcastIndex(b.shape, shape);
     const out = new Array<number>(constSize(shape));
@@ -60,6 +75,7 @@ export const FOLDS: Readonly<Record<string, Folder>> = {
   Where: (n) => {
     const [cond, x, y] = [c(n, 0), c(n, 1), c(n, 2)];
     const shape = broadcastShapes([cond.shape, x.shape, y.shape]) ?? n.fail(`inputs do not broadcast`);
+    sized(n, shape);
     const [ic, ix, iy] = [cond, x, y].map((t) => broadcastIndex(t.shape, shape));
     const out = Array.from({ length: constSize(shape) }, (_, i) => (cond.data[ic(i)] ? x.data[ix(i)] : y.data[iy(i)]));
     return [makeConst(x.dtype, shape, out)];
@@ -67,6 +83,7 @@ export const FOLDS: Readonly<Record<string, Folder>> = {
   Expand: (n) => {
     const x = c(n, 0);
     const shape = broadcastShapes([x.shape, n.ints(1, 'shape')]) ?? n.fail(`cannot expand [${x.shape.join(', ')}] to [${n.ints(1, 'shape').join(', ')}]`);
+    sized(n, shape, MAX_FOLDED_ELEMENTS);
     const ix = broadcastIndex(x.shape, shape);
     return [makeConst(x.dtype, shape, Array.from({ length: constSize(shape) }, (_, i) => x.data[ix(i)]))];
   },
@@ -140,6 +157,7 @@ export const FOLDS: Readonly<Record<string, Folder>> = {
     const [start, limit, delta] = [0, 1, 2].map((i) => n.scalar(i, ['start', 'limit', 'delta'][i]));
     if (delta === 0) n.fail(`delta must not be 0`);
     const count = Math.max(Math.ceil((limit - start) / delta), 0);
+    sized(n, [count], MAX_FOLDED_ELEMENTS);
     return [makeConst(c(n, 0).dtype, [count], Array.from({ length: count }, (_, i) => start + i * delta))];
   },
   ConstantOfShape: (n) => {
@@ -147,6 +165,7 @@ export const FOLDS: Readonly<Record<string, Folder>> = {
     if (shape.some((d) => d < 0)) n.fail(`shape [${shape.join(', ')}] has a negative dimension`);
     const v = n.node.tensors.value;
     if (v && constSize(v.shape) !== 1) n.fail(`attribute 'value' must hold one element`);
+    sized(n, shape, MAX_FOLDED_ELEMENTS);
     return [makeConst(v?.dtype ?? 'float32', shape, new Array(constSize(shape)).fill(v ? v.data[0] : 0))];
   },
 };

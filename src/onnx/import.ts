@@ -10,7 +10,8 @@
 //    reference at load time instead.
 // Before any of that, every node is checked, and one error lists all unsupported op types.
 
-import { OpError } from '../ops/op.js';
+import { MAX_TENSOR_ELEMENTS } from '../errors.js';
+import { checkSizes, OpError } from '../ops/op.js';
 import { OPS } from '../ops/registry.js';
 import type { Graph, Node, ValueInfo } from '../graph/ir.js';
 import type { RawAttrs } from '../ops/op.js';
@@ -120,6 +121,11 @@ function fixInputShapes(g: OnnxGraph, given: Readonly<Record<string, readonly nu
     if (symbolic.length) problems.push(`input '${v.name}' has symbolic dimensions: ${shapeText(v.dims)}, ${symbolic.join(', ')}`);
     return { name: v.name, shape: v.dims as number[] };
   });
+  for (const v of out) {
+    if (constSize(v.shape) > MAX_TENSOR_ELEMENTS) {
+      throw new OnnxError(`input '${v.name}' has shape [${v.shape.join(', ')}] = ${constSize(v.shape)} elements, more than deftnn's limit of ${MAX_TENSOR_ELEMENTS} per tensor`);
+    }
+  }
   if (problems.length) {
     const example = declared.filter((v) => problems.some((p) => p.startsWith(`input '${v.name}'`)))[0];
     throw new OnnxError(
@@ -270,6 +276,7 @@ class Importer {
           resolved = def.attrs(attrs, shapes);
           outShapes = def.shape(shapes, resolved);
           if (outShapes.length < count) throw new OpError(`produces ${outShapes.length} outputs, the node names ${count}`);
+          checkSizes(outShapes);
         } catch (e) {
           if (e instanceof OpError) fail(`${e.message} (inputs ${shapes.map((s) => `[${s.join(', ')}]`).join(', ')})`);
           throw e;

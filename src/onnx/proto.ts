@@ -6,9 +6,10 @@ import protobuf from 'protobufjs';
 import type { AttrValue } from '../ops/op.js';
 import { type Const, type DType, constSize } from './constant.js';
 import { ONNX_PROTO } from './onnx.proto.js';
+import { DeftnnError, MAX_TENSOR_ELEMENTS } from '../errors.js';
 
 /** A problem with the model itself (file, graph, dtypes, shapes); the message names it. */
-export class OnnxError extends Error {
+export class OnnxError extends DeftnnError {
   override name = 'OnnxError';
 }
 
@@ -51,13 +52,15 @@ export interface OnnxModel {
 
 /**
  * Reads `length` bytes (all when undefined) at `offset` of an external data file named by a
- * tensor's `location`, relative to the model; absent when the model came from bytes.
+ * tensor's `location`, relative to the model, or fewer when the file ends first (never more than
+ * it holds); absent when the model came from bytes.
  */
 export type ExternalReader = (location: string, offset: number, length: number | undefined) => Promise<Uint8Array>;
 
 let modelType: protobuf.Type | undefined;
 
-function ModelProto(): protobuf.Type {
+/** The ModelProto type of the schema this importer reads (tests and the fuzzer encode with it too). */
+export function ModelProto(): protobuf.Type {
   modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
   return modelType;
 }
@@ -176,14 +179,18 @@ async function tensorOf(t: any, external: ExternalReader | undefined, what: stri
   const shape: number[] = t.dims.map(num);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new OnnxError(`${what} has invalid dims [${shape.join(', ')}]`);
   const n = constSize(shape);
-  const data = info.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  // Sizes first, allocation after: the declared shape must fit the limit and the bytes present.
+  if (n > MAX_TENSOR_ELEMENTS) {
+    throw new OnnxError(`${what} declares shape [${shape.join(', ')}] = ${n} elements, more than deftnn's limit of ${MAX_TENSOR_ELEMENTS} elements per tensor (corrupt dims?)`);
+  }
   let raw: Uint8Array | undefined;
-  if (t.data_location === 1) raw = await externalBytes(t, external, what);
+  if (t.data_location === 1) raw = await externalBytes(t, external, what, n * info.bytes);
   else if (has(t, 'raw_data')) raw = t.raw_data;
   if (raw) {
     if (raw.byteLength !== n * info.bytes) {
       throw new OnnxError(`${what}: its data has ${raw.byteLength} bytes, but shape [${shape.join(', ')}] of ${info.dtype} needs ${n * info.bytes} (truncated or corrupt)`);
     }
+    const data = info.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) data[i] = info.read(view, i * info.bytes);
     return { dtype: info.dtype, shape, data };
@@ -198,12 +205,14 @@ async function tensorOf(t: any, external: ExternalReader | undefined, what: stri
   if (field.length !== n) {
     throw new OnnxError(`${what} holds ${field.length} values, but its shape [${shape.join(', ')}] needs ${n} (truncated or corrupt)`);
   }
+  const data = info.dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = num(field[i]);
   if (info.dtype === 'bool') for (let i = 0; i < n; i++) data[i] = data[i] ? 1 : 0;
   return { dtype: info.dtype, shape, data };
 }
 
-async function externalBytes(t: any, external: ExternalReader | undefined, what: string): Promise<Uint8Array> {
+/** The `needed` bytes of a tensor in external data; the reader checks them against the file's size before reading. */
+async function externalBytes(t: any, external: ExternalReader | undefined, what: string, needed: number): Promise<Uint8Array> {
   const kv = new Map<string, string>(t.external_data.map((e: any) => [e.key, e.value]));
   const location = kv.get('location');
   if (!location) throw new OnnxError(`${what} says its data is external but names no 'location'`);
@@ -219,8 +228,11 @@ async function externalBytes(t: any, external: ExternalReader | undefined, what:
   if (!Number.isInteger(offset) || offset < 0 || (length !== undefined && (!Number.isInteger(length) || length < 0))) {
     throw new OnnxError(`${what}: invalid external data offset/length '${kv.get('offset')}'/'${kv.get('length')}'`);
   }
+  if (length !== undefined && length !== needed) {
+    throw new OnnxError(`${what}: its external data is ${length} bytes long ('${location}'), but its shape and element type need ${needed} (truncated or corrupt)`);
+  }
   try {
-    return await external(location, offset, length);
+    return await external(location, offset, needed);
   } catch (e) {
     if (e instanceof OnnxError) throw e;
     throw new OnnxError(`${what}: cannot read external data file '${location}': ${(e as Error).message}`);

@@ -3,6 +3,7 @@
 // resolved against the model's URL.
 
 import { decodeModel, OnnxError, type ExternalReader, type OnnxModel } from './proto.js';
+import { InputError } from '../errors.js';
 
 export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
 
@@ -15,7 +16,7 @@ export async function readModel(source: ModelSource): Promise<OnnxModel> {
     return readUrl(new URL(String(source), (globalThis as { location?: { href: string } }).location?.href));
   }
   if (typeof source === 'string') return readPath(source);
-  throw new TypeError(`load() takes a file path, a URL, a Uint8Array or an ArrayBuffer, got ${Object.prototype.toString.call(source)}`);
+  throw new InputError(`load() takes a file path, a URL, a Uint8Array or an ArrayBuffer, got ${Object.prototype.toString.call(source)}`);
 }
 
 async function readPath(path: string): Promise<OnnxModel> {
@@ -35,8 +36,9 @@ async function readPath(path: string): Promise<OnnxModel> {
     const fh = await fs.open(file, 'r');
     try {
       const size = (await fh.stat()).size;
-      const n = length ?? size - offset;
-      if (offset + n > size) throw new OnnxError(`external data file '${location}' has ${size} bytes, but a tensor needs bytes ${offset} to ${offset + n}`);
+      // Never more than the file holds: a short file gives short data, which the caller reports
+      // with the tensor's name and needed size (and a huge declared length allocates nothing).
+      const n = Math.max(0, Math.min(length ?? size - offset, size - offset));
       const buf = new Uint8Array(n);
       const { bytesRead } = await fh.read(buf, 0, n, offset);
       if (bytesRead !== n) throw new OnnxError(`external data file '${location}': read ${bytesRead} of ${n} bytes`);
@@ -60,8 +62,7 @@ async function readUrl(url: URL): Promise<OnnxModel> {
     let p = files.get(u.href);
     if (!p) files.set(u.href, (p = get(u)));
     const all = await p;
-    const n = length ?? all.byteLength - offset;
-    if (offset + n > all.byteLength) throw new OnnxError(`external data '${location}' has ${all.byteLength} bytes, but a tensor needs bytes ${offset} to ${offset + n}`);
+    const n = Math.max(0, Math.min(length ?? all.byteLength - offset, all.byteLength - offset));
     return all.subarray(offset, offset + n);
   };
   return decodeModel(await get(url), external);

@@ -5,6 +5,7 @@
 import type { Dispatch, KernelContext } from '../kernels/context.js';
 import type { FloatFormat, IoFormats } from '../formats/format.js';
 import type { Shape, Tensor } from '../tensor.js';
+import { DeftnnError, MAX_TENSOR_ELEMENTS } from '../errors.js';
 
 /** ONNX-style attribute values as they arrive from a graph or the importer. */
 export type AttrValue = number | string | readonly number[] | readonly string[] | Activation | undefined;
@@ -83,8 +84,20 @@ export interface GradContext<A = unknown> {
 }
 
 /** A user-facing error about an op's inputs or attributes. The executor prefixes the node name. */
-export class OpError extends Error {
+export class OpError extends DeftnnError {
   override name = 'OpError';
+}
+
+/**
+ * Output shapes that a shape rule derived must be real sizes within MAX_TENSOR_ELEMENTS, checked
+ * before anything is allocated (a Pad or Resize of absurd size would otherwise ask for terabytes).
+ */
+export function checkSizes(shapes: readonly (readonly number[])[]): void {
+  shapes.forEach((s, k) => {
+    if (s.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new OpError(`output ${k} would have shape [${s.join(', ')}], which is not a valid shape`);
+    const n = s.reduce((a, b) => a * b, 1);
+    if (n > MAX_TENSOR_ELEMENTS) throw new OpError(`output ${k} would have shape [${s.join(', ')}] = ${n} elements, more than deftnn's limit of ${MAX_TENSOR_ELEMENTS} per tensor`);
+  });
 }
 
 /** Define an op with its attribute type inferred from the definition. */

@@ -1,6 +1,6 @@
 // Every op deftnn runs, looked up by ONNX op_type. One line per op file.
 
-import type { OpDef } from './op.js';
+import { OpError, type OpDef } from './op.js';
 import { unaryOps } from './unary.js';
 import { poolOps } from './pool.js';
 import { binaryOps } from './binary.js';
@@ -27,6 +27,6 @@ export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((op) => [op.
 
 export function getOp(type: string): OpDef<any> {
   const op = OPS.get(type);
-  if (!op) throw new Error(`unsupported op type '${type}'`);
+  if (!op) throw new OpError(`unsupported op type '${type}'`);
   return op;
 }

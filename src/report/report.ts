@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { DeftnnError } from '../errors.js';
 
 /** One model variant measured by the run (the dense baseline is one of them). */
 export interface ReportVariant {
@@ -73,7 +74,7 @@ export interface ReportData {
   readonly notes?: readonly string[];
 }
 
-export class ReportError extends Error {
+export class ReportError extends DeftnnError {
   override name = 'ReportError';
 }
 

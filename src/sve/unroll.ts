@@ -19,8 +19,9 @@ import { gemmOp, type GemmAttrs } from '../ops/gemm.js';
 import type { Graph, Node } from '../graph/ir.js';
 import { inferShapes } from '../graph/shapes.js';
 import { shapeStr, type Shape, type Tensor } from '../tensor.js';
+import { DeftnnError } from '../errors.js';
 
-export class SveError extends Error {
+export class SveError extends DeftnnError {
   override name = 'SveError';
 }
 
