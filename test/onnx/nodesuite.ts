@@ -183,7 +183,7 @@ export function listedReason(list: Readonly<Record<string, string>>, name: strin
  * the test file (node names are generated, shapes vary between cases of one op).
  */
 export function reasonOf(message: string): string {
-  const types = [...message.matchAll(/^ {2}(\S+): \d+ nodes? \(/gm)].map((m) => m[1]);
+  const types = [...message.matchAll(/^ {2}(\S+)(?: \(version \d+\))?: \d+ nodes? \(/gm)].map((m) => m[1]);
   if (types.length) return `unsupported op type${types.length > 1 ? 's' : ''}: ${types.join(', ')}`;
   const line = message.split('\n')[0];
   return line.replace(/^node '[^']*' \(([^)]*)\): /, '$1: ').slice(0, 200);
