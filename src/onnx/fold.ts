@@ -5,7 +5,8 @@
 
 import { stridesOf, type Shape } from '../tensor.js';
 import { broadcastIndex, broadcastShapes, constSize, isFloat, makeConst, type Const, type DType } from './constant.js';
-import { intAttrOf, normAxis, reshapeTarget, sliceArgs, sliceRanges, squeezeAxes, unsqueezeAxes, unsqueezeShape, type NodeIO } from './node.js';
+import { legacyCastTarget } from './legacy.js';
+import { intAttrOf, intsAttrOf, normAxis, reshapeTarget, sliceArgs, sliceRanges, squeezeAxes, unsqueezeAxes, unsqueezeShape, type NodeIO } from './node.js';
 import { MAX_TENSOR_ELEMENTS } from '../errors.js';
 
 type Folder = (n: NodeIO) => Const[];
@@ -35,7 +36,12 @@ const same = (x: Const, shape: Shape): Const => ({ dtype: x.dtype, shape: [...sh
 function binary(f: (a: number, b: number) => number, outDtype?: DType): Folder {
   return (n) => {
     const a = c(n, 0);
-    const b = c(n, 1);
+    let b = c(n, 1);
+    // Before version 7 a broadcast B could be aligned with A from `axis` (legacy.ts).
+    if (n.opset < 7 && n.attrs.axis !== undefined && intAttrOf(n, 'broadcast', 0)) {
+      const axis = normAxis(n, intAttrOf(n, 'axis', 0), a.shape.length);
+      b = same(b, [...b.shape, ...new Array<number>(Math.max(0, a.shape.length - axis - b.shape.length)).fill(1)]);
+    }
     const shape = broadcastShapes([a.shape, b.shape]) ?? n.fail(`shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] do not broadcast`);
     sized(n, shape);
     const ia = broadcastIndex(a.shape, shape);
@@ -88,8 +94,8 @@ export const FOLDS: Readonly<Record<string, Folder>> = {
     return [makeConst(x.dtype, shape, Array.from({ length: constSize(shape) }, (_, i) => x.data[ix(i)]))];
   },
   Cast: (n) => {
-    const to = intAttrOf(n, 'to', 0);
-    const dtype = ONNX_DTYPES[to] ?? n.fail(`Cast to data type ${to} is not supported`);
+    const to = n.opset < 6 ? n.attrs.to : intAttrOf(n, 'to', 0);
+    const dtype = (n.opset < 6 ? legacyCastTarget(n) : ONNX_DTYPES[to as number]) ?? n.fail(`Cast to data type ${to} is not supported`);
     return [makeConst(dtype, c(n, 0).shape, c(n, 0).data)];
   },
   Gather: (n) => {
@@ -99,7 +105,7 @@ export const FOLDS: Readonly<Record<string, Folder>> = {
   Concat: (n) => {
     const parts = n.node.inputs.map((_, i) => c(n, i));
     const rank = parts[0].shape.length;
-    const axis = normAxis(n, intAttrOf(n, 'axis', 0), rank);
+    const axis = normAxis(n, intAttrOf(n, 'axis', n.opset < 4 ? 1 : 0), rank);
     for (const p of parts) {
       if (p.shape.length !== rank || p.shape.some((d, k) => k !== axis && d !== parts[0].shape[k])) {
         n.fail(`cannot concatenate shapes ${parts.map((q) => `[${q.shape.join(', ')}]`).join(', ')} on axis ${axis}`);
@@ -146,7 +152,8 @@ export const FOLDS: Readonly<Record<string, Folder>> = {
   },
   Reshape: (n) => {
     const x = c(n, 0);
-    return [same(x, reshapeTarget(n, x.shape, n.ints(1, 'shape')))];
+    const raw = n.opset < 5 ? (intsAttrOf(n, 'shape') ?? n.fail(`attribute 'shape' is required`)) : n.ints(1, 'shape');
+    return [same(x, reshapeTarget(n, x.shape, raw))];
   },
   Flatten: (n) => {
     const x = c(n, 0);

@@ -2,14 +2,17 @@
 // Each turns one node into IR nodes (usually one, of the same op, attributes passed through) or
 // into a load-time constant. Differences between opsets 9 and 21 end here: the IR sees one form of
 // each op, with inputs that must be constant (Reshape's shape, Clip's bounds, Slice's starts ...)
-// turned into attributes. An op registered in ops/registry.ts without a handler here is imported
+// turned into attributes. Forms older than opset 9 (down to 1) are converted here too: see the
+// handlers of the ops whose definition changed (legacy.ts has the helpers). An op registered in ops/registry.ts without a handler here is imported
 // by `passthrough`.
 
 import type { RawAttrs } from '../ops/op.js';
+import { LEGACY_ATTRS, legacyBroadcast, legacyCastTarget, legacyUpsample } from './legacy.js';
 import { constSize, makeConst } from './constant.js';
 import { ONNX_DTYPES } from './fold.js';
 import {
   intAttrOf,
+  intsAttrOf,
   normAxis,
   padArgs,
   reduceAxes,
@@ -34,7 +37,7 @@ export function passthrough(n: NodeIO, drop: readonly string[] = []): void {
   const inputs = Array.from({ length: count }, (_, i) => i);
   for (const i of inputs) if (!n.has(i)) n.fail(`optional input ${i} is left out before a later input; deftnn cannot import that for ${n.node.opType}`);
   const attrs: Record<string, RawAttrs[string]> = {};
-  for (const [k, v] of Object.entries(n.attrs)) if (!drop.includes(k)) attrs[k] = v;
+  for (const [k, v] of Object.entries(n.attrs)) if (!drop.includes(k) && !LEGACY_ATTRS.includes(k)) attrs[k] = v;
   n.emit(n.node.opType, inputs, attrs, outputsGiven(n));
 }
 
@@ -93,7 +96,8 @@ function Dropout(n: NodeIO): void {
 
 /** Runtime values are float32 throughout, so a Cast between float types changes nothing we keep. */
 function Cast(n: NodeIO): void {
-  const to = ONNX_DTYPES[intAttrOf(n, 'to', 0)];
+  // Cast-1 names the type as a string ('FLOAT'), later versions by TensorProto.DataType number.
+  const to = n.opset < 6 ? legacyCastTarget(n) : ONNX_DTYPES[intAttrOf(n, 'to', 0)];
   if (to !== 'float32' && to !== 'float64') {
     n.fail(`casting the runtime value '${n.node.inputs[0]}' to ${to ?? `data type ${n.attrs.to}`} is not supported: deftnn computes in float32 (integer values are supported only when they are known at load time)`);
   }
@@ -102,8 +106,52 @@ function Cast(n: NodeIO): void {
 
 // ---- inputs that became attributes ----
 
+/** Reshape's target: attribute `shape` in version 1, input since 5. */
 function Reshape(n: NodeIO): void {
-  n.emit('Reshape', [0], { shape: reshapeTarget(n, n.value(0).shape, n.ints(1, 'shape')) });
+  const raw = n.opset < 5 ? (intsAttrOf(n, 'shape') ?? n.fail(`attribute 'shape' is required`)) : n.ints(1, 'shape');
+  n.emit('Reshape', [0], { shape: reshapeTarget(n, n.value(0).shape, raw) });
+}
+
+/** Concat-1's axis was optional, default 1; required since 4. */
+function Concat(n: NodeIO): void {
+  if (n.opset >= 4 || n.attrs.axis !== undefined) return passthrough(n);
+  const inputs = n.node.inputs.map((_, i) => i);
+  n.emit('Concat', inputs, { axis: 1 });
+}
+
+// Binary ops before version 7 broadcast only when asked (broadcast=1), B onto A, from `axis`.
+function Add(n: NodeIO): void {
+  legacyBroadcast(n, passthrough);
+}
+function Sub(n: NodeIO): void {
+  legacyBroadcast(n, passthrough);
+}
+function Mul(n: NodeIO): void {
+  legacyBroadcast(n, passthrough);
+}
+function Div(n: NodeIO): void {
+  legacyBroadcast(n, passthrough);
+}
+function Pow(n: NodeIO): void {
+  legacyBroadcast(n, passthrough);
+}
+
+/** Gemm before version 7 had a `broadcast` flag for C; numpy broadcasting of C covers both settings. */
+function Gemm(n: NodeIO): void {
+  passthrough(n, ['broadcast']);
+}
+
+/** PRelu before version 7: the slope has X's shape or one value (both broadcast the same way since). */
+function PRelu(n: NodeIO): void {
+  if (n.opset < 7) {
+    const x = n.value(0).shape;
+    const s = n.value(1).shape;
+    const size = s.reduce((a, b) => a * b, 1);
+    if (size !== 1 && (s.length !== x.length || s.some((d, i) => d !== x[i]))) {
+      n.fail(`slope [${s.join(', ')}] must have X's shape [${x.join(', ')}] or one value before version 7`);
+    }
+  }
+  passthrough(n);
 }
 
 function Squeeze(n: NodeIO): void {
@@ -137,6 +185,10 @@ function Softmax(n: NodeIO): void {
 
 function BatchNormalization(n: NodeIO): void {
   if (intAttrOf(n, 'training_mode', 0)) n.fail(`training_mode is 1; deftnn imports models for inference`);
+  // Before version 9, spatial=0 meant statistics per (channel, position): scale etc. of shape [C, D1, ...].
+  if (n.opset < 9 && intAttrOf(n, 'spatial', 1) === 0 && n.value(1).shape.length !== 1) {
+    n.fail(`spatial=0 with per-position statistics (scale [${n.value(1).shape.join(', ')}]) is not supported; only per-channel statistics are`);
+  }
   if (n.node.outputs.slice(1).some(Boolean)) n.fail(`the running mean/variance outputs exist only in training mode`);
   passthrough(n, ['momentum', 'spatial', 'training_mode']);
 }
@@ -210,8 +262,9 @@ function resizeLegacy(n: NodeIO, scales: number[]): void {
   n.emit('Resize', [0], { mode, coordinate_transformation_mode: 'asymmetric', nearest_mode: up ? 'floor' : 'ceil', scales });
 }
 
-/** Upsample's scales: an input since opset 9 (an attribute in 7 and 8). */
+/** Upsample's scales: an input since opset 9, an attribute in 7 and 8, height_scale/width_scale in 1. */
 function Upsample(n: NodeIO): void {
+  if (n.opset < 7) return n.emit('Upsample', [0], legacyUpsample(n));
   n.emit('Upsample', [0], { ...n.attrs, scales: n.has(1) ? floats(n, 1, 'scales') : (n.attrs.scales ?? n.fail(`needs scales`)) });
 }
 
@@ -229,6 +282,14 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   Dropout,
   Cast,
   Reshape,
+  Concat,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Gemm,
+  PRelu,
   Squeeze,
   Unsqueeze,
   Clip,

@@ -20,9 +20,10 @@ import { constSize, fromTensor, toTensor, type Const } from './constant.js';
 import { FOLDS } from './fold.js';
 import { EMITS, HANDLERS, passthrough } from './handlers.js';
 import type { NodeIO, Value } from './node.js';
+import { opVersion } from './versions.js';
 import { dataTypeName, OnnxError, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxValueInfo } from './proto.js';
 
-export const MIN_OPSET = 9;
+export const MIN_OPSET = 1;
 export const MAX_OPSET = 21;
 
 export interface ImportOptions {
@@ -33,7 +34,7 @@ export interface ImportOptions {
 export function importModel(model: OnnxModel, opts: ImportOptions = {}): Graph {
   const opset = defaultOpset(model);
   const g = model.graph;
-  checkSupported(g);
+  checkSupported(g, opset);
   const inputs = fixInputShapes(g, opts.inputShapes ?? {});
   return new Importer(g, opset, inputs).run();
 }
@@ -67,7 +68,7 @@ function runtimeSupported(opType: string): boolean {
  * handler nor a registered op, other domains, and handler ops whose IR op is not registered
  * (unless the node only ever sees constants and folds away).
  */
-function checkSupported(g: OnnxGraph): void {
+function checkSupported(g: OnnxGraph, opset: number): void {
   const known = new Set(g.initializers.keys());
   const bad = new Map<string, string[]>();
   g.nodes.forEach((node, i) => {
@@ -78,7 +79,8 @@ function checkSupported(g: OnnxGraph): void {
     else if (ok && allConst && (node.opType in FOLDS || runtimeSupported(node.opType))) constant = true;
     else if (ok) ok = runtimeSupported(node.opType);
     if (!ok) {
-      const type = isDefaultDomain(node) ? node.opType : `${node.domain}.${node.opType}`;
+      const version = isDefaultDomain(node) ? opVersion(node.opType, opset) : undefined;
+      const type = isDefaultDomain(node) ? `${node.opType}${version ? ` (version ${version})` : ''}` : `${node.domain}.${node.opType}`;
       bad.set(type, [...(bad.get(type) ?? []), nodeLabel(node, i)]);
     }
     if (constant) node.outputs.forEach((o) => known.add(o));
@@ -230,10 +232,15 @@ class Importer {
   private nodeIO(node: OnnxNode, index: number): NodeIO {
     const self = this;
     const name = node.name || `${node.opType}_${index}`;
+    const version = opVersion(node.opType, this.opset);
     const fail = (message: string): never => {
-      throw new OnnxError(`node '${name}' (${node.opType}): ${message}`);
+      throw new OnnxError(`node '${name}' (${node.opType}, ${version ? `version ${version}` : `opset ${this.opset}`}): ${message}`);
     };
+    // An input a handler replaced by a constant of its own (an old broadcast's reshaped operand).
+    const replaced = new Map<number, Value>();
     const value = (i: number): Value => {
+      const r = replaced.get(i);
+      if (r) return r;
       const v = node.inputs[i];
       if (!v) fail(`input ${i} is required`);
       return self.values.get(v) ?? fail(`reads '${v}', which no earlier node produces (the graph is not in topological order, or it is an output deftnn does not compute)`);
@@ -248,6 +255,7 @@ class Importer {
       node,
       name,
       opset: this.opset,
+      version,
       attrs: node.attrs,
       has: (i) => !!node.inputs[i],
       value,
@@ -294,6 +302,10 @@ class Importer {
       },
       setConst(k, c) {
         if (node.outputs[k]) self.values.set(node.outputs[k], { name: node.outputs[k], shape: c.shape, constant: c });
+      },
+      replaceInput(i, c) {
+        const v = `${node.inputs[i]}:${name}`;
+        replaced.set(i, { name: v, shape: c.shape, constant: c });
       },
       alias(k, i) {
         if (node.outputs[k]) self.values.set(node.outputs[k], value(i));

@@ -21,6 +21,8 @@ export interface NodeIO {
   readonly name: string;
   /** Opset version of the default ONNX domain. */
   readonly opset: number;
+  /** This node's op version in that opset (see versions.ts); undefined for ops ONNX does not define there. */
+  readonly version: number | undefined;
   readonly attrs: Readonly<Record<string, AttrValue>>;
   /** Whether optional input i was given (present and not ''). */
   has(i: number): boolean;
@@ -36,6 +38,8 @@ export interface NodeIO {
   setConst(out: number, c: Const): void;
   /** Output `out` is input `input`, unchanged (Identity, Dropout, no-op casts). */
   alias(out: number, input: number): void;
+  /** From now on, input i of this node reads `c` instead (a constant the handler derived from it). */
+  replaceInput(i: number, c: Const): void;
   /** Throw an OnnxError naming this node. */
   fail(message: string): never;
 }
@@ -160,7 +164,8 @@ export function splitSizes(n: NodeIO, input: Shape): { axis: number; split: numb
   const axis = normAxis(n, intAttrOf(n, 'axis', 0), input.length);
   const d = input[axis];
   const outs = n.node.outputs.length;
-  let split = n.opset < 13 ? intsAttrOf(n, 'split') : n.has(1) ? n.ints(1, 'split') : undefined;
+  // Split-1 took the sizes as an attribute or as input 1; 2 to 12 as the attribute; 13+ as the input.
+  let split = n.opset < 2 && n.has(1) ? n.ints(1, 'split') : n.opset < 13 ? intsAttrOf(n, 'split') : n.has(1) ? n.ints(1, 'split') : undefined;
   if (!split) {
     const parts = n.opset >= 18 && n.attrs.num_outputs !== undefined ? intAttrOf(n, 'num_outputs', outs) : outs;
     if (parts !== outs) n.fail(`num_outputs is ${parts} but the node has ${outs} outputs`);
@@ -195,7 +200,8 @@ export function reduceAxes(n: NodeIO, rank: number, inputSince: number): number[
 export function padArgs(n: NodeIO, rank: number): { pads: number[]; mode: string; value: number } {
   const mode = typeof n.attrs.mode === 'string' ? n.attrs.mode : 'constant';
   if (n.opset < 11) {
-    const pads = intsAttrOf(n, 'pads') ?? n.fail(`attribute 'pads' is required`);
+    // Pad-1 called them `paddings` (same layout); Pad-2 `pads`.
+    const pads = intsAttrOf(n, n.opset < 2 ? 'paddings' : 'pads') ?? n.fail(`attribute '${n.opset < 2 ? 'paddings' : 'pads'}' is required`);
     if (pads.length !== 2 * rank) n.fail(`pads has ${pads.length} values, expected ${2 * rank}`);
     const value = n.attrs.value === undefined ? 0 : Number(n.attrs.value);
     return { pads, mode, value };

@@ -82,6 +82,23 @@ export async function decodeModel(bytes: Uint8Array, external?: ExternalReader):
   return { irVersion: num(m.ir_version), opsets, producer: [m.producer_name, m.producer_version].filter(Boolean).join(' '), graph: await graphOf(m.graph, external) };
 }
 
+let tensorType: protobuf.Type | undefined;
+
+/**
+ * Decode one serialized TensorProto (a `.pb` file of ONNX's backend test data) into a constant;
+ * external data is not followed.
+ */
+export async function decodeTensor(bytes: Uint8Array, what = 'tensor'): Promise<Const & { readonly name: string }> {
+  tensorType ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType('onnx.TensorProto');
+  let t: any;
+  try {
+    t = tensorType.decode(bytes);
+  } catch (e) {
+    throw new OnnxError(`${what}: not a valid TensorProto (${bytes.byteLength} bytes): ${(e as Error).message}`);
+  }
+  return { ...(await tensorOf(t, undefined, what)), name: t.name ?? '' };
+}
+
 async function graphOf(g: any, external: ExternalReader | undefined): Promise<OnnxGraph> {
   const initializers = new Map<string, Const>();
   for (const t of g.initializer) initializers.set(t.name, await tensorOf(t, external, `initializer '${t.name}'`));
