@@ -12,6 +12,7 @@ import { isActivation } from '../ops/unary.js';
 import { Tensor } from '../tensor.js';
 import type { Graph, Node } from './ir.js';
 import { inferShapes } from './shapes.js';
+import { foldAffine, fuseEpilogues } from './fusion.js';
 
 /** Where every value comes from and who reads it, for one snapshot of a graph. */
 interface Uses {
@@ -21,14 +22,14 @@ interface Uses {
   readonly graphInputs: ReadonlySet<string>;
 }
 
-function uses(graph: Graph): Uses {
+export function uses(graph: Graph): Uses {
   const reads = new Map<string, number>();
   for (const n of graph.nodes) for (const v of n.inputs) reads.set(v, (reads.get(v) ?? 0) + 1);
   return { reads, graphOutputs: new Set(graph.outputs), graphInputs: new Set(graph.inputs.map((v) => v.name)) };
 }
 
 /** Every name in use in a graph, and a way to make new ones that clash with none of them. */
-function nameSource(graph: Graph): (base: string) => string {
+export function nameSource(graph: Graph): (base: string) => string {
   const taken = new Set<string>([...graph.inputs.map((v) => v.name), ...graph.outputs, ...graph.initializers.keys()]);
   for (const n of graph.nodes) for (const v of [...n.inputs, ...n.outputs]) taken.add(v);
   return (base) => {
@@ -40,7 +41,7 @@ function nameSource(graph: Graph): (base: string) => string {
 }
 
 /** A constant the passes may fold: an initializer that a caller cannot override as an input. */
-function constant(graph: Graph, inits: ReadonlyMap<string, Tensor>, name: string | undefined): Tensor | undefined {
+export function constant(graph: Graph, inits: ReadonlyMap<string, Tensor>, name: string | undefined): Tensor | undefined {
   if (name === undefined || name === '' || graph.inputs.some((v) => v.name === name)) return undefined;
   return inits.get(name);
 }
@@ -106,12 +107,14 @@ export function removeIdentities(graph: Graph): Graph {
 
 // ---- foldBatchNorm ----
 
-interface BnParams {
-  /** Per-channel multiplier scale / sqrt(var + eps). */
+/** A per-channel affine map y = mul·x + add (a BatchNormalization's: mul = scale / sqrt(var + eps), add = B - mean·mul). */
+export interface Affine {
   readonly mul: Float64Array;
-  /** Per-channel offset B - mean · mul. */
   readonly add: Float64Array;
 }
+type BnParams = Affine;
+/** The affine map to fold for a producer with `channels` output channels, or undefined when there is none. */
+export type AffineFor = (channels: number) => Affine | undefined;
 
 /** The affine map of an inference BatchNormalization with constant [C] parameters, or undefined. */
 function bnParams(graph: Graph, inits: ReadonlyMap<string, Tensor>, bn: Node, channels: number): BnParams | undefined {
@@ -174,7 +177,8 @@ export function foldBatchNorm(graph: Graph): Graph {
     const p = nodes[pi]!;
     if ((p.op !== 'Conv' && p.op !== 'Gemm') || p.outputs.length !== 1 || p.attrs.activation !== undefined) return;
     if (u.reads.get(x) !== 1 || u.graphOutputs.has(x)) return;
-    const folded = p.op === 'Conv' ? foldIntoConv(graph, inits, p, bn, setInit) : foldIntoGemm(graph, inits, p, bn, setInit);
+    const affine: AffineFor = (channels) => bnParams(graph, inits, bn, channels);
+    const folded = p.op === 'Conv' ? foldIntoConv(graph, inits, p, bn.outputs[0], affine, setInit) : foldIntoGemm(graph, inits, p, bn.outputs[0], affine, setInit);
     if (!folded) return;
     p.inputs.slice(1).forEach((v) => {
       if (!folded.inputs.includes(v)) release(v);
@@ -190,27 +194,28 @@ export function foldBatchNorm(graph: Graph): Graph {
 
 type SetInit = (base: string, t: Tensor) => string;
 
-function foldIntoConv(graph: Graph, inits: ReadonlyMap<string, Tensor>, conv: Node, bn: Node, setInit: SetInit): Node | undefined {
+/** `conv` (nobody else reading its output) followed by the affine map, as one Conv writing `out` (see foldBatchNorm). */
+export function foldIntoConv(graph: Graph, inits: ReadonlyMap<string, Tensor>, conv: Node, out: string, affine: AffineFor, setInit: SetInit): Node | undefined {
   const w = constant(graph, inits, conv.inputs[1]); // w: [M, C/group, KH, KW]
   if (!w || w.rank < 3 || conv.inputs.length > 3) return undefined;
   const M = w.shape[0];
   const hasBias = conv.inputs.length === 3 && conv.inputs[2] !== '';
   const b = hasBias ? constant(graph, inits, conv.inputs[2]) : undefined;
   if (hasBias && (!b || b.size !== M)) return undefined;
-  const bnp = bnParams(graph, inits, bn, M);
+  const bnp = affine(M);
   if (!bnp) return undefined;
   const per = w.size / M;
   const w2 = new Float32Array(w.size);
   for (let m = 0; m < M; m++) for (let j = 0; j < per; j++) w2[m * per + j] = w.data[m * per + j] * bnp.mul[m];
   const b2 = new Float32Array(M);
   for (let m = 0; m < M; m++) b2[m] = (b ? b.data[m] : 0) * bnp.mul[m] + bnp.add[m];
-  const out = bn.outputs[0];
   const wName = setInit(`${out}_w`, new Tensor(w.shape, w2));
   const bName = setInit(`${out}_b`, new Tensor([M], b2));
   return { ...conv, inputs: [conv.inputs[0], wName, bName], outputs: [out] };
 }
 
-function foldIntoGemm(graph: Graph, inits: ReadonlyMap<string, Tensor>, gemm: Node, bn: Node, setInit: SetInit): Node | undefined {
+/** Likewise for a Gemm (channels along Y's columns; see foldBatchNorm). */
+export function foldIntoGemm(graph: Graph, inits: ReadonlyMap<string, Tensor>, gemm: Node, out: string, affine: AffineFor, setInit: SetInit): Node | undefined {
   const B = constant(graph, inits, gemm.inputs[1]);
   if (!B || B.rank !== 2 || gemm.inputs.length > 3) return undefined;
   let transB: number, beta: number;
@@ -229,7 +234,7 @@ function foldIntoGemm(graph: Graph, inits: ReadonlyMap<string, Tensor>, gemm: No
   const cRows = C && C.rank === 2 ? C.shape[0] : 1;
   const cCols = C && C.rank >= 1 ? C.shape[C.rank - 1] : 1;
   if (C && cCols !== 1 && cCols !== N) return undefined;
-  const bnp = bnParams(graph, inits, bn, N);
+  const bnp = affine(N);
   if (!bnp) return undefined;
 
   const B2 = new Float32Array(B.size);
@@ -246,10 +251,41 @@ function foldIntoGemm(graph: Graph, inits: ReadonlyMap<string, Tensor>, gemm: No
       C2[r * N + n] = beta * c * bnp.mul[n] + bnp.add[n];
     }
   }
-  const out = bn.outputs[0];
   const bName = setInit(`${out}_B`, new Tensor(B.shape, B2));
   const cName = setInit(`${out}_C`, new Tensor(cRows === 1 ? [N] : [cRows, N], C2));
   return { ...gemm, inputs: [gemm.inputs[0], bName, cName], outputs: [out], attrs: { ...gemm.attrs, beta: 1 } };
+}
+
+/**
+ * Likewise for a ConvTranspose: w [C, M/group, KH, KW], output channel g·M/group + m scales
+ * w[c, m, ...] for the input channels c of group g; b [M].
+ */
+export function foldIntoConvTranspose(graph: Graph, inits: ReadonlyMap<string, Tensor>, ct: Node, out: string, affine: AffineFor, setInit: SetInit): Node | undefined {
+  const w = constant(graph, inits, ct.inputs[1]);
+  if (!w || w.rank !== 4 || ct.inputs.length > 3) return undefined;
+  let group: number;
+  try {
+    group = intAttr(ct.attrs, 'group', 1);
+  } catch {
+    return undefined;
+  }
+  const [C, Mg, KH, KW] = w.shape;
+  const M = Mg * group;
+  const hasBias = ct.inputs.length === 3 && ct.inputs[2] !== '';
+  const b = hasBias ? constant(graph, inits, ct.inputs[2]) : undefined;
+  if (hasBias && (!b || b.size !== M)) return undefined;
+  const aff = affine(M);
+  if (!aff || C % group) return undefined;
+  const Cg = C / group;
+  const w2 = new Float32Array(w.size);
+  for (let c = 0; c < C; c++) {
+    for (let m = 0; m < Mg; m++) {
+      const s = aff.mul[Math.floor(c / Cg) * Mg + m];
+      for (let j = 0; j < KH * KW; j++) w2[(c * Mg + m) * KH * KW + j] = w.data[(c * Mg + m) * KH * KW + j] * s;
+    }
+  }
+  const b2 = Float32Array.from({ length: M }, (_, m) => (b ? b.data[m] : 0) * aff.mul[m] + aff.add[m]);
+  return { ...ct, inputs: [ct.inputs[0], setInit(`${out}_w`, new Tensor(w.shape, w2)), setInit(`${out}_b`, new Tensor([M], b2))], outputs: [out] };
 }
 
 // ---- fuseActivations ----
@@ -472,13 +508,16 @@ export function freeBatch(graph: Graph): Graph {
  * The inference pipeline: dead code first (so that dead readers do not block folds), then
  * pass-throughs (which may put a BatchNormalization or an activation right after its Conv),
  * BN folding before activation fusion (Conv -> BN -> Relu becomes one Conv with Relu), hard-swish
- * spellings made one op just before it (so that it fuses too), and dead code again for the
- * weights and constants the folds replaced.
+ * spellings made one op just before it (so that it fuses too), constant affine ops folded into
+ * weights after BN (graph/fusion.ts foldAffine), the remaining elementwise chains fused into
+ * their producers last (fuseEpilogues), and dead code again for the weights and constants the
+ * folds replaced.
  */
 export function optimizeGraph(graph: Graph): Graph {
   let g = eliminateDeadNodes(graph);
   g = freeBatch(removeIdentities(g));
-  g = foldBatchNorm(g);
+  g = foldAffine(foldBatchNorm(g));
   g = fuseActivations(recognizeHardSwish(g));
+  g = fuseEpilogues(g);
   return eliminateDeadNodes(g);
 }

@@ -8,6 +8,8 @@
 //   fn colB(b: u32, n: u32) -> TB          what loadB needs of columns n..n+3 (e.g. their offsets)
 //   fn loadB(k: u32, c: TB) -> vec4<f32>   B[b][k, n..n+3]   (a run along N)
 //   fn store(b: u32, m: u32, n: u32, acc: vec4<f32>)   the epilogue for O[b][m, n..n+3]
+// Fused elementwise chains are the op's business too: the op layer generates them from each op's
+// own expression (ops/epilogue.ts) and calls them in its store; this file imports no op.
 // (TA, TB are the op's choice: u32, a vector, a struct.) The reduction loop reads each operand
 // only through loadA/loadB; that is the seam for later work: a conv's loadB can gather its rows
 // through a table of kept (c, ky, kx) offsets (synapse vector elimination), and a loader may read
@@ -55,9 +57,7 @@
 
 import type { FloatFormat } from '../formats/format.js';
 import { runType } from '../formats/wgsl.js';
-import type { Activation } from '../ops/op.js';
 import type { KernelContext } from './context.js';
-import { activationWgsl } from '../ops/unary.js';
 import { u32 } from './wgsl.js';
 
 export interface GemmSpec {
@@ -261,13 +261,6 @@ fn loadA(k: u32, r: u32) -> vec4<f32> { let at = r + ${step('k', o.colStride)}; 
   }
   return `fn colB(batch: u32, n: u32) -> u32 { return ${terms(batch, step('n', o.colStride))}; }
 fn loadB(k: u32, c: u32) -> vec4<f32> { let at = c + ${step('k', o.rowStride)}; return ${run('at')}; }`;
-}
-
-/** `fn activate(v: vec4<f32>) -> vec4<f32>`: a fused activation per component (identity when none). */
-export function activationFn(act: Activation | undefined): string {
-  if (!act) return 'fn activate(v: vec4<f32>) -> vec4<f32> { return v; }';
-  return `fn activate1(x: f32) -> f32 { return ${activationWgsl(act, 'x')}; }
-fn activate(v: vec4<f32>) -> vec4<f32> { return vec4(activate1(v.x), activate1(v.y), activate1(v.z), activate1(v.w)); }`;
 }
 
 /**

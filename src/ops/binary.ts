@@ -7,16 +7,25 @@
 // the op then sums each down to its input's shape (the reverse of broadcasting, GradContext.sumTo).
 // PRelu's needs a select on x, so it has a gradient op of its own, PReluGrad, at the end.
 //
-// An `activation` attribute (graph/passes.ts fuseActivations: a residual Add followed by Relu)
-// is applied to each result before the store; like Conv's, it is an inference form with no backward.
+// A fused chain (ops/epilogue.ts: the `activation` attribute, then `epilogue` steps whose tensor
+// operands are inputs 2 and on; graph/fusion.ts) is applied to each result before the store: a
+// residual Add + Relu, or a standalone chain of elementwise ops, is one kernel. Like Conv's, it is
+// an inference form with no backward. Per-channel operands run along dim 1 of the output.
 
 import { shapeStr, sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
-import { coalesceDims, elementwiseMain, linearGrid, stridedOffsets } from '../kernels/wgsl.js';
-import { activationAttr, defineOp, OpError, type Activation, type GradContext, type OpDef } from './op.js';
-import { activationCpu, activationWgsl } from './unary.js';
+import { coalesceDims, elementwiseMain, linearGrid, stridedOffsets, u32 } from '../kernels/wgsl.js';
+import { activationAttr, defineOp, MAX_EPILOGUE_INPUTS, OpError, type Activation, type EpilogueStep, type GradContext, type OpDef } from './op.js';
+import { checkEpilogue, epilogueBuffer, epilogueCpu, epilogueInputs, epilogueNeeds, epilogueOf, epilogueWgsl } from './epilogue.js';
 
 interface BinaryAttrs {
   readonly activation?: Activation;
+  /** The fused chain: the activation, then the `epilogue` steps. */
+  readonly epilogue: readonly EpilogueStep[];
+}
+
+/** Channels (dim 1) of an output and the elements per channel, for per-channel epilogue operands. */
+function channelsOf(out: Shape): { C: number; inner: number } {
+  return out.length < 2 ? { C: 1, inner: sizeOf(out) } : { C: out[1], inner: sizeOf(out.slice(2)) };
 }
 
 interface BinaryDef {
@@ -135,12 +144,19 @@ function binaryOp(type: string): OpDef<BinaryAttrs> {
   const def = BINARY[type];
   return defineOp<BinaryAttrs>({
     type,
-    arity: [2, 2],
-    attrs: (raw) => ({ activation: activationAttr(raw) }),
-    shape: (inputs) => [outputShape(def, inputs)],
-    cpu: ([a, b], attrs) => {
-      const act = activationCpu(attrs.activation);
+    arity: [2, 2 + MAX_EPILOGUE_INPUTS],
+    attrs: (raw) => ({ activation: activationAttr(raw), epilogue: epilogueOf(raw) }),
+    shape: (inputs, attrs) => {
+      const out = outputShape(def, inputs.slice(0, 2));
+      checkEpilogue(attrs.epilogue, inputs, 2, channelsOf(out).C, sizeOf(out));
+      return [out];
+    },
+    cpu: (inputs, attrs) => {
+      const [a, b] = inputs;
       const out = outputShape(def, [a.shape, b.shape]);
+      const { C, inner } = channelsOf(out);
+      const ep = epilogueCpu(attrs.epilogue, inputs);
+      const act = (x: number, i: number) => ep(x, Math.floor(i / inner) % C, i);
       const sa = broadcastStrides(a.shape, out);
       const sb = broadcastStrides(b.shape, out);
       const n = sizeOf(out);
@@ -153,7 +169,7 @@ function binaryOp(type: string): OpDef<BinaryAttrs> {
           ia += coord[d] * sa[d];
           ib += coord[d] * sb[d];
         }
-        y[i] = act(Math.fround(def.cpu(a.data[ia], b.data[ib]))); // f32 before the activation, as on the GPU
+        y[i] = act(def.cpu(a.data[ia], b.data[ib]), i); // (the chain rounds to f32 first, as on the GPU)
         // Advance the row-major coordinate (odometer).
         for (let d = out.length - 1; d >= 0 && ++coord[d] === out[d]; d--) coord[d] = 0;
       }
@@ -163,19 +179,24 @@ function binaryOp(type: string): OpDef<BinaryAttrs> {
       const n = sizeOf(out);
       if (n === 0) return []; // (WGSL refuses `% 0u`, and there is nothing to do)
       const walk = coalesceDims(out, [broadcastStrides(a, out), broadcastStrides(b, out)]);
+      const operands = epilogueInputs(attrs.epilogue);
+      const { C, inner } = channelsOf(out);
+      const ch = epilogueNeeds(attrs.epilogue).channel ? `i / ${u32(inner)} % ${u32(C)}` : '0u';
       const wgsl = `@group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
+${operands.map((k, j) => `@group(0) @binding(${3 + j}) var<storage, read> ${epilogueBuffer(k)}: array<f32>;`).join('\n')}
 ${def.helpers ?? ''}
+${epilogueWgsl(attrs.epilogue, () => undefined, def.helpers ? [def.helpers] : [])}
 ${elementwiseMain(n, WG, `${stridedOffsets('i', walk.dims, walk.strides, ['ia', 'ib'])}
   let va = a[ia];
   let vb = b[ib];
   let v = ${def.wgsl('va', 'vb')};
-  y[i] = ${activationWgsl(attrs.activation, 'v')};`)}`;
-      return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ input: 0 }, { input: 1 }, { output: 0 }] }];
+  y[i] = epilogue1(v, ${ch}, i);`)}`;
+      return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ input: 0 }, { input: 1 }, { output: 0 }, ...operands.map((k) => ({ input: k }))] }];
     },
     grad: (g) => {
-      if (g.attrs.activation) throw new OpError(`${type}: cannot differentiate a fused activation (${g.attrs.activation.op}); train the graph before activations are fused`);
+      if (g.attrs.epilogue.length) throw new OpError(`${type}: cannot differentiate a fused epilogue (${g.attrs.epilogue.map((s) => s.op).join(', ')}); train the graph before elementwise ops are fused`);
       const gy = g.gradOutputs[0]!;
       const full = def.grad(g, gy);
       const out = g.outputShapes[0];

@@ -6,7 +6,8 @@
 //   O[g][m, col] = sum_k W[g][m, k] * X[g][k, col]    K = C/group*KH*KW, col = (n, oy, ox)
 // W[g] is w's rows as they lie; X[g][k, col] is the im2col matrix, never materialised: loadB
 // computes each element's address from k = (c, ky, kx) and col, and returns 0 in the padding.
-// Bias and the fused activation are applied in the GEMM's epilogue.
+// Bias and the fused epilogue chain (ops/epilogue.ts: activation, affine steps, a residual tensor
+// read as input 3 and on) are applied in the GEMM's store, before the value leaves registers.
 // Compacted conv (synapse vector elimination, design notes 4.1 step 5): with the attribute
 // `kept_rows` (sorted, distinct indices k = (c*KH + ky)*KW + kx into the per-group reduction
 // dimension K = C/group*KH*KW), w is [M, K'], row oc's column j holding the weight of its group's
@@ -22,13 +23,13 @@
 
 import type { FloatFormat } from '../formats/format.js';
 import { alignedOperand, formatsWgsl, gatherOperand, packedMatrixOperand, packedStoreColumns, runType, storageType, valueAt } from '../formats/wgsl.js';
-import { activationFn, gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
+import { gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
 import { bindingDecls, i32, linearGrid, linearIndexFn, u32 } from '../kernels/wgsl.js';
 import { shapeStr, Tensor, type Shape } from '../tensor.js';
-import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type GradContext, type RawAttrs } from './op.js';
+import { activationAttr, defineOp, intAttr, intsAttr, OpError, stringAttr, type Activation, type EpilogueStep, type GradContext, type RawAttrs } from './op.js';
 import { type Binding, type KernelContext } from '../kernels/context.js';
 import { type IoFormats } from '../formats/format.js';
-import { activationCpu } from './unary.js';
+import { checkEpilogue, MAX_EPILOGUE_INPUTS, epilogueBuffer, epilogueCpu, epilogueInputs, epilogueNeeds, epilogueOf, epilogueWgsl } from './epilogue.js';
 
 export interface ConvAttrs {
   readonly group: number;
@@ -38,6 +39,8 @@ export interface ConvAttrs {
   /** [top, left, bottom, right], resolved from auto_pad when it is set. */
   readonly pads: readonly [number, number, number, number];
   readonly activation?: Activation;
+  /** The fused chain (ops/epilogue.ts): the activation, then the `epilogue` steps; operands from input 3 on. */
+  readonly epilogue: readonly EpilogueStep[];
   /** Compacted conv: the kept reduction rows (see the header): K' rows, or group*K' when perGroup. */
   readonly kept?: readonly number[];
   readonly keptPerGroup?: boolean;
@@ -108,7 +111,7 @@ export function resolveAttrs(raw: RawAttrs, inputs: readonly Shape[]): ConvAttrs
       pads = [begin[0], begin[1], total[0] - begin[0], total[1] - begin[1]];
     } else throw new OpError(`Conv: attribute 'auto_pad' must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got '${autoPad}'`);
   }
-  return { group, kernel, strides, dilations, pads, activation: activationAttr(raw), ...(kept ? { kept, keptPerGroup } : {}) };
+  return { group, kernel, strides, dilations, pads, activation: activationAttr(raw), epilogue: epilogueOf(raw), ...(kept ? { kept, keptPerGroup } : {}) };
 }
 
 /**
@@ -163,15 +166,19 @@ export function geometry([x, w, b]: readonly Shape[], a: ConvAttrs): ConvGeom {
 
 export const convOp = defineOp<ConvAttrs>({
   type: 'Conv',
-  arity: [2, 3],
+  // x, w, b, then the epilogue chain's operands (a residual tensor, per-channel constants).
+  arity: [2, 3 + MAX_EPILOGUE_INPUTS],
   attrs: resolveAttrs,
   shape: (inputs, a) => {
     const g = geometry(inputs, a);
+    checkEpilogue(a.epilogue, inputs, 3, g.M, g.N * g.M * g.OH * g.OW);
     return [[g.N, g.M, g.OH, g.OW]];
   },
-  cpu: ([x, w, b], a) => {
-    const g = geometry([x.shape, w.shape, ...(b ? [b.shape] : [])], a);
-    const act = activationCpu(a.activation);
+  cpu: (inputs, a) => {
+    const [x, w, b] = inputs;
+    const g = geometry(inputs.slice(0, 3).map((t) => t.shape), a);
+    const ep = epilogueCpu(a.epilogue, inputs);
+    const act = (s: number, i: number) => ep(s, Math.floor(i / (g.OH * g.OW)) % g.M, i);
     const [sh, sw] = a.strides;
     const [dh, dw] = a.dilations;
     const y = new Float32Array(g.N * g.M * g.OH * g.OW);
@@ -196,7 +203,8 @@ export const convOp = defineOp<ConvAttrs>({
                 if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) continue;
                 s += w.data[oc * Kp + j] * x.data[((n * g.C + c0 + c) * g.H + iy) * g.W + ix];
               }
-              y[i++] = act(s);
+              y[i] = act(s, i);
+              i++;
             }
           }
         }
@@ -221,7 +229,8 @@ export const convOp = defineOp<ConvAttrs>({
                 }
               }
             }
-            y[i++] = act(s);
+            y[i] = act(s, i);
+            i++;
           }
         }
       }
@@ -229,14 +238,14 @@ export const convOp = defineOp<ConvAttrs>({
     return [new Tensor([g.N, g.M, g.OH, g.OW], y)];
   },
   gpu: (inputs, _out, a, ctx, formats) => {
-    const g = geometry(inputs, a);
+    const g = geometry(inputs.slice(0, 3), a);
     const pf = packedFormats(formats);
     return [isDepthwise(g, a) ? depthwise(g, a, ctx, pf) : convGemm(g, a, ctx, pf)];
   },
   // Data fission: x, w and b may be packed (every loader reads through the format's split), and
   // the output packed on store where each invocation owns whole words of it.
   packed: {
-    inputs: [0, 1, 2],
+    inputs: Array.from({ length: 3 + MAX_EPILOGUE_INPUTS }, (_, i) => i),
     output: (inputs, _out, a, f) => {
       const g = geometry(inputs, a);
       if (4 % f.lanes) return `${f.name} packs ${f.lanes} values per word, which does not divide a run of 4`;
@@ -271,10 +280,10 @@ export function rawConvAttrs(a: ConvAttrs): RawAttrs {
  */
 function convGrad(g: GradContext<ConvAttrs>): (string | undefined)[] {
   const a = g.attrs;
-  if (a.activation) {
+  if (a.epilogue.length) {
     throw new OpError(
-      `Conv: cannot differentiate a fused activation (${a.activation.op}): the node keeps only the activated output. ` +
-        'Train the graph before activations are fused (fusion is an inference pass)',
+      `Conv: cannot differentiate a fused epilogue (${a.epilogue.map((s) => s.op).join(', ')}): the node keeps only its last value. ` +
+        'Train the graph before elementwise ops are fused (fusion is an inference pass; graph/fusion.ts unfuseEpilogues undoes it)',
     );
   }
   const [x, wIn] = g.inputs;
@@ -333,11 +342,33 @@ interface ConvFormats {
   w?: FloatFormat;
   b?: FloatFormat;
   y?: FloatFormat;
+  /** Of every input (the epilogue's operands read theirs from here). */
+  inputs?: readonly (FloatFormat | undefined)[];
 }
 
 function packedFormats(io: IoFormats | undefined): ConvFormats {
   const p = (f: FloatFormat | undefined) => (f && f.bits < 32 ? f : undefined);
-  return { x: p(io?.inputs[0]), w: p(io?.inputs[1]), b: p(io?.inputs[2]), y: p(io?.outputs[0]) };
+  return { x: p(io?.inputs[0]), w: p(io?.inputs[1]), b: p(io?.inputs[2]), y: p(io?.outputs[0]), inputs: io?.inputs.map(p) };
+}
+
+/**
+ * The epilogue chain's part of a conv kernel: its operand bindings (appended to `bindings` and
+ * declared), and the call applying it to `v`, the 4 results of channel `oc` at the flat output
+ * indices index(c) of columns c = col..col+3.
+ */
+function convEpilogue(a: ConvAttrs, pf: ConvFormats, bindings: Binding[], index: (c: string) => string, col: string) {
+  const operands = epilogueInputs(a.epilogue);
+  const first = bindings.length;
+  for (const i of operands) bindings.push({ input: i });
+  const decls = operands
+    .map((i, j) => `@group(0) @binding(${first + j}) var<storage, read> ${epilogueBuffer(i)}: array<${storageType(pf.inputs?.[i])}>;`)
+    .join('\n');
+  const needs = epilogueNeeds(a.epilogue);
+  const at = needs.element ? `vec4(${[0, 1, 2, 3].map((i) => index(i ? `${col} + ${u32(i)}` : col)).join(', ')})` : 'vec4<u32>()';
+  return {
+    decls: `${decls}\n${epilogueWgsl(a.epilogue, (i) => pf.inputs?.[i])}`,
+    apply: (v: string) => `epilogue(${v}, ${needs.channel ? 'vec4(oc)' : 'vec4<u32>()'}, ${at})`,
+  };
 }
 
 /** Conv as an implicit GEMM (see the header); `pf`: the values stored packed (data fission). */
@@ -366,18 +397,21 @@ function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext, pf: ConvFormats
   const vecW = K % 4 === 0 && runs(pf.w);
   const vecY = OHW % 4 === 0;
   const bindings: Binding[] = [{ input: 0 }, { input: 1 }, ...(g.bias ? [{ input: 2 }] : []), { output: 0 }];
+  // Column -> flat offset of its (n, oy, ox) in a [N, *, OH, OW] tensor with `ch` channels.
+  const colOffset = (col: string, ch: number) => (g.N === 1 ? col : `${col} / ${u32(OHW)} * ${u32(ch * OHW)} + ${col} % ${u32(OHW)}`);
+  const yIndex = (c: string) => `${colOffset(c, M)} + oc * ${u32(OHW)}`;
   const vt = (f: FloatFormat | undefined, v: boolean) => storageType(f, v ? 'vec4<f32>' : 'f32');
   let decls = bindingDecls(
     bindings,
     ['x', 'w', ...(g.bias ? ['bias'] : []), 'y'],
     [vt(pf.x, vecX), vt(pf.w, vecW), ...(g.bias ? [vt(pf.b, false)] : []), vt(pf.y, vecY)],
   );
-  decls += `\n${formatsWgsl([pf.x, pf.w, pf.b, pf.y])}`;
+  // Epilogue operands bind after y, then the kept-row table when it is a binding.
+  const ep = convEpilogue(a, pf, bindings, (c) => yIndex(`(${c})`), 'col');
+  decls += `\n${ep.decls}\n${formatsWgsl([pf.x, pf.w, pf.b, pf.y, ...(pf.inputs ?? []).slice(3)])}`;
   // Compacted: the kept-row table `kt` (see keptTable), as a constant binding or a WGSL constant.
   const table = kept && keptTable(kept, g, a, pointwise);
   if (table) decls += `\n${tableDecl('kt', table.words, bindings, ctx)}`;
-  // Column -> flat offset of its (n, oy, ox) in a [N, *, OH, OW] tensor with `ch` channels.
-  const colOffset = (col: string, ch: number) => (g.N === 1 ? col : `${col} / ${u32(OHW)} * ${u32(ch * OHW)} + ${col} % ${u32(OHW)}`);
   // The 4 columns n..n+3 of an invocation; those past the last read the last instead of past x.
   const cols = `let col = ${N % 4 === 0 ? 'vec4(n) + vec4(0u, 1u, 2u, 3u)' : `min(vec4(n) + vec4(0u, 1u, 2u, 3u), vec4(${u32(N - 1)}))`};`;
 
@@ -442,14 +476,12 @@ ${gatherOperand(
 )}`;
   }
   const wOperand = { rowStride: K, colStride: 1, batchOffset: (b: string) => `${b} * ${u32(Mg * K)}` };
-  const yIndex = (c: string) => `${colOffset(c, M)} + oc * ${u32(OHW)}`;
   const functions = `${decls}
 ${pf.w ? packedMatrixOperand('A', 'w', pf.w, { ...wOperand, aligned: vecW }) : matrixOperand('A', 'w', { ...wOperand, vec4: vecW })}
 ${operandB}
-${activationFn(a.activation)}
 fn store(batch: u32, m: u32, col: u32, acc: vec4<f32>) {
   let oc = batch * ${u32(Mg)} + m;
-  let v = activate(acc${g.bias ? ` + vec4(${valueAt('bias', pf.b, 'oc')})` : ''});
+  let v = ${ep.apply(`acc${g.bias ? ` + vec4(${valueAt('bias', pf.b, 'oc')})` : ''}`)};
 ${pf.y ? packedStoreColumns('y', 'v', 'col', yIndex, pf.y, N) : storeColumns('y', 'v', 'col', N, yIndex, vecY)}
 }`;
   const k = gemmKernel({ M: Mg, N, K, batches: a.group, functions, packedA: pf.w, packedB: pf.x }, ctx);
@@ -523,13 +555,16 @@ function depthwise(g: ConvGeom, a: ConvAttrs, ctx: KernelContext, pf: ConvFormat
   const WG = 64;
   const vecY = OW % 4 === 0;
   const bindings: Binding[] = [{ input: 0 }, { input: 1 }, ...(g.bias ? [{ input: 2 }] : []), { output: 0 }];
-  const decls = `${bindingDecls(
+  const yIndex = (c: string) => `(noc * ${u32(OH)} + oy) * ${u32(OW)} + ${c}`;
+  const base = bindingDecls(
     bindings,
     ['x', 'w', ...(g.bias ? ['bias'] : []), 'y'],
     [storageType(pf.x), storageType(pf.w), ...(g.bias ? [storageType(pf.b)] : []), storageType(pf.y, vecY ? 'vec4<f32>' : 'f32')],
-  )}
-${formatsWgsl([pf.x, pf.w, pf.b, pf.y])}`;
-  const yIndex = (c: string) => `(noc * ${u32(OH)} + oy) * ${u32(OW)} + ${c}`;
+  );
+  const ep = convEpilogue(a, pf, bindings, (c) => yIndex(`(${c})`), 'ox');
+  const decls = `${base}
+${ep.decls}
+${formatsWgsl([pf.x, pf.w, pf.b, pf.y, ...(pf.inputs ?? []).slice(3)])}`;
   const seg = 3 * sw + (KW - 1) * dw + 1; // input columns under the 4 outputs
   // Column checks are needed where the segment can leave the row: padding, or a partial last block.
   const checkCols = pl > 0 || a.pads[3] > 0 || OW % 4 !== 0;
@@ -555,7 +590,6 @@ ${fmas.map((l) => `  ${l}`).join('\n')}
   }`);
   }
   const wgsl = `${decls}
-${activationFn(a.activation)}
 ${linearIndexFn(WG)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -571,7 +605,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ix0 = i32(ox * ${u32(sw)}) - ${i32(pl)};
   var acc = vec4<f32>();
 ${rows.join('\n')}
-  let v = activate(acc${g.bias ? ` + vec4(${valueAt('bias', pf.b, 'oc')})` : ''});
+  let v = ${ep.apply(`acc${g.bias ? ` + vec4(${valueAt('bias', pf.b, 'oc')})` : ''}`)};
 ${pf.y ? packedStoreColumns('y', 'v', 'ox', yIndex, pf.y, OW) : storeColumns('y', 'v', 'ox', OW, yIndex, vecY)}
 }`;
   return { wgsl, workgroups: linearGrid(count, WG, ctx), bindings };

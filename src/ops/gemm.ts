@@ -16,13 +16,17 @@
 
 import type { FloatFormat } from '../formats/format.js';
 import { formatsWgsl, gatherOperand, packedMatrixOperand, packedStoreColumns, runType, storageType, valueAt } from '../formats/wgsl.js';
-import { activationFn, gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
+import { gemmKernel, matrixOperand, storeColumns } from '../kernels/gemm.js';
 import { bindingDecls, f32, u32 } from '../kernels/wgsl.js';
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import { keptRowsAttr, tableDecl } from './conv.js';
 import { activationAttr, defineOp, floatAttr, intAttr, OpError, type Activation, type GradContext } from './op.js';
 import { type Binding } from '../kernels/context.js';
 import { activationCpu } from './unary.js';
+import { epilogueWgsl } from './epilogue.js';
+
+/** A Gemm's or MatMul's chain: its fused activation alone. */
+const epilogueOf = (act: Activation | undefined) => (act ? [{ op: act.op, attrs: act.attrs }] : []);
 
 export interface GemmAttrs {
   readonly alpha: number;
@@ -147,9 +151,9 @@ ${gatherOperand('A', 'a', fa, 'u32', '  let at = vec4(r) + vec4(kt[k], kt[k + 1u
     const functions = `${decls}
 ${operandA}
 ${fb ? packedMatrixOperand('B', 'b', fb, { ...bLayout, aligned: vecB }) : matrixOperand('B', 'b', { ...bLayout, vec4: vecB })}
-${activationFn(at.activation)}
+${epilogueWgsl(epilogueOf(at.activation))}
 fn store(batch: u32, m: u32, n: u32, acc: vec4<f32>) {
-  let v = activate(${v});
+  let v = epilogue(${v}, vec4<u32>(), vec4<u32>());
 ${fy ? packedStoreColumns('y', 'v', 'n', yIndex, fy, N) : storeColumns('y', 'v', 'n', N, yIndex, vecY)}
 }`;
     const k = gemmKernel({ M, N, K, functions, packedA: fa, packedB: fb }, ctx);
@@ -333,9 +337,9 @@ ${offA}
 ${batchOffsetFn('offB', d.batch, d.strideB)}
 ${matrixOperand('A', 'a', { rowStride: K, colStride: 1, batchOffset: (bb) => `offA(${bb})`, vec4: vecA })}
 ${matrixOperand('B', 'b', { rowStride: N, colStride: 1, batchOffset: (bb) => `offB(${bb})`, vec4: vecB })}
-${activationFn(at.activation)}
+${epilogueWgsl(epilogueOf(at.activation))}
 fn store(batch: u32, m: u32, n: u32, acc: vec4<f32>) {
-  let v = activate(acc);
+  let v = epilogue(acc, vec4<u32>(), vec4<u32>());
 ${storeColumns('y', 'v', 'n', N, (col) => `(batch * ${u32(M)} + m) * ${u32(N)} + ${col}`, vecB)}
 }`;
     const k = gemmKernel({ M, N, K, batches, functions }, ctx);

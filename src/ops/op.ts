@@ -8,7 +8,7 @@ import type { Shape, Tensor } from '../tensor.js';
 import { DeftnnError, MAX_TENSOR_ELEMENTS } from '../errors.js';
 
 /** ONNX-style attribute values as they arrive from a graph or the importer. */
-export type AttrValue = number | string | readonly number[] | readonly string[] | Activation | undefined;
+export type AttrValue = number | string | readonly number[] | readonly string[] | Activation | readonly EpilogueStep[] | undefined;
 export type RawAttrs = Readonly<Record<string, AttrValue>>;
 
 /** An elementwise activation fused into a producer's epilogue (see ops/unary.ts). */
@@ -16,6 +16,24 @@ export interface Activation {
   readonly op: string;
   readonly attrs: RawAttrs;
 }
+
+/**
+ * One step of a fused epilogue chain (ops/epilogue.ts, whose header gives the semantics): a unary
+ * op, or a binary op whose other operand is a constant, a node input (per channel or per
+ * element) or an earlier value of the chain.
+ */
+export interface EpilogueStep {
+  readonly op: string;
+  readonly attrs?: RawAttrs;
+  readonly scalar?: number;
+  readonly input?: number;
+  readonly per?: 'channel' | 'element';
+  readonly value?: number;
+  readonly swap?: boolean;
+}
+
+/** Most operand inputs an epilogue chain may add to its node (an op's arity grows by this much). */
+export const MAX_EPILOGUE_INPUTS = 4;
 
 /** Which of an op's values its kernels can read or write packed (see OpDef.packed). */
 export interface PackedIo<A> {

@@ -117,6 +117,11 @@ export const UNARY: Record<string, UnaryDef> = {
   Log: { cpu: (x) => Math.log(x), wgsl: (x) => `log(${x})`, grad: { cpu: (x) => 1 / x, wgsl: (x) => `(1.0 / (${x}))` } },
 };
 
+/** The attributes of unary op `op` resolved to numbers (ONNX defaults filled in). */
+export function unaryAttrs(op: string, raw: RawAttrs): Record<string, number> {
+  return resolve(op, raw);
+}
+
 function resolve(op: string, raw: RawAttrs): Record<string, number> {
   const def = UNARY[op];
   if (!def) throw new OpError(`${op} is not an elementwise unary op`);
