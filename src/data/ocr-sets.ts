@@ -52,3 +52,19 @@ export function recogniserSet(seed: number, n: number, opts: RenderOptions = {})
 export function pageSet(seed: number, n: number, opts: RenderOptions = {}): Promise<RenderedPage[]> {
   return renderPages(seed, n, opts);
 }
+
+/** Seeds of the classifier splits the results scripts adapt and measure on (ranges: render/seeds.ts). */
+export const CLS_TRAIN_SEED = 1000;
+export const CLS_VALIDATION_SEED = 2000;
+
+/**
+ * Rendered classifier lines with their true directions: `train` lines of CLS_TRAIN_SEED (to
+ * calibrate and fine-tune) and `test` lines of CLS_VALIDATION_SEED (to choose budgets and measure;
+ * a script splits it by index). Replaces the MNIST-digit lines the results scripts used before.
+ */
+export async function classifierSplits(opts: { train?: number; test?: number } = {}): Promise<{ train: Dataset; test: Dataset }> {
+  return {
+    train: await classifierSet(CLS_TRAIN_SEED, opts.train ?? 4096, `rendered lines (seed ${CLS_TRAIN_SEED})`),
+    test: await classifierSet(CLS_VALIDATION_SEED, opts.test ?? 1000, `rendered lines (seed ${CLS_VALIDATION_SEED})`),
+  };
+}
