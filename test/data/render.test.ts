@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifierInput, classifierSet } from '../../src/data/ocr-sets.js';
+import { classifierInput, classifierPicture, classifierSet } from '../../src/data/ocr-sets.js';
+import { imageToChw } from '../../src/image/image.js';
 import {
   FONT_FAMILIES, HELD_OUT_FONT, LINE_HEIGHT, renderLine, renderPage, rotate180, samplerFamilies, unknownCharacters, type Quad,
 } from '../../src/data/render/index.js';
@@ -113,6 +114,18 @@ test('classifierInput: height 48, width by aspect capped at 192, B-G-R order, ze
   const per = 3 * 48 * 192;
   assert.deepEqual(ds.images.subarray(per, 2 * per), classifierInput(rotate180((await renderLine(5, 1)).image)));
   assert.deepEqual(ds.images.subarray(0, per), classifierInput((await renderLine(5, 0)).image));
+});
+
+test('classifierPicture: read back as the CLI reads folders, it is classifierInput in R, G, B order within a byte', async () => {
+  const line = (await renderLine(5, 2)).image;
+  const pic = classifierPicture(line);
+  assert.deepEqual([pic.width, pic.height], [192, 48]);
+  const viaCli = imageToChw(pic, [3, 48, 192], { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+  const direct = classifierInput(line);
+  const plane = 48 * 192;
+  let worst = 0;
+  for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) worst = Math.max(worst, Math.abs(viaCli[c * plane + p] - direct[(2 - c) * plane + p]));
+  assert.ok(worst <= 1 / 127.5 + 1e-6, `off by ${worst}`);
 });
 
 test('rendered lines are legible: PaddleOCR\'s recogniser (onnxruntime) reads a dozen clean lines, the classifier tells their direction', async () => {

@@ -6,7 +6,8 @@
 // decoded with the WHATWG 'gbk' decoder that Node ships): its level 1 (3,755 characters, the
 // standard's "frequently used" set) weight 1, its level 2 (3,008 less common ones) weight 0.1,
 // and the dictionary's other CJK characters (traditional forms, rare characters) weight 0.01.
-// With these weights about 92% of the characters drawn are level 1, 7% level 2 and 1% the rest.
+// The dictionary holds 3,747 level-1, 1,732 level-2 and 803 other CJK characters, so 95.4% of the
+// characters drawn are level 1, 4.4% level 2 and 0.2% the rest.
 // Chinese lines also carry Chinese punctuation and digits now and then, as Chinese text does.
 
 import { existsSync, readFileSync } from 'node:fs';
