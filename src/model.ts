@@ -81,7 +81,7 @@ export class Model {
 let sharedGpu: Promise<Gpu | null> | undefined;
 
 /** The device shared by models loaded without a `gpu` option (kept for the process's lifetime). */
-function defaultGpu(): Promise<Gpu | null> {
+export function defaultGpu(): Promise<Gpu | null> {
   // A failed acquisition is not cached, so a later load() can try again.
   sharedGpu ??= Gpu.acquire().catch((e: unknown) => {
     sharedGpu = undefined;
