@@ -32,3 +32,6 @@ export { FORMATS, defineFormat, getFormat, FormatError, encode, decode, pack as 
 export { pack, bytesMoved, packableValues, type PackOptions, type FormatChoice, type PackReport, type PackedModel, type TensorPacking } from './ndf/pack.js';
 export { encodeDeft, decodeDeft, isDeft, DeftError, DEFT_VERSION, type DeftArtifact, type DeftMetadata } from './artifact/deft.js';
 export { denseGraph, exportDenseOnnx } from './artifact/dense.js';
+export { ocr, readPage, MAX_PIXELS, type OcrOptions, type OcrResult, type OcrLine, type OcrTimings } from './ocr/ocr.js';
+export { loadOcrModels, OcrError, type OcrModels, type OcrModelOptions } from './ocr/models.js';
+export { decodeImage, ImageError, type Image } from './image/image.js';

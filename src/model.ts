@@ -82,7 +82,7 @@ export class Model {
 let sharedGpu: Promise<Gpu | null> | undefined;
 
 /** The device shared by models loaded without a `gpu` option (kept for the process's lifetime). */
-async function defaultGpu(): Promise<Gpu | null> {
+export async function defaultGpu(): Promise<Gpu | null> {
   // A lost device is replaced: models loaded on it fail with a GpuError, the next load() works.
   if (sharedGpu && (await sharedGpu.catch(() => null))?.lost) sharedGpu = undefined;
   // A failed acquisition is not cached, so a later load() can try again.

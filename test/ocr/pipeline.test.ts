@@ -1,0 +1,84 @@
+// The whole pipeline against Guten OCR (@gutenye/ocr-node: the same PaddleOCR models on
+// onnxruntime-node, without the direction classifier and with its own pre-processing) on the
+// fixture pages (test/fixtures/ocr/, rendered by make-pages.ts), the Liberation Serif page being
+// a font no other test uses: the same text, line by line, and the rendered text itself. Then the
+// shape buckets against unpadded runs: the detector's map and boxes, and the recogniser's text.
+
+import Ocr from '@gutenye/ocr-node';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { readPage, ocr } from '../../src/ocr/ocr.js';
+import { loadOcrModels } from '../../src/ocr/models.js';
+import { detect } from '../../src/ocr/detect.js';
+import { boxesFromMap } from '../../src/ocr/db.js';
+import { cropBox } from '../../src/ocr/crop.js';
+import { recognize } from '../../src/ocr/recognize.js';
+import { testGpu } from '../helpers.js';
+
+const FIXTURES = new URL('../fixtures/ocr/', import.meta.url).pathname;
+const pages = JSON.parse(readFileSync(FIXTURES + 'pages.json', 'utf8')) as { file: string; font: string; lines: string[] }[];
+const gpu = await testGpu();
+const backend = gpu ? 'webgpu' : 'cpu';
+
+test(`the pipeline on ${backend} reads the fixture pages as Guten OCR does, the held-out font included`, async () => {
+  assert.ok(pages.some((p) => p.font === 'Liberation Serif'), 'the held-out font page is among the fixtures');
+  const models = await loadOcrModels({ backend, gpu: gpu ?? undefined });
+  const guten = await Ocr.create();
+  try {
+    for (const page of pages) {
+      const path = FIXTURES + page.file;
+      const ours = await ocr(path, models);
+      const theirs = await guten.detect(path);
+      const texts = ours.lines.map((l) => l.text);
+      assert.deepEqual(texts, theirs.map((l: { text: string }) => l.text), `${page.file}: deftnn and Guten OCR read different text`);
+      assert.deepEqual(texts, page.lines, `${page.file}: not the rendered text`);
+      for (const l of ours.lines) {
+        assert.ok(l.score > 0.8 && l.angle === 0, `${page.file} '${l.text}': score ${l.score}, angle ${l.angle}`);
+        // Boxes lie on the page, corners in order.
+        assert.ok(l.box.every(([x, y]) => x >= 0 && y >= 0 && x < ours.width && y < ours.height));
+        assert.ok(l.box[0][0] < l.box[1][0] && l.box[0][1] < l.box[3][1]);
+      }
+      assert.ok(Object.values(ours.timings).every((t) => t >= 0));
+    }
+  } finally {
+    models.dispose();
+  }
+});
+
+test('shape buckets: the padded detector gives the unpadded boxes, the padded recogniser the same text', async () => {
+  // The CPU backend: the unpadded shapes would each compile a new WebGPU session.
+  const models = await loadOcrModels({ backend: 'cpu', cls: false });
+  try {
+    const page = await readPage(FIXTURES + 'dejavu-serif-mixed.png'); // 448x192 -> bucket 480x320
+    const padded = await detect(models.det, page, true);
+    const exact = await detect(models.det, page, false);
+    let inner = 0;
+    let edge = 0;
+    for (let y = 0; y < exact.height; y++) {
+      for (let x = 0; x < exact.width; x++) {
+        const d = Math.abs(padded.data[y * exact.width + x] - exact.data[y * exact.width + x]);
+        if (x < exact.width - 32 && y < exact.height - 32) inner = Math.max(inner, d);
+        else edge = Math.max(edge, d);
+      }
+    }
+    // Away from the right and bottom edges the map is the same; near them it differs a little.
+    assert.ok(inner < 1e-3, `largest difference of the maps more than 32 pixels from the padded edges: ${inner}`);
+    console.log(`detector padding: largest map difference ${inner.toExponential(2)} inside, ${edge.toExponential(2)} within 32 pixels of the padded edges`);
+    const a = boxesFromMap(padded, page.width, page.height);
+    const b = boxesFromMap(exact, page.width, page.height);
+    assert.deepEqual(a.map((x) => x.box), b.map((x) => x.box));
+
+    // The first line (about 8 times wider than tall) is batched at width 48 * its aspect ratio by
+    // PaddleOCR, and runs at the next multiple of 160 in its bucket.
+    const line = cropBox(page, a[0].box);
+    const paddleWidth = Math.trunc((48 * line.width) / line.height);
+    assert.ok(paddleWidth > 320 && paddleWidth % 160 !== 0, `line ${line.width}x${line.height}`);
+    const bucketed = await recognize(models.rec, [line], models.characters, true);
+    const unpadded = await recognize(models.rec, [line], models.characters, false);
+    assert.equal(bucketed[0].text, unpadded[0].text);
+    assert.ok(Math.abs(bucketed[0].score - unpadded[0].score) < 0.02, `scores ${bucketed[0].score} and ${unpadded[0].score}`);
+  } finally {
+    models.dispose();
+  }
+});
