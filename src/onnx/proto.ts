@@ -129,6 +129,7 @@ async function nodeOf(n: any, external: ExternalReader | undefined): Promise<Onn
         attrs[a.name] = a.strings.map(utf8);
         break;
       case A.TENSOR:
+        if (!a.t) throw new OnnxError(`${where} attribute '${a.name}' has type TENSOR but holds no tensor (corrupt attribute)`);
         tensors[a.name] = await tensorOf(a.t, external, `${where} attribute '${a.name}'`);
         break;
       default:
