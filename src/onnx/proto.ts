@@ -252,6 +252,7 @@ function has(msg: object, field: string): boolean {
   return Object.prototype.hasOwnProperty.call(msg, field);
 }
 
-function utf8(b: Uint8Array): string {
-  return new TextDecoder().decode(b);
+/** Bytes as UTF-8 text; an absent field (protobufjs gives [] for a bytes field never set) is ''. */
+function utf8(b: Uint8Array | undefined): string {
+  return b instanceof Uint8Array ? new TextDecoder().decode(b) : '';
 }

@@ -116,3 +116,25 @@ test('.deft headers with wrong types or sizes, re-sealed so the checksum passes,
   h4.graph.nodes[0].op = 'Foo';
   await rejectsWith(load(reseal(h4), { backend: 'cpu' }), GraphError, new RegExp(`node '${header.graph.nodes[0].name}': unsupported op type 'Foo'`));
 });
+
+test('fuzz model s2 #247: a STRING-typed attribute with no bytes is read as "" and the op names it (was TypeError from TextDecoder)', async () => {
+  const m: any = ModelProto().decode(buildModel({ ...conv, nodes: [{ ...conv.nodes[0], attrs: { group: 1 } }] }));
+  m.graph.node[0].attribute[0].type = 3;
+  await rejectsWith(load(ModelProto().encode(m).finish(), { backend: 'cpu' }), OnnxError, /node 'conv' \(Conv\).*attribute 'group' must be an integer, got ""/);
+});
+
+test('fuzz artifact s2 #25, #32: a fused activation that is null, unknown or without attrs is a GraphError naming the node (was TypeError at run time)', async () => {
+  const { header, data } = openDeft(new Uint8Array(readFileSync('zoo/lenet5.deft')));
+  const node = header.graph.nodes.findIndex((n: any) => n.op === 'Conv');
+  for (const [activation, re] of [
+    [null, /attribute 'activation' must be \{op, attrs\}, got null/],
+    [{ op: 'Foo', attrs: {} }, /fused activation "Foo": Foo is not an elementwise unary op/],
+    [{ op: 'constructor', attrs: {} }, /fused activation "constructor"/],
+    [{ op: 'Relu' }, /attribute 'activation' must be \{op, attrs\}/],
+    [{ op: 'LeakyRelu', attrs: { alpha: 'x' } }, /fused activation "LeakyRelu": attribute 'alpha' must be/],
+  ] as const) {
+    const h = structuredClone(header);
+    h.graph.nodes[node].attrs.activation = activation;
+    await rejectsWith(load(sealDeft(new TextEncoder().encode(JSON.stringify(h)), data), { backend: 'cpu' }), GraphError, new RegExp(`node '${header.graph.nodes[node].name}' \\(Conv.*${re.source}`));
+  }
+});
