@@ -18,10 +18,16 @@ import { sizeOf, Tensor } from '../../src/tensor.js';
 import type { Case } from './cases.js';
 import { seededRandom } from '../../src/random.js';
 
-export type Outcome = 'ok' | 'ok-unrun' | 'clear' | 'foreign' | 'mismatch' | 'device-lost' | 'crash' | 'hang';
-export const OUTCOMES: readonly Outcome[] = ['ok', 'ok-unrun', 'clear', 'foreign', 'mismatch', 'device-lost', 'crash', 'hang'];
+export type Outcome = 'ok' | 'ok-unrun' | 'clear' | 'foreign' | 'mismatch' | 'device-lost' | 'oversize' | 'crash' | 'hang';
+export const OUTCOMES: readonly Outcome[] = ['ok', 'ok-unrun', 'clear', 'foreign', 'mismatch', 'device-lost', 'oversize', 'crash', 'hang'];
 /** Outcomes that break the contract. */
-export const FAILURES: ReadonlySet<Outcome> = new Set(['foreign', 'mismatch', 'device-lost', 'crash', 'hang']);
+export const FAILURES: ReadonlySet<Outcome> = new Set(['foreign', 'mismatch', 'device-lost', 'oversize', 'crash', 'hang']);
+
+/**
+ * A case whose worker's peak memory grew by more than this is 'oversize': nothing a fuzz case may
+ * do (inputs of under a megabyte, runs within RUN_BUDGET) justifies a gigabyte.
+ */
+export const OVERSIZE_BYTES = 2 ** 30;
 
 export interface Result {
   readonly outcome: Outcome;
