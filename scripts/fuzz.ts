@@ -10,6 +10,8 @@
 // broke the contract.
 
 import { execSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KINDS, type Kind } from '../test/fuzz/cases.js';
 import { outcomeTable, runFuzz } from '../test/fuzz/pool.js';
@@ -24,8 +26,8 @@ const { values: a } = parseArgs({
     cases: { type: 'string' },
     first: { type: 'string', default: '0' },
     jobs: { type: 'string', default: '1' },
-    timeout: { type: 'string', default: '30' },
-    'gpu-every': { type: 'string', default: '50' },
+    timeout: { type: 'string', default: '60' },
+    'gpu-every': { type: 'string', default: '10' },
     'cli-every': { type: 'string', default: '25' },
     out: { type: 'string', default: 'fuzz-out' },
     every: { type: 'string', default: '100' },
@@ -57,6 +59,10 @@ const commit = (() => {
   }
 })();
 console.log(`deftnn fuzz: seed ${seed}, commit ${commit}, cases ${JSON.stringify(cases)}, ${a.jobs} job(s), ${a.timeout} s per case, WebGPU every ${a['gpu-every']}, CLI every ${a['cli-every']}`);
+// Every case's result, one JSON line each, for reading the clear errors' messages afterwards.
+mkdirSync(a.out!, { recursive: true });
+const log = join(a.out!, `results-s${seed}.jsonl`);
+writeFileSync(log, '');
 let done = 0;
 const summary = await runFuzz({
   seed,
@@ -70,6 +76,7 @@ const summary = await runFuzz({
   recycle: 500,
   onResult: (r) => {
     done++;
+    appendFileSync(log, JSON.stringify(r) + '\n');
     if (a.verbose || !['ok', 'ok-unrun', 'clear'].includes(r.outcome)) console.log(`${r.kind} #${r.index} ${r.outcome}${r.stage ? ` at ${r.stage}` : ''}: ${r.what ?? ''}${r.message ? `\n    ${r.message.split('\n')[0].slice(0, 300)}` : ''}`);
     if (every && done % every === 0) console.log(`... ${done} cases, ${new Date().toISOString()}`);
   },

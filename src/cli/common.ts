@@ -7,7 +7,7 @@
 
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { DeftnnError } from '../errors.js';
 
 export const EXIT_OK = 0;
@@ -190,4 +190,20 @@ export function textTable(header: readonly string[], rows: readonly (readonly (s
   const right = header.map((_, i) => rows.some((r) => r[i] !== '') && rows.every((r) => numeric(r[i])));
   const line = (r: readonly string[]) => r.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)];
+}
+
+/**
+ * Write a whole file or nothing: the bytes go to a temporary file beside `path`, which is renamed
+ * over it (atomic on POSIX), so a crash, a full disk or a kill mid-write never leaves half a file
+ * under the name (a reader sees the old file or the new one).
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new CliError(`cannot write '${path}': ${(e as Error).message}`);
+  }
 }

@@ -89,7 +89,12 @@ export function decodeImage(bytes: Uint8Array, what: string): Image {
       return { width: img.width, height: img.height, rgba: img.data };
     }
   } catch (e) {
-    throw new ImageError(`cannot decode image ${what}: ${(e as Error).message}`);
+    // The decoders throw Error with a message for what they check (a bad signature, a missing
+    // marker); a TypeError or RangeError is one tripping over damaged data it did not check. Both
+    // mean a corrupt file, said plainly; the decoder's own error stays in `cause`.
+    const format = isPng(bytes) ? 'PNG' : 'JPEG';
+    const detail = e instanceof TypeError || e instanceof RangeError ? 'the decoder stopped at data that does not fit the format' : (e as Error).message;
+    throw new ImageError(`cannot decode image ${what}: its ${format} data is corrupt or truncated (${detail})`, { cause: e });
   }
   throw new ImageError(`${what} is neither a PNG nor a JPEG image`);
 }

@@ -146,6 +146,7 @@ async function nodeOf(n: any, external: ExternalReader | undefined): Promise<Onn
         attrs[a.name] = a.strings.map(utf8);
         break;
       case A.TENSOR:
+        if (!a.t) throw new OnnxError(`${where} attribute '${a.name}' has type TENSOR but holds no tensor (corrupt attribute)`);
         tensors[a.name] = await tensorOf(a.t, external, `${where} attribute '${a.name}'`);
         break;
       default:
@@ -268,6 +269,7 @@ function has(msg: object, field: string): boolean {
   return Object.prototype.hasOwnProperty.call(msg, field);
 }
 
-function utf8(b: Uint8Array): string {
-  return new TextDecoder().decode(b);
+/** Bytes as UTF-8 text; an absent field (protobufjs gives [] for a bytes field never set) is ''. */
+function utf8(b: Uint8Array | undefined): string {
+  return b instanceof Uint8Array ? new TextDecoder().decode(b) : '';
 }

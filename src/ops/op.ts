@@ -190,13 +190,23 @@ export function stringAttr(raw: RawAttrs, name: string, dflt?: string): string {
   return v;
 }
 
+let activationCheck: ((a: Activation) => void) | undefined;
+
+/** unary.ts registers the check of a fused activation's op and attributes (it owns the table of them). */
+export function setActivationCheck(check: (a: Activation) => void): void {
+  activationCheck = check;
+}
+
 export function activationAttr(raw: RawAttrs): Activation | undefined {
   const v = raw.activation;
   if (v === undefined) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v) || typeof (v as Activation).op !== 'string') {
+  const a = v as Activation;
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || typeof a.op !== 'string' || a.attrs === null || typeof a.attrs !== 'object' || Array.isArray(a.attrs)) {
     throw new OpError(`attribute 'activation' must be {op, attrs}, got ${fmt(v)}`);
   }
-  return v as Activation;
+  // Checked here, with the node's other attributes, rather than when a kernel first applies it.
+  activationCheck?.(a);
+  return a;
 }
 
 function fmt(v: unknown): string {

@@ -14,7 +14,7 @@
 
 import { sizeOf, Tensor } from '../tensor.js';
 import { elementwiseMain, f32, linearGrid } from '../kernels/wgsl.js';
-import { activationAttr, defineOp, floatAttr, OpError, type Activation, type OpDef, type RawAttrs } from './op.js';
+import { activationAttr, defineOp, floatAttr, OpError, setActivationCheck, type Activation, type OpDef, type RawAttrs } from './op.js';
 
 interface UnaryDef {
   /** Resolve attributes (with ONNX defaults) to numbers. */
@@ -123,10 +123,19 @@ export function unaryAttrs(op: string, raw: RawAttrs): Record<string, number> {
 }
 
 function resolve(op: string, raw: RawAttrs): Record<string, number> {
-  const def = UNARY[op];
+  const def = Object.hasOwn(UNARY, op) ? UNARY[op] : undefined;
   if (!def) throw new OpError(`${op} is not an elementwise unary op`);
   return def.attrs ? def.attrs(raw) : {};
 }
+
+setActivationCheck((a) => {
+  try {
+    resolve(a.op, a.attrs);
+  } catch (e) {
+    if (e instanceof OpError) throw new OpError(`fused activation ${JSON.stringify(a.op)}: ${e.message}`);
+    throw e;
+  }
+});
 
 /** The WGSL expression applying a fused activation to `x` (identity when none). */
 export function activationWgsl(act: Activation | undefined, x: string): string {

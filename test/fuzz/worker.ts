@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { Gpu } from '../../src/device/gpu.js';
 import { makeCase, type Kind } from './cases.js';
-import { checkCase } from './check.js';
+import { checkCase, OVERSIZE_BYTES } from './check.js';
 
 export interface Task {
   readonly kind: Kind;
@@ -29,7 +29,10 @@ process.on('message', async (t: Task) => {
   const start = performance.now();
   const c = await makeCase(t.kind, t.seed, t.index);
   const device = t.onGpu ? await (gpu ??= Gpu.acquire()) : null;
-  const r = await checkCase(c, { gpu: device, onGpu: t.onGpu, cli: t.cli, inputImage });
+  const peak = process.resourceUsage().maxRSS * 1024;
+  let r = await checkCase(c, { gpu: device, onGpu: t.onGpu, cli: t.cli, inputImage });
+  const grew = process.resourceUsage().maxRSS * 1024 - peak;
+  if (grew > OVERSIZE_BYTES) r = { outcome: 'oversize', stage: r.stage, message: `peak memory grew by ${(grew / 2 ** 20).toFixed(0)} MB (${r.outcome}: ${r.message ?? ''})` };
   process.send!({ index: t.index, kind: t.kind, ...r, what: c.what, base: c.base, ms: performance.now() - start });
 });
 process.send!({ ready: true });

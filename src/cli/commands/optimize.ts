@@ -13,7 +13,7 @@
 // reported accuracy come from that folder instead (half validates, half tests), and all of a
 // --dataset folder calibrates and fine-tunes.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { Command } from 'commander';
 import { encodeDeft } from '../../artifact/deft.js';
@@ -24,7 +24,7 @@ import { fromGraph } from '../../model.js';
 import { optimize, type OptimizeConfig } from '../../optimize.js';
 import { seededRandom } from '../../random.js';
 import { renderReport } from '../../report/report.js';
-import { backendOption, inputShapeOption, positiveInt, positiveIntList, stagedProgress, textTable, UsageError, type BackendChoice, type Io } from '../common.js';
+import { backendOption, inputShapeOption, positiveInt, positiveIntList, stagedProgress, textTable, UsageError, writeFileAtomic, type BackendChoice, type Io } from '../common.js';
 import { builtInDataset, datasetOptions } from '../datasets.js';
 import { readImageDir } from '../images.js';
 import { pickBackend, readModelFile } from '../model-file.js';
@@ -177,9 +177,9 @@ export const optimizeCommand: CliCommand = {
     const deftPath = join(o.out, `${name}.deft`);
     const onnxPath = join(o.out, `${name}.onnx`);
     const reportPath = join(o.out, 'report.html');
-    writeFileSync(deftPath, await encodeDeft(result.model.graph, { producer: 'deftnn optimize', source: basename(path), layers: result.report.layers ? [...result.report.layers] : undefined, variants: result.variants }));
-    writeFileSync(onnxPath, exportDenseOnnx(result.model.graph, { modelName: name, producer: 'deftnn optimize' }));
-    writeFileSync(reportPath, renderReport({ ...result.report, model: basename(path) }));
+    writeFileAtomic(deftPath, await encodeDeft(result.model.graph, { producer: 'deftnn optimize', source: basename(path), layers: result.report.layers ? [...result.report.layers] : undefined, variants: result.variants }));
+    writeFileAtomic(onnxPath, exportDenseOnnx(result.model.graph, { modelName: name, producer: 'deftnn optimize' }));
+    writeFileAtomic(reportPath, renderReport({ ...result.report, model: basename(path) }));
     const rows = result.variants.map((v) => [v.name, `${(100 * v.accuracy).toFixed(2)}%`, ...o.batchSizes.flatMap((b) => [v.latencyMs[b].toFixed(2), `${v.speedup[b].toFixed(2)}x`])]);
     for (const line of textTable(['variant', 'accuracy', ...o.batchSizes.flatMap((b) => [`ms @${b}`, `speed-up @${b}`])], rows)) io.out(line);
     io.out(`accuracy on ${datasetSize(parts.test)} held-out test images; latency: median of ${o.reps} interleaved runs on ${where}`);

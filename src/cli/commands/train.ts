@@ -3,7 +3,6 @@
 // (src/zoo/recipes.ts, shared with scripts/train-zoo.ts). --limit trains on a fixed random sample (and tests on at most as many images), for a
 // quick run. With --checkpoint, an interrupted run resumes after its last finished epoch.
 
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { encodeDeft } from '../../artifact/deft.js';
 import { datasetSize, permutation, subset, type Dataset } from '../../data/dataset.js';
@@ -15,7 +14,7 @@ import { seededRandom } from '../../random.js';
 import { terminalProgress } from '../../train/progress.js';
 import { train as trainGraph, type TrainProgress } from '../../train/trainer.js';
 import { ZOO, ZOO_BATCH, zooModel } from '../../zoo/recipes.js';
-import { backendOption, positiveInt, UsageError, type BackendChoice, type Io } from '../common.js';
+import { backendOption, positiveInt, UsageError, writeFileAtomic, type BackendChoice, type Io } from '../common.js';
 import { pickBackend } from '../model-file.js';
 import type { CliCommand } from '../command.js';
 
@@ -83,7 +82,7 @@ export const train: CliCommand = {
     const last = result.history[result.history.length - 1];
     // A .deft holds the graph as it runs (load() runs it as it is); ONNX gets the plain graph, as the zoo's files.
     const bytes = /\.deft$/i.test(out) ? await encodeDeft(optimizeGraph(result.graph), { producer: 'deftnn train', source: `zoo:${name}` }) : exportOnnx(result.graph, { modelName: name, producer: 'deftnn train' });
-    writeFileSync(out, bytes);
+    writeFileAtomic(out, bytes);
     io.out(`test accuracy ${(100 * (last?.testAccuracy ?? NaN)).toFixed(2)}% on ${datasetSize(data.test)} images; ${seconds.toFixed(1)} s; wrote ${out} (${bytes.length} bytes)`);
     return {
       model: name,
