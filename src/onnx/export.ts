@@ -84,6 +84,7 @@ export const PASS_THROUGH: ReadonlySet<string> = new Set([
   'Elu', 'Selu', 'Celu', 'ThresholdedRelu', 'Shrink', 'Softplus', 'Softsign', 'Mish', 'Erf', 'Gelu',
   'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Floor', 'Ceil', 'Round', 'Sign',
   'Sum', 'Mean', 'Max', 'Min',
+  'LayerNormalization', 'InstanceNormalization',
 ]);
 
 /**
@@ -96,7 +97,7 @@ export function refusesExport(op: string): boolean {
 }
 
 /** Ops that only exist from some opset on (checked for every exported node, passed through or not). */
-const SINCE: Readonly<Record<string, number>> = { HardSwish: 14, Mish: 18, Gelu: 20 };
+const SINCE: Readonly<Record<string, number>> = { HardSwish: 14, Mish: 18, Gelu: 20, LayerNormalization: 17, GroupNormalization: 18 };
 
 /** Attributes ONNX types as FLOAT even when the value is whole (Gemm's beta = 1, LRN's bias = 2 ...). */
 const FLOAT_ATTRS: ReadonlySet<string> = new Set(['alpha', 'beta', 'bias', 'gamma', 'epsilon', 'momentum', 'cubic_coeff_a', 'extrapolation_value']);
@@ -175,6 +176,14 @@ function BatchNormalization(n: ExportNode, w: Writer): void {
   if (intAttr(n.attrs, 'training_mode', 0) !== 0) w.fail(`training_mode = 1; export is for inference graphs`);
   if (intAttr(n.attrs, 'spatial', 1) !== 1) w.fail(`spatial = 0 (per-element statistics) has no ONNX form since opset 9`);
   w.node('BatchNormalization', n.inputs, n.outputs, without(n.attrs, 'training_mode', 'spatial'));
+}
+
+/** GroupNormalization took one scale per group in opset 18 and one per channel from 21. */
+function GroupNormalization(n: ExportNode, w: Writer): void {
+  const c = n.inputShapes[0][1];
+  const perChannel = n.inputShapes[1].reduce((x, y) => x * y, 1) === c && c !== intAttr(n.attrs, 'num_groups', 0);
+  if (perChannel !== w.opset >= 21) w.fail(`a scale per ${perChannel ? 'channel needs opset >= 21' : 'group needs opset 18 to 20'}`);
+  w.node('GroupNormalization', n.inputs, n.outputs, n.attrs);
 }
 
 /** dilations on AveragePool came with opset 19; all-ones dilations are the default anyway. */
@@ -271,6 +280,7 @@ export const EXPORTERS: Readonly<Record<string, Exporter>> = {
   Clip,
   Softmax,
   LogSoftmax: (n, w) => Softmax(n, w, 'LogSoftmax'),
+  GroupNormalization,
   BatchNormalization,
   AveragePool,
   Slice,

@@ -19,10 +19,11 @@ import { resizeOps } from './resize.js';
 import { convTransposeOp } from './convtranspose.js';
 import { lrnOp } from './lrn.js';
 import { variadicOps } from './variadic.js';
+import { normalizationOps } from './normalization.js';
 import { lossOps } from '../train/losses.js';
 import { optimizerOps } from '../train/optimizers.js';
 
-const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, logSoftmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...convGradOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp, ...variadicOps, ...lossOps, ...optimizerOps];
+const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, logSoftmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...convGradOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp, ...variadicOps, ...normalizationOps, ...lossOps, ...optimizerOps];
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((op) => [op.type, op]));
 

@@ -111,6 +111,9 @@ add('Mean', 'two', [[2, 3], [2, 3]]);
 add('Max', 'two, broadcast', [[2, 3, 5], [1, 5]]);
 add('Min', 'one', [[2, 3]]);
 add('LogSoftmax', 'axis 1 of rank 3', [[2, 3, 4]], { axis: 1 }, { range: [-3, 3] });
+add('LayerNormalization', 'axis -1', [[2, 3, 5]], {}, { consts: [w([5]), w([5])], minOpset: 17 });
+add('InstanceNormalization', '', [[2, 3, 5]], {}, { consts: [w([3]), w([3])] });
+add('GroupNormalization', 'per channel (opset 21)', [[2, 6, 5]], { num_groups: 3 }, { consts: [w([6]), w([6])], minOpset: 21 });
 add('LogSoftmax', 'legacy_coerce_2d, axis 1 of rank 3', [[2, 3, 4]], { axis: 1, legacy_coerce_2d: 1 }, { range: [-3, 3] });
 
 // ---- Softmax ----

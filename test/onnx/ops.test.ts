@@ -138,6 +138,11 @@ add('Min', 'one input', { a: [2, 3] }, {});
 add('Min', 'two inputs, weight constant', { a: [4, 3] }, {}, { consts: { b: w([3]) } });
 add('LogSoftmax', 'axis 1 of rank 3 (coerced to 2-D)', { x: [2, 3, 4] }, { axis: 1 }, { opset: 11, range: [-3, 3] });
 add('LogSoftmax', 'axis 1 of rank 3', { x: [2, 3, 4] }, { axis: 1 }, { range: [-3, 3] });
+add('LayerNormalization', 'axis -1 (opset 17)', { x: [2, 3, 5] }, {}, { opset: 17, consts: { s: w([5]), b: w([5]) } });
+add('LayerNormalization', 'axis 1, Mean and InvStdDev', { x: [2, 3, 5] }, { axis: 1, epsilon: asFloat(1e-3) }, { opset: 17, consts: { s: w([3, 5]), b: w([3, 5]) }, outputs: 3 });
+add('InstanceNormalization', 'epsilon', { x: [2, 3, 4, 5] }, { epsilon: asFloat(1e-3) }, { consts: { s: w([3]), b: w([3]) } });
+add('GroupNormalization', 'per group (opset 18)', { x: [2, 6, 4, 3] }, { num_groups: 3 }, { opset: 18, consts: { s: w([3]), b: w([3]) } });
+add('GroupNormalization', 'per channel (opset 21)', { x: [2, 6, 4, 3] }, { num_groups: 2 }, { opset: 21, consts: { s: w([6]), b: w([6]) } });
 
 add('Softmax', 'axis 1 of rank 3 (coerced to 2-D)', { x: [2, 3, 4] }, { axis: 1 }, { opset: 11, range: [-3, 3] });
 add('Softmax', 'default axis of rank 4 (coerced to 2-D)', { x: [2, 3, 2, 2] }, {}, { opset: 11, range: [-3, 3] });
