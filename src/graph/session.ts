@@ -9,6 +9,7 @@ import type { Dispatch, KernelContext } from '../kernels/context.js';
 import { shapeStr, sizeOf, Tensor, type Shape } from '../tensor.js';
 import type { Graph, ValueInfo } from './ir.js';
 import { planBuffers } from './planner.js';
+import { splitOversizeWeights } from './split.js';
 import { inferShapes, type InferredGraph } from './shapes.js';
 import { InputError } from '../errors.js';
 
@@ -155,6 +156,9 @@ export class GpuSession extends BaseSession implements Session {
     graph: Graph,
     opts: SessionOptions = {},
   ) {
+    // Weights larger than one storage binding run as several GEMMs over blocks of columns (split.ts).
+    const keep = new Set([...(opts.state ?? []).map(([v]) => v), ...(graph.formats?.keys() ?? [])]);
+    graph = splitOversizeWeights(graph, opts.kernel?.maxStorageBufferBindingSize ?? device.kernelContext.maxStorageBufferBindingSize, keep);
     super(inferShapes(graph), opts);
     this.kernel = opts.kernel ?? {};
     try {

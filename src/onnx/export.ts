@@ -81,6 +81,11 @@ export const PASS_THROUGH: ReadonlySet<string> = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'PRelu',
   'Flatten', 'Transpose', 'Concat',
   'Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'LRN',
+  // ops/activations.ts and ops/variadic.ts
+  'Elu', 'Selu', 'Celu', 'ThresholdedRelu', 'Shrink', 'Softplus', 'Softsign', 'Mish', 'Erf', 'Gelu',
+  'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh', 'Floor', 'Ceil', 'Round', 'Sign',
+  'Sum', 'Mean', 'Max', 'Min',
+  'LayerNormalization', 'InstanceNormalization',
 ]);
 
 /**
@@ -93,7 +98,7 @@ export function refusesExport(op: string): boolean {
 }
 
 /** Ops that only exist from some opset on (checked for every exported node, passed through or not). */
-const SINCE: Readonly<Record<string, number>> = { HardSwish: 14 };
+const SINCE: Readonly<Record<string, number>> = { HardSwish: 14, Mish: 18, Gelu: 20, LayerNormalization: 17, GroupNormalization: 18 };
 
 /** Attributes ONNX types as FLOAT even when the value is whole (Gemm's beta = 1, LRN's bias = 2 ...). */
 const FLOAT_ATTRS: ReadonlySet<string> = new Set(['alpha', 'beta', 'bias', 'gamma', 'epsilon', 'momentum', 'cubic_coeff_a', 'extrapolation_value']);
@@ -152,18 +157,18 @@ function Clip(n: ExportNode, w: Writer): void {
  * axis of the input flattened at `axis`, reshaped back; the same as plain Softmax when `axis` is
  * the last axis.
  */
-function Softmax(n: ExportNode, w: Writer): void {
+function Softmax(n: ExportNode, w: Writer, op = 'Softmax'): void {
   const legacy = intAttr(n.attrs, 'legacy_coerce_2d', 0);
-  if (!legacy) return w.node('Softmax', n.inputs, n.outputs, without(n.attrs, 'legacy_coerce_2d'));
+  if (!legacy) return w.node(op, n.inputs, n.outputs, without(n.attrs, 'legacy_coerce_2d'));
   const shape = n.inputShapes[0];
   const r = shape.length;
   const given = intAttr(n.attrs, 'axis', 1);
   const axis = given < 0 ? given + r : given;
-  if (axis === r - 1) return w.node('Softmax', n.inputs, n.outputs, { axis });
+  if (axis === r - 1) return w.node(op, n.inputs, n.outputs, { axis });
   const flat = w.value('flat');
   const soft = w.value('softmax');
   w.node('Flatten', [n.inputs[0]], [flat], { axis });
-  w.node('Softmax', [flat], [soft], { axis: 1 });
+  w.node(op, [flat], [soft], { axis: 1 });
   w.node('Reshape', [soft, w.int64('shape', shape)], n.outputs);
 }
 
@@ -172,6 +177,14 @@ function BatchNormalization(n: ExportNode, w: Writer): void {
   if (intAttr(n.attrs, 'training_mode', 0) !== 0) w.fail(`training_mode = 1; export is for inference graphs`);
   if (intAttr(n.attrs, 'spatial', 1) !== 1) w.fail(`spatial = 0 (per-element statistics) has no ONNX form since opset 9`);
   w.node('BatchNormalization', n.inputs, n.outputs, without(n.attrs, 'training_mode', 'spatial'));
+}
+
+/** GroupNormalization took one scale per group in opset 18 and one per channel from 21. */
+function GroupNormalization(n: ExportNode, w: Writer): void {
+  const c = n.inputShapes[0][1];
+  const perChannel = n.inputShapes[1].reduce((x, y) => x * y, 1) === c && c !== intAttr(n.attrs, 'num_groups', 0);
+  if (perChannel !== w.opset >= 21) w.fail(`a scale per ${perChannel ? 'channel needs opset >= 21' : 'group needs opset 18 to 20'}`);
+  w.node('GroupNormalization', n.inputs, n.outputs, n.attrs);
 }
 
 /** dilations on AveragePool came with opset 19; all-ones dilations are the default anyway. */
@@ -267,6 +280,8 @@ export const EXPORTERS: Readonly<Record<string, Exporter>> = {
   Unsqueeze,
   Clip,
   Softmax,
+  LogSoftmax: (n, w) => Softmax(n, w, 'LogSoftmax'),
+  GroupNormalization,
   BatchNormalization,
   AveragePool,
   Slice,

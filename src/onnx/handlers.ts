@@ -180,7 +180,12 @@ function Softmax(n: NodeIO): void {
   if (n.opset >= 13) return passthrough(n);
   const rank = n.value(0).shape.length;
   const axis = normAxis(n, intAttrOf(n, 'axis', 1), rank);
-  n.emit('Softmax', [0], axis === rank - 1 ? { axis } : { axis, legacy_coerce_2d: 1 });
+  n.emit(n.node.opType, [0], axis === rank - 1 ? { axis } : { axis, legacy_coerce_2d: 1 });
+}
+
+/** LogSoftmax changed as Softmax did in opset 13. */
+function LogSoftmax(n: NodeIO): void {
+  Softmax(n);
 }
 
 function BatchNormalization(n: NodeIO): void {
@@ -294,6 +299,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   Unsqueeze,
   Clip,
   Softmax,
+  LogSoftmax,
   BatchNormalization,
   MaxPool,
   Slice,

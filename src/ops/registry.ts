@@ -4,7 +4,7 @@ import { OpError, type OpDef } from './op.js';
 import { unaryOps } from './unary.js';
 import { poolOps } from './pool.js';
 import { binaryOps } from './binary.js';
-import { softmaxOp } from './softmax.js';
+import { logSoftmaxOp, softmaxOp } from './softmax.js';
 import { batchNormOp, batchNormGradOp } from './batchnorm.js';
 import { reshapeOps } from './reshape.js';
 import { transposeOp } from './transpose.js';
@@ -18,10 +18,12 @@ import { sliceOps } from './slice.js';
 import { resizeOps } from './resize.js';
 import { convTransposeOp } from './convtranspose.js';
 import { lrnOp } from './lrn.js';
+import { variadicOps } from './variadic.js';
+import { normalizationOps } from './normalization.js';
 import { lossOps } from '../train/losses.js';
 import { optimizerOps } from '../train/optimizers.js';
 
-const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...convGradOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp, ...lossOps, ...optimizerOps];
+const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, logSoftmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...convGradOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp, ...variadicOps, ...normalizationOps, ...lossOps, ...optimizerOps];
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((op) => [op.type, op]));
 

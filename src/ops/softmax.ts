@@ -1,4 +1,6 @@
-// Softmax, numerically stable: y = exp(x - max) / sum(exp(x - max)) along each row.
+// Softmax, numerically stable: y = exp(x - max) / sum(exp(x - max)) along each row; LogSoftmax,
+// its logarithm computed directly: y = x - max - log(sum(exp(x - max))). Same rows, same kernels
+// but for the final store.
 //
 // Opset 13 semantics by default: the row runs along one `axis` (default -1, any axis). Models of
 // opset < 13 defined Softmax differently: the input is coerced to 2-D at `axis` (default 1) and
@@ -35,7 +37,7 @@ function resolve(raw: Parameters<typeof intAttr>[0], shape: Shape): SoftmaxAttrs
     : { outer, n: shape[a], inner: sizeOf(shape.slice(a + 1)) };
 }
 
-function cpu(x: Tensor, { outer, n, inner }: SoftmaxAttrs): Tensor {
+function cpu(x: Tensor, { outer, n, inner }: SoftmaxAttrs, log: boolean): Tensor {
   const y = new Float32Array(x.size);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
@@ -44,7 +46,7 @@ function cpu(x: Tensor, { outer, n, inner }: SoftmaxAttrs): Tensor {
       for (let k = 0; k < n; k++) max = Math.max(max, x.data[at(k)]);
       let sum = 0;
       for (let k = 0; k < n; k++) sum += Math.exp(x.data[at(k)] - max);
-      for (let k = 0; k < n; k++) y[at(k)] = Math.exp(x.data[at(k)] - max) / sum;
+      for (let k = 0; k < n; k++) y[at(k)] = log ? x.data[at(k)] - max - Math.log(sum) : Math.exp(x.data[at(k)] - max) / sum;
     }
   }
   return new Tensor(x.shape, y);
@@ -57,7 +59,9 @@ const WG_SHORT = 64;
 const BINDINGS = `@group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;`;
 
-function gpu({ outer, n, inner }: SoftmaxAttrs, ctx: KernelContext) {
+function gpu({ outer, n, inner }: SoftmaxAttrs, ctx: KernelContext, log: boolean) {
+  // The value stored for element xk given the row's max m and sum of exponentials s.
+  const store = (xk: string, m: string, s: string) => (log ? `${xk} - ${m} - log(${s})` : `exp(${xk} - ${m}) * (1.0 / ${s})`);
   const rows = outer * inner;
   if (rows === 0 || n === 0) return [];
   // Offset of row `row`'s first element; its k-th element is `inner` further on per step.
@@ -73,8 +77,7 @@ function gpu({ outer, n, inner }: SoftmaxAttrs, ctx: KernelContext) {
   for (var k = 0u; k < ${u32(n)}; k++) { m = max(m, x[${at('k')}]); }
   var s = 0.0;
   for (var k = 0u; k < ${u32(n)}; k++) { s += exp(x[${at('k')}] - m); }
-  let inv = 1.0 / s;
-  for (var k = 0u; k < ${u32(n)}; k++) { y[${at('k')}] = exp(x[${at('k')}] - m) * inv; }`;
+  for (var k = 0u; k < ${u32(n)}; k++) { y[${at('k')}] = ${store(`x[${at('k')}]`, 'm', 's')}; }`;
     const wgsl = `${BINDINGS}\n${elementwiseMain(rows, WG_SHORT, body)}`;
     return [{ wgsl, workgroups: linearGrid(rows, WG_SHORT, ctx), bindings }];
   }
@@ -110,8 +113,8 @@ ${reduce((a, b) => `max(${a}, ${b})`)}
   red[t] = s;
   workgroupBarrier();
 ${reduce((a, b) => `${a} + ${b}`)}
-  let inv = 1.0 / red[0];
-  for (var k = t; k < ${u32(n)}; k += ${u32(wg)}) { y[${at('k')}] = exp(x[${at('k')}] - mx) * inv; }
+  let total = red[0];
+  for (var k = t; k < ${u32(n)}; k += ${u32(wg)}) { y[${at('k')}] = ${store(`x[${at('k')}]`, 'mx', 'total')}; }
 }`;
   return [{ wgsl, workgroups: linearGrid(rows, 1, ctx), bindings }];
 }
@@ -121,8 +124,8 @@ export const softmaxOp = defineOp<SoftmaxAttrs>({
   arity: [1, 1],
   attrs: (raw, [shape]) => resolve(raw, shape),
   shape: ([x]) => [x],
-  cpu: ([x], a) => [cpu(x, a)],
-  gpu: (_in, _out, a, ctx) => gpu(a, ctx),
+  cpu: ([x], a) => [cpu(x, a, false)],
+  gpu: (_in, _out, a, ctx) => gpu(a, ctx, false),
   // dy_k/dx_j = y_k(δ_kj - y_j) along a row, so gx = y · (gy - Σ_row gy·y). Built from existing
   // ops on the same [outer, n, inner] view as the forward pass (the reshapes are free views),
   // which serves both the opset-13 and the legacy 2-D row.
@@ -133,6 +136,24 @@ export const softmaxOp = defineOp<SoftmaxAttrs>({
     const gy = view(g.gradOutputs[0]!);
     const dot = g.emit('ReduceSum', [g.emit('Mul', [gy, y])], { axes: [1], keepdims: 1 });
     const gx = g.emit('Mul', [y, g.emit('Sub', [gy, dot])]);
+    return [g.emit('Reshape', [gx], { shape: [...g.inputShapes[0]], allowzero: 1 })];
+  },
+});
+
+export const logSoftmaxOp = defineOp<SoftmaxAttrs>({
+  type: 'LogSoftmax',
+  arity: [1, 1],
+  attrs: (raw, [shape]) => resolve(raw, shape),
+  shape: ([x]) => [x],
+  cpu: ([x], a) => [cpu(x, a, true)],
+  gpu: (_in, _out, a, ctx) => gpu(a, ctx, true),
+  // dy_k/dx_j = δ_kj - softmax_j along a row, so gx = gy - exp(y) · Σ_row gy.
+  grad: (g) => {
+    const { outer, n, inner } = g.attrs;
+    const view = (v: string) => g.emit('Reshape', [v], { shape: [outer, n, inner], allowzero: 1 });
+    const gy = view(g.gradOutputs[0]!);
+    const total = g.emit('ReduceSum', [gy], { axes: [1], keepdims: 1 });
+    const gx = g.emit('Sub', [gy, g.emit('Mul', [g.emit('Exp', [view(g.outputs[0])]), total])]);
     return [g.emit('Reshape', [gx], { shape: [...g.inputShapes[0]], allowzero: 1 })];
   },
 });

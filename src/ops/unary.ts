@@ -14,9 +14,10 @@
 
 import { sizeOf, Tensor } from '../tensor.js';
 import { elementwiseMain, f32, linearGrid } from '../kernels/wgsl.js';
+import { ACTIVATIONS } from './activations.js';
 import { activationAttr, defineOp, floatAttr, OpError, setActivationCheck, type Activation, type OpDef, type RawAttrs } from './op.js';
 
-interface UnaryDef {
+export interface UnaryDef {
   /** Resolve attributes (with ONNX defaults) to numbers. */
   attrs?: (raw: RawAttrs) => Record<string, number>;
   cpu: (x: number, a: Record<string, number>) => number;
@@ -115,6 +116,7 @@ export const UNARY: Record<string, UnaryDef> = {
     grad: { cpu: (x) => -1 / (x * x), wgsl: (x) => `(-1.0 / (${x} * ${x}))` },
   },
   Log: { cpu: (x) => Math.log(x), wgsl: (x) => `log(${x})`, grad: { cpu: (x) => 1 / x, wgsl: (x) => `(1.0 / (${x}))` } },
+  ...ACTIVATIONS,
 };
 
 /** The attributes of unary op `op` resolved to numbers (ONNX defaults filled in). */

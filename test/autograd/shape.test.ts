@@ -81,7 +81,7 @@ test('Split: gradient is the Concat of the outputs\' gradients, zeros for unused
   await checkOp(gpu, 'Split', [randomTensor([5, 4], r)], { axis: 0, num_outputs: 2 }, { outputs: 2 });
 });
 
-test('Softmax: every axis, and the legacy 2-D rows', async () => {
+test('Softmax and LogSoftmax: every axis, and the legacy 2-D rows', async () => {
   const r = rng(27);
   const cases: [Shape, RawAttrs][] = [
     [[7], {}],
@@ -92,6 +92,7 @@ test('Softmax: every axis, and the legacy 2-D rows', async () => {
     [[2, 3, 5], { legacy_coerce_2d: 1, axis: 2 }],
   ];
   for (const [shape, attrs] of cases) await checkOp(gpu, 'Softmax', [randomTensor(shape, r, -3, 3)], attrs, { samples: 15 });
+  for (const [shape, attrs] of cases) await checkOp(gpu, 'LogSoftmax', [randomTensor(shape, r, -3, 3)], attrs, { samples: 15 });
 });
 
 test('ReduceSum, ReduceMean: gradient broadcast back over the reduced axes', async () => {

@@ -6,6 +6,7 @@ import { CpuSession, GpuSession } from '../../src/graph/session.js';
 import type { RawAttrs } from '../../src/ops/op.js';
 import { getOp } from '../../src/ops/registry.js';
 import { UNARY } from '../../src/ops/unary.js';
+import { ACTIVATIONS } from '../../src/ops/activations.js';
 import { Tensor, type Shape } from '../../src/tensor.js';
 import { assertClose, randomTensor, rng, testGpu } from '../helpers.js';
 
@@ -377,7 +378,9 @@ test('fuseActivations merges every activation op into a Conv: structure and outp
     assert.deepEqual(out.nodes[0].outputs, ['y']);
     assert.deepEqual(out.nodes[0].attrs.activation, { op, attrs: attrsOf[op] ?? {} });
     assert.deepEqual(out.nodes[0].attrs.pads, [1, 1, 1, 1]);
-    await assertSameOutputs(g, out, 30, { atol: 1e-6, rtol: 1e-6 });
+    // activations.ts's ops include steep ones (Cosh, Tan ...) that magnify the last-ulp
+    // differences between the fused and the separate kernel's input.
+    await assertSameOutputs(g, out, 30, op in ACTIVATIONS ? { atol: 1e-5, rtol: 1e-4 } : { atol: 1e-6, rtol: 1e-6 });
   }
 });
 

@@ -97,6 +97,25 @@ add('Div', 'by constant [C,1,1]', [[1, 3, 4, 5]], {}, { consts: [w([3, 1, 1], 0.
 add('Pow', 'fractional exponents', [[3, 4]], {}, { consts: [w([4], 0.3, 2.5)], range: [0.1, 2] });
 add('PRelu', 'slope [C,1,1]', [[2, 3, 4, 5]], {}, { consts: [w([3, 1, 1])] });
 
+// ---- ops/activations.ts, ops/variadic.ts ----
+for (const op of ['Elu', 'Selu', 'Celu', 'ThresholdedRelu', 'Shrink', 'Softplus', 'Softsign', 'Erf', 'Sin', 'Cos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Floor', 'Ceil', 'Round', 'Sign']) {
+  add(op, '', [[2, 3, 5]], {}, { range: [-3, 3] });
+}
+for (const op of ['Tan', 'Asin', 'Acos', 'Atanh']) add(op, '', [[2, 3, 5]], {}, { range: [-0.9, 0.9] });
+add('Acosh', '', [[2, 3, 5]], {}, { range: [1.1, 4] });
+add('Elu', 'alpha', [[2, 3, 5]], { alpha: 0.5 }, { range: [-3, 3] });
+add('Mish', '', [[2, 3, 5]], {}, { range: [-3, 3], minOpset: 18 });
+add('Gelu', 'tanh', [[2, 3, 5]], { approximate: 'tanh' }, { range: [-3, 3], minOpset: 20 });
+add('Sum', 'three, broadcast', [[2, 3, 5], [5], [3, 1]]);
+add('Mean', 'two', [[2, 3], [2, 3]]);
+add('Max', 'two, broadcast', [[2, 3, 5], [1, 5]]);
+add('Min', 'one', [[2, 3]]);
+add('LogSoftmax', 'axis 1 of rank 3', [[2, 3, 4]], { axis: 1 }, { range: [-3, 3] });
+add('LayerNormalization', 'axis -1', [[2, 3, 5]], {}, { consts: [w([5]), w([5])], minOpset: 17 });
+add('InstanceNormalization', '', [[2, 3, 5]], {}, { consts: [w([3]), w([3])] });
+add('GroupNormalization', 'per channel (opset 21)', [[2, 6, 5]], { num_groups: 3 }, { consts: [w([6]), w([6])], minOpset: 21 });
+add('LogSoftmax', 'legacy_coerce_2d, axis 1 of rank 3', [[2, 3, 4]], { axis: 1, legacy_coerce_2d: 1 }, { range: [-3, 3] });
+
 // ---- Softmax ----
 add('Softmax', 'default axis', [[3, 5]], {}, { range: [-3, 3] });
 add('Softmax', 'axis 1 of rank 3', [[2, 3, 4]], { axis: 1 }, { range: [-3, 3] });

@@ -117,6 +117,33 @@ add('Abs', '', { x: [3, 7] });
 add('Reciprocal', '', { x: [3, 7] }, {}, { range: [0.2, 3] });
 
 // ---- Softmax ----
+// ---- ops/activations.ts, ops/variadic.ts, LogSoftmax ----
+for (const op of ['Elu', 'Selu', 'ThresholdedRelu', 'Softplus', 'Softsign', 'Erf', 'Sin', 'Cos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Floor', 'Ceil', 'Round', 'Sign']) {
+  add(op, 'random', { x: [2, 3, 5] }, {}, { range: [-3, 3] });
+}
+for (const op of ['Tan', 'Asin', 'Acos', 'Atanh']) add(op, 'random', { x: [2, 3, 5] }, {}, { range: [-0.9, 0.9] });
+add('Acosh', 'random', { x: [2, 3, 5] }, {}, { range: [1.1, 4] });
+add('Elu', 'alpha, opset 6', { x: [2, 3, 5] }, { alpha: asFloat(0.5) }, { opset: 6, range: [-3, 3] });
+add('Selu', 'alpha, gamma', { x: [2, 3, 5] }, { alpha: asFloat(2), gamma: asFloat(3) }, { range: [-3, 3] });
+add('Celu', 'alpha 2 (opset 12)', { x: [2, 3, 5] }, { alpha: asFloat(2) }, { opset: 12, range: [-3, 3] });
+add('Shrink', 'bias, lambd', { x: [2, 3, 5] }, { bias: asFloat(0.5), lambd: asFloat(1) }, { range: [-3, 3] });
+add('Mish', 'opset 18', { x: [2, 3, 5] }, {}, { opset: 18, range: [-5, 5] });
+add('Gelu', 'erf (opset 20)', { x: [2, 3, 5] }, {}, { opset: 20, range: [-4, 4] });
+add('Gelu', 'tanh (opset 20)', { x: [2, 3, 5] }, { approximate: 'tanh' }, { opset: 20, range: [-4, 4] });
+add('Sum', 'three inputs, broadcast', { a: [2, 3, 5], b: [5], c: [3, 1] }, {});
+add('Sum', 'opset 6 (same shapes)', { a: [2, 3], b: [2, 3] }, {}, { opset: 6 });
+add('Mean', 'two inputs, broadcast', { a: [2, 3, 5], b: [1, 5] }, {});
+add('Max', 'three inputs, broadcast', { a: [2, 3, 5], b: [3, 1], c: [1] }, {});
+add('Min', 'one input', { a: [2, 3] }, {});
+add('Min', 'two inputs, weight constant', { a: [4, 3] }, {}, { consts: { b: w([3]) } });
+add('LogSoftmax', 'axis 1 of rank 3 (coerced to 2-D)', { x: [2, 3, 4] }, { axis: 1 }, { opset: 11, range: [-3, 3] });
+add('LogSoftmax', 'axis 1 of rank 3', { x: [2, 3, 4] }, { axis: 1 }, { range: [-3, 3] });
+add('LayerNormalization', 'axis -1 (opset 17)', { x: [2, 3, 5] }, {}, { opset: 17, consts: { s: w([5]), b: w([5]) } });
+add('LayerNormalization', 'axis 1, Mean and InvStdDev', { x: [2, 3, 5] }, { axis: 1, epsilon: asFloat(1e-3) }, { opset: 17, consts: { s: w([3, 5]), b: w([3, 5]) }, outputs: 3 });
+add('InstanceNormalization', 'epsilon', { x: [2, 3, 4, 5] }, { epsilon: asFloat(1e-3) }, { consts: { s: w([3]), b: w([3]) } });
+add('GroupNormalization', 'per group (opset 18)', { x: [2, 6, 4, 3] }, { num_groups: 3 }, { opset: 18, consts: { s: w([3]), b: w([3]) } });
+add('GroupNormalization', 'per channel (opset 21)', { x: [2, 6, 4, 3] }, { num_groups: 2 }, { opset: 21, consts: { s: w([6]), b: w([6]) } });
+
 add('Softmax', 'axis 1 of rank 3 (coerced to 2-D)', { x: [2, 3, 4] }, { axis: 1 }, { opset: 11, range: [-3, 3] });
 add('Softmax', 'default axis of rank 4 (coerced to 2-D)', { x: [2, 3, 2, 2] }, {}, { opset: 11, range: [-3, 3] });
 add('Softmax', 'axis -1', { x: [2, 3, 4] }, { axis: -1 }, { opset: 9, range: [-3, 3] });

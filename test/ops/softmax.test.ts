@@ -91,3 +91,24 @@ test('Softmax refuses a bad axis or mode', async () => {
   await assert.rejects(runBoth(null, 'Softmax', [x], { axis: 1.5 }), /'axis' must be an integer/);
   await assert.rejects(runBoth(null, 'Softmax', [new Tensor([], [1])]), /rank >= 1/);
 });
+
+test('LogSoftmax: WebGPU matches the CPU reference for every axis and both semantics', { skip: !gpu && 'no WebGPU adapter' }, async () => {
+  const r = rng(1303);
+  for (const [shape, attrs] of CASES) {
+    const x = randomTensor(shape, r, -8, 8);
+    const { cpu, gpu: g } = await runBoth(gpu, 'LogSoftmax', [x], attrs);
+    assertClose(g![0], cpu[0], { atol: 1e-5, rtol: 1e-5 }, `LogSoftmax ${JSON.stringify(shape)} ${JSON.stringify(attrs)}`);
+  }
+});
+
+test('LogSoftmax: the CPU reference is the log of Softmax, finite where Softmax underflows', async () => {
+  const r = rng(1304);
+  const x = randomTensor([3, 5, 7], r, -8, 8);
+  for (const attrs of [{ axis: 1 }, { axis: -1 }, { legacy_coerce_2d: 1, axis: 1 }]) {
+    const s = (await runBoth(null, 'Softmax', [x], attrs)).cpu[0];
+    const l = (await runBoth(null, 'LogSoftmax', [x], attrs)).cpu[0];
+    assertClose(l, new Tensor(s.shape, s.data.map(Math.log)), { atol: 1e-5, rtol: 1e-5 }, `LogSoftmax ${JSON.stringify(attrs)}`);
+  }
+  const wide = new Tensor([3], [0, -200, 200]);
+  assert.deepEqual([...(await runBoth(null, 'LogSoftmax', [wide])).cpu[0].data], [-200, -400, 0]);
+});
