@@ -22,6 +22,8 @@ export interface ModelFile {
   readonly graph: Graph;
   /** The graph inputs as the file declares them (symbolic dimensions as names). */
   readonly declared: readonly { name: string; dims: readonly (number | string)[] }[];
+  /** ONNX: the graph as imported, before the passes (inputs fixed as in `graph`). */
+  readonly imported?: Graph;
   /** .deft metadata, or { producer, opset } of an ONNX file. */
   readonly metadata: DeftMetadata;
 }
@@ -58,7 +60,8 @@ export async function readModelFile(path: string, opts: ReadOptions = {}): Promi
   const optimized = opts.optimize === false ? imported : optimizeGraph(imported);
   const graph = { ...optimized, inputs: optimized.inputs.map((v) => ({ name: v.name, shape: shapes[v.name] ?? v.shape })) };
   const opset = onnx.opsets.get('') ?? onnx.opsets.get('ai.onnx');
-  return { path, kind: 'onnx', graph: checked(graph, path, opts.batch), declared, metadata: { producer: onnx.producer || undefined, opset } };
+  const raw = { ...imported, inputs: graph.inputs };
+  return { path, kind: 'onnx', graph: checked(graph, path, opts.batch), imported: raw, declared, metadata: { producer: onnx.producer || undefined, opset } };
 }
 
 /** Every input's shape: --input-shape, else declared numbers with --batch and `fill` for the names. */

@@ -303,14 +303,14 @@ export function fuseEpilogues(graph: Graph): Graph {
   return { ...graph, nodes: kept, initializers: inits };
 }
 
-const hasChain = (n: Node) => n.attrs.epilogue !== undefined || n.attrs.activation !== undefined;
-
 /**
  * The inverse of fuseEpilogues and fuseActivations, for training and export: each fused node
  * writes `<output>.pre`, and one node per step computes the chain (constants become initializers,
- * per-channel operands [1, C, 1, ...] so that they broadcast along dim 1).
+ * per-channel operands [1, C, 1, ...] so that they broadcast along dim 1). `activations`: false
+ * leaves nodes with a fused activation and no chain as they are (ONNX export writes those itself).
  */
-export function unfuseEpilogues(graph: Graph): Graph {
+export function unfuseEpilogues(graph: Graph, activations = true): Graph {
+  const hasChain = (n: Node) => n.attrs.epilogue !== undefined || (activations && n.attrs.activation !== undefined);
   if (!graph.nodes.some(hasChain)) return graph;
   const fresh = nameSource(graph);
   const inits = new Map(graph.initializers);

@@ -139,7 +139,7 @@ function bnParams(graph: Graph, inits: ReadonlyMap<string, Tensor>, bn: Node, ch
 }
 
 /**
- * Fold into the producer a BatchNormalization whose input comes from a Conv (or a Gemm) that
+ * Fold into the producer a BatchNormalization whose input comes from a Conv (a Gemm, a ConvTranspose) that
  * nobody else reads, whose parameters are initializers, and which has no fused activation yet:
  *   Conv:  w'[m, ...] = w[m, ...]·mul[m],   b'[m] = b[m]·mul[m] + add[m]     (b = 0 when absent)
  *          w: [M, C/group, KH, KW], b: [M]
@@ -175,10 +175,11 @@ export function foldBatchNorm(graph: Graph): Graph {
     const pi = producer.get(x);
     if (pi === undefined) return;
     const p = nodes[pi]!;
-    if ((p.op !== 'Conv' && p.op !== 'Gemm') || p.outputs.length !== 1 || p.attrs.activation !== undefined) return;
+    if ((p.op !== 'Conv' && p.op !== 'Gemm' && p.op !== 'ConvTranspose') || p.outputs.length !== 1 || p.attrs.activation !== undefined) return;
     if (u.reads.get(x) !== 1 || u.graphOutputs.has(x)) return;
     const affine: AffineFor = (channels) => bnParams(graph, inits, bn, channels);
-    const folded = p.op === 'Conv' ? foldIntoConv(graph, inits, p, bn.outputs[0], affine, setInit) : foldIntoGemm(graph, inits, p, bn.outputs[0], affine, setInit);
+    const fold = p.op === 'Conv' ? foldIntoConv : p.op === 'Gemm' ? foldIntoGemm : foldIntoConvTranspose;
+    const folded = fold(graph, inits, p, bn.outputs[0], affine, setInit);
     if (!folded) return;
     p.inputs.slice(1).forEach((v) => {
       if (!folded.inputs.includes(v)) release(v);
@@ -291,7 +292,7 @@ export function foldIntoConvTranspose(graph: Graph, inits: ReadonlyMap<string, T
 // ---- fuseActivations ----
 
 /** Ops whose epilogue applies a fused `activation` attribute (the binary ops: a residual Add + Relu). */
-const FUSES_ACTIVATION = new Set(['Conv', 'Gemm', 'MatMul', ...Object.keys(BINARY)]);
+const FUSES_ACTIVATION = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul', ...Object.keys(BINARY)]);
 
 /**
  * Merge an elementwise activation (anything ops/unary.ts's isActivation accepts) into the Conv,
@@ -516,7 +517,7 @@ export function freeBatch(graph: Graph): Graph {
 export function optimizeGraph(graph: Graph): Graph {
   let g = eliminateDeadNodes(graph);
   g = freeBatch(removeIdentities(g));
-  g = foldAffine(foldBatchNorm(g));
+  g = foldBatchNorm(foldAffine(foldBatchNorm(g))); // again: a bias Add folded may put a BN right after its producer
   g = fuseActivations(recognizeHardSwish(g));
   g = fuseEpilogues(g);
   return eliminateDeadNodes(g);

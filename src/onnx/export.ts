@@ -19,6 +19,7 @@
 
 import protobuf from 'protobufjs';
 import type { Graph, Node } from '../graph/ir.js';
+import { unfuseEpilogues } from '../graph/fusion.js';
 import { inferShapes, type ResolvedNode } from '../graph/shapes.js';
 import { floatAttr, intAttr, intsAttr, OpError, stringAttr, type Activation, type AttrValue, type RawAttrs } from '../ops/op.js';
 import type { PadAttrs } from '../ops/pad.js';
@@ -320,6 +321,8 @@ export function exportOnnx(graph: Graph, opts: ExportOptions = {}): Uint8Array {
   if (!Number.isInteger(opset) || opset < EXPORT_MIN_OPSET || opset > EXPORT_MAX_OPSET) {
     throw new OnnxExportError(`opset must be an integer from ${EXPORT_MIN_OPSET} to ${EXPORT_MAX_OPSET}, got ${opset}`);
   }
+  // Fused chains go back to one node per op (a fused activation alone is written below, as before).
+  graph = unfuseEpilogues(graph, false);
   checkExportable(graph);
   const ig = inferShapes(graph);
   const out = new GraphWriter(graph, opset);

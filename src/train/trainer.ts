@@ -12,7 +12,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Gpu } from '../device/gpu.js';
 import { buildBackward } from '../graph/autograd.js';
 import type { Graph, Node } from '../graph/ir.js';
-import { unfuseActivations } from '../graph/passes.js';
+import { unfuseEpilogues } from '../graph/fusion.js';
 import { inferShapes } from '../graph/shapes.js';
 import { CpuSession, GpuSession, type Session, type SessionOptions } from '../graph/session.js';
 import { batches, datasetSize, type Dataset } from '../data/dataset.js';
@@ -153,11 +153,11 @@ function lossNodes(head: Head, loss: LossConfig, batch: number): { nodes: Node[]
 /**
  * Build the training step graph for batches of `batch` images. Every initializer is trained
  * except BatchNormalization's running mean and variance, which become state updated by the op.
- * Fused activations (an inference pass) are split off again first.
+ * Fused activations and epilogue chains (inference passes) are split off again first.
  */
 export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerConfig, loss: LossConfig = { kind: 'cross-entropy' }): TrainingGraph {
   if (graph.inputs.length !== 1) throw new Error(`training needs a graph with one input, this one has ${graph.inputs.length}`);
-  graph = unfuseActivations(graph); // fusion is for inference: a fused activation has no backward
+  graph = unfuseEpilogues(graph); // fusion is for inference: a fused activation or chain has no backward
   const input = graph.inputs[0];
   const head = headOf(graph);
   const statState: [string, string][] = [];

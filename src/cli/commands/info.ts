@@ -12,6 +12,7 @@ import { inferShapes, type ResolvedNode } from '../../graph/shapes.js';
 import type { ConvAttrs } from '../../ops/conv.js';
 import type { GemmAttrs } from '../../ops/gemm.js';
 import { bytesMoved } from '../../ndf/pack.js';
+import { describeEpilogue, epilogueOf } from '../../ops/epilogue.js';
 import { humanCount, inputShapeOption, positiveInt, textTable, type Io } from '../common.js';
 import { readModelFile } from '../model-file.js';
 import type { CliCommand } from '../command.js';
@@ -66,7 +67,7 @@ export const info: CliCommand = {
       .argument('<model>', 'model file: .onnx or .deft')
       .option('--input-shape <name=dims>', 'fix an input shape, e.g. x=1,3,48,192 (repeatable; a symbolic batch defaults to 1)', inputShapeOption)
       .option('--batch <n>', 'batch size (default: the model\'s, or 1 when symbolic)', positiveInt)
-      .option('--raw', 'show the ONNX graph as imported, before the passes (BatchNormalization folding, activation fusion)');
+      .option('--raw', 'show the ONNX graph as imported, before the passes (BatchNormalization and affine folding, elementwise fusion)');
   },
   async action(args, o, io: Io) {
     const [path] = args as [string];
@@ -89,7 +90,8 @@ export const info: CliCommand = {
       const params = r.node.inputs.filter((v) => inits.has(v)).reduce((s, v) => s + graph.initializers.get(v)!.size, 0);
       return {
         node: r.node.name,
-        op: r.node.op + (r.node.attrs.activation ? `+${(r.node.attrs.activation as { op: string }).op}` : ''),
+        op: r.node.op + (epilogueOf(r.node.attrs).length ? `+${describeEpilogue(epilogueOf(r.node.attrs))}` : ''),
+        fused: epilogueOf(r.node.attrs).length,
         outputShape: r.outputShapes[0],
         flops: cost.nodes[i].flops,
         bytes: movedBy.get(r.node.name) ?? 0,
@@ -100,6 +102,21 @@ export const info: CliCommand = {
       };
     });
     const params = [...graph.initializers.values()].reduce((s, t) => s + t.size, 0);
+    // What the passes did (ONNX, unless --raw): nodes and bytes before them, ops now run inside
+    // another op's kernel (fused chains), and the rest of the nodes that went (folded into
+    // weights, pass-throughs, rewritten spellings, dead code).
+    let passes: { nodesBefore: number; bytesBefore: number; fusedOps: number; fusedInto: number; foldedOrRemoved: number } | undefined;
+    if (file.imported && !o.raw) {
+      const before = bytesMoved(file.imported);
+      const fusedOps = layers.reduce((s, l) => s + l.fused, 0);
+      passes = {
+        nodesBefore: file.imported.nodes.length,
+        bytesBefore: before.total,
+        fusedOps,
+        fusedInto: layers.filter((l) => l.fused).length,
+        foldedOrRemoved: file.imported.nodes.length - graph.nodes.length - fusedOps,
+      };
+    }
     const compacted = layers.filter((l) => l.elimination);
     const summary = {
       model: path,
@@ -116,6 +133,7 @@ export const info: CliCommand = {
       compactedLayers: compacted.length,
       rowsEliminated: compacted.reduce((s, l) => s + l.elimination!.eliminated, 0),
       formats: Object.fromEntries(formats),
+      passes,
       layers,
     };
     const meta = file.kind === 'deft' ? `.deft${metadata.producer ? `, written by ${metadata.producer}` : ''}${metadata.source ? ` from ${metadata.source}` : ''}` : `ONNX${metadata.opset ? ` opset ${metadata.opset}` : ''}${metadata.producer ? `, from ${metadata.producer}` : ''}`;
@@ -137,6 +155,12 @@ export const info: CliCommand = {
     io.out();
     const perImage = graph.inputs.length === 1 && graph.inputs[0].shape[0] > 1 ? ` (batch ${graph.inputs[0].shape[0]}: ${humanCount(cost.flops / graph.inputs[0].shape[0], 'FLOPs')} per image)` : '';
     io.out(`${graph.nodes.length} nodes; ${humanCount(cost.flops, 'FLOPs')}${perImage}; ${humanCount(moved.total, 'B')} moved${formats.size ? ` (${humanCount(cost.bytes, 'B')} at float32)` : ''}; ${humanCount(params)} parameters (${humanCount(summary.parameterBytes, 'B')})`);
+    if (passes) {
+      io.out(
+        `passes: ${passes.nodesBefore} -> ${graph.nodes.length} nodes, ${humanCount(passes.bytesBefore, 'B')} -> ${humanCount(moved.total, 'B')} moved; ` +
+          `${passes.fusedOps} elementwise ops run in the epilogues of ${passes.fusedInto} nodes, ${passes.foldedOrRemoved} other nodes folded into weights or removed`,
+      );
+    }
     io.out(compacted.length ? `${compacted.length} compacted layers, ${summary.rowsEliminated} reduction rows eliminated` : 'no compacted layers (synapse vector elimination not applied)');
     if (formats.size) io.out(`${formats.size} values with a storage format`);
     return summary;
