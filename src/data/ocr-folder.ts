@@ -12,9 +12,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, type Image } from '../image/image.js';
+import { DeftnnError } from '../errors.js';
 import type { Quad } from './render/index.js';
 
-export class OcrFolderError extends Error {
+export class OcrFolderError extends DeftnnError {
   override name = 'OcrFolderError';
 }
 

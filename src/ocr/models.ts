@@ -21,10 +21,11 @@ import { optimizeGraph } from '../graph/passes.js';
 import { inferShapes } from '../graph/shapes.js';
 import { defaultGpu, fromGraph, type Backend, type Model, type ModelSource } from '../model.js';
 import { importModel } from '../onnx/import.js';
+import { DeftnnError } from '../errors.js';
 import { readModel } from '../onnx/source.js';
 import { Tensor, type Shape } from '../tensor.js';
 
-export class OcrError extends Error {
+export class OcrError extends DeftnnError {
   override name = 'OcrError';
 }
 
