@@ -34,4 +34,5 @@ export { encodeDeft, decodeDeft, isDeft, DeftError, DEFT_VERSION, type DeftArtif
 export { denseGraph, exportDenseOnnx } from './artifact/dense.js';
 export { ocr, readPage, MAX_PIXELS, type OcrOptions, type OcrResult, type OcrLine, type OcrTimings } from './ocr/ocr.js';
 export { loadOcrModels, OcrError, type OcrModels, type OcrModelOptions } from './ocr/models.js';
-export { decodeImage, ImageError, type Image } from './image/image.js';
+export { ImageError, type Image } from './image/image.js';
+export { decodeImage } from './image/decode.js';

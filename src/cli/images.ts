@@ -4,7 +4,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
-import { decodeImage, ImageError, imageToChw as toChw, type Image, type Normalization } from '../image/image.js';
+import { decodeImage } from '../image/decode.js';
+import { ImageError, imageToChw as toChw, type Image, type Normalization } from '../image/image.js';
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import { CliError, perChannel, progressBar, UsageError } from './common.js';
 

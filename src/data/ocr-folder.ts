@@ -11,7 +11,8 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeImage, type Image } from '../image/image.js';
+import { decodeImage } from '../image/decode.js';
+import type { Image } from '../image/image.js';
 import { DeftnnError } from '../errors.js';
 import type { Quad } from './render/index.js';
 

@@ -1,13 +1,12 @@
-// Images as deftnn's pipelines see them: decoded PNG and JPEG (pngjs, jpeg-js) as RGBA, and
-// resampled into a model input [C, H, W]. Below the CLI and the OCR pipeline, which both use it.
+// Images as deftnn's pipelines see them: RGBA pixels (decoded by ./decode.ts in Node, by the
+// browser in a page), their declared size read from a header, and resampling into a model input
+// [C, H, W]. Below the CLI and the OCR pipeline, which both use it.
 //
 // Image -> tensor: alpha composited over black; resampled separably with a triangle filter whose
 // support grows with the reduction (bilinear when enlarging, an area-like average when shrinking,
 // so small digits are not aliased); 1 channel = luminance (0.299 R + 0.587 G + 0.114 B), 3 = RGB;
 // value = (pixel / 255 - mean[c]) / std[c], after `invert` (255 - pixel) when asked.
 
-import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { DeftnnError } from '../errors.js';
 
 export interface Image {
@@ -62,42 +61,8 @@ export function declaredSize(bytes: Uint8Array): { width: number; height: number
   return null;
 }
 
-const isPng = (b: Uint8Array) => b[0] === 0x89 && b[1] === 0x50;
-const isJpeg = (b: Uint8Array) => b[0] === 0xff && b[1] === 0xd8;
-
-/**
- * Decode PNG or JPEG bytes (told apart by their first bytes); `what` names them in errors. The
- * size the header declares is checked (at most MAX_IMAGE_PIXELS, no empty side) before decoding.
- */
-export function decodeImage(bytes: Uint8Array, what: string): Image {
-  const size = declaredSize(bytes);
-  if (size) {
-    const { width, height } = size;
-    if (width === 0 || height === 0) throw new ImageError(`image ${what} declares ${width} x ${height} pixels: it is empty or its header is corrupt`);
-    if (width * height > MAX_IMAGE_PIXELS) {
-      throw new ImageError(`image ${what} declares ${width} x ${height} pixels, more than deftnn decodes (${MAX_IMAGE_PIXELS / 1e6} megapixels); scale it down first, or its header is corrupt`);
-    }
-  }
-  try {
-    if (isPng(bytes)) {
-      const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-      return { width: png.width, height: png.height, rgba: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
-    }
-    if (isJpeg(bytes)) {
-      // jpeg-js's own limits too, for frames our header walk did not find.
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 1024 });
-      return { width: img.width, height: img.height, rgba: img.data };
-    }
-  } catch (e) {
-    // The decoders throw Error with a message for what they check (a bad signature, a missing
-    // marker); a TypeError or RangeError is one tripping over damaged data it did not check. Both
-    // mean a corrupt file, said plainly; the decoder's own error stays in `cause`.
-    const format = isPng(bytes) ? 'PNG' : 'JPEG';
-    const detail = e instanceof TypeError || e instanceof RangeError ? 'the decoder stopped at data that does not fit the format' : (e as Error).message;
-    throw new ImageError(`cannot decode image ${what}: its ${format} data is corrupt or truncated (${detail})`, { cause: e });
-  }
-  throw new ImageError(`${what} is neither a PNG nor a JPEG image`);
-}
+export const isPng = (b: Uint8Array) => b[0] === 0x89 && b[1] === 0x50;
+export const isJpeg = (b: Uint8Array) => b[0] === 0xff && b[1] === 0xd8;
 
 /** Triangle-filter weights for resampling n source samples to m: per output, [first index, weights]. */
 function resampleWeights(n: number, m: number): { start: number; w: number[] }[] {
@@ -190,25 +155,4 @@ export function resizeImage(img: Image, width: number, height: number): Image {
     }
   }
   return { width, height, rgba: out };
-}
-
-/**
- * Width and height from a PNG's IHDR or a JPEG's first SOF marker, without decoding the pixels (so
- * that a huge image can be refused before it takes its memory); undefined when they are not found.
- */
-export function imageDimensions(bytes: Uint8Array): { width: number; height: number } | undefined {
-  const u16 = (i: number) => (bytes[i] << 8) | bytes[i + 1];
-  const u32 = (i: number) => ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
-  if (bytes.length >= 24 && bytes[0] === 0x89 && bytes[1] === 0x50) return { width: u32(16), height: u32(20) };
-  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
-    let i = 2;
-    while (i + 9 < bytes.length) {
-      if (bytes[i] !== 0xff) return undefined;
-      const marker = bytes[i + 1];
-      // SOF0..SOF15 except DHT (c4), JPG (c8) and DAC (cc): [length, precision, height, width].
-      if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return { width: u16(i + 7), height: u16(i + 5) };
-      i += 2 + u16(i + 2);
-    }
-  }
-  return undefined;
 }

@@ -12,7 +12,7 @@
 // 960 pixels a side anyway, and a 40-megapixel page already takes 160 MB as RGBA.
 
 import { rotateImage, type Quad } from '../image/geometry.js';
-import { decodeImage, ImageError, imageDimensions, type Image } from '../image/image.js';
+import { declaredSize, ImageError, type Image } from '../image/image.js';
 import { classify, type Direction } from './classify.js';
 import { cropBox } from './crop.js';
 import { boxesFromMap, type DbOptions } from './db.js';
@@ -97,8 +97,12 @@ export async function readPage(image: Image | Uint8Array | string, maxPixels = M
     checkSize(image.width, image.height, maxPixels, what);
     return image;
   }
-  const dims = imageDimensions(bytes);
+  const dims = declaredSize(bytes);
   if (dims) checkSize(dims.width, dims.height, maxPixels, what);
+  // The decoders are Node code: loaded by a variable name, which bundlers leave alone, so a browser
+  // page (which passes decoded pixels) never pulls them in.
+  const decoders = '../image/decode.js';
+  const { decodeImage } = (await import(/* @vite-ignore */ decoders)) as typeof import('../image/decode.js');
   const page = decodeImage(bytes, what);
   checkSize(page.width, page.height, maxPixels, what);
   return page;

@@ -18,7 +18,7 @@ import {
   warpQuad,
   type Point,
 } from '../../src/image/geometry.js';
-import { imageDimensions, resizeImage, type Image } from '../../src/image/image.js';
+import { declaredSize, resizeImage, type Image } from '../../src/image/image.js';
 import { PNG } from 'pngjs';
 
 const close = (a: number, b: number, tol = 1e-9, what = '') => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
@@ -131,11 +131,11 @@ test('resizeImage keeps a flat image flat and returns the same image at its own 
   assert.equal(resizeImage(flat, 5, 3), flat);
 });
 
-test('imageDimensions reads a PNG header and a JPEG SOF without decoding', () => {
+test('declaredSize reads a PNG header and a JPEG SOF without decoding', () => {
   const png = new PNG({ width: 7, height: 5 });
-  assert.deepEqual(imageDimensions(PNG.sync.write(png)), { width: 7, height: 5 });
+  assert.deepEqual(declaredSize(PNG.sync.write(png)), { width: 7, height: 5 });
   // SOI, an APP0 of 4 bytes, SOF0 [length 17, precision 8, height 0x0102, width 0x0304].
   const jpeg = Uint8Array.from([0xff, 0xd8, 0xff, 0xe0, 0, 4, 0, 0, 0xff, 0xc0, 0, 17, 8, 1, 2, 3, 4, 3, 0, 0, 0, 0, 0]);
-  assert.deepEqual(imageDimensions(jpeg), { width: 0x0304, height: 0x0102 });
-  assert.equal(imageDimensions(Uint8Array.from([1, 2, 3])), undefined);
+  assert.deepEqual(declaredSize(jpeg), { width: 0x0304, height: 0x0102 });
+  assert.equal(declaredSize(Uint8Array.from([1, 2, 3])), null);
 });
