@@ -19,7 +19,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { PNG } from 'pngjs';
+import { encodePng } from '../src/data/ocr-folder.js';
 import { classifierInput } from '../src/data/ocr-sets.js';
 import { recogniserCharacters } from '../src/data/render/index.js';
 import { imageToChw, type Image } from '../src/image/image.js';
@@ -45,12 +45,6 @@ export interface OcrSystem {
   /** 0 for upright, 1 for turned 180 degrees. */
   classify?(line: Image): Promise<number>;
   dispose?(): Promise<void>;
-}
-
-export function encodePng(img: Image): Buffer {
-  const png = new PNG({ width: img.width, height: img.height });
-  png.data = Buffer.from(img.rgba.buffer, img.rgba.byteOffset, img.rgba.byteLength);
-  return PNG.sync.write(png);
 }
 
 /** Where sharp's resize({ width, height, fit: 'contain' }) puts an image: scale, then centred. */
