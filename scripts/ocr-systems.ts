@@ -21,12 +21,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { encodePng } from '../src/data/ocr-folder.js';
 import { classifierInput } from '../src/data/ocr-sets.js';
-import { recogniserCharacters } from '../src/data/render/index.js';
+import { ocrModelsDir, recogniserCharacters } from '../src/data/render/index.js';
 import { imageToChw, type Image } from '../src/image/image.js';
 import type { Quad } from '../src/ocr/metrics.js';
 
 const NODE_MODULES = fileURLToPath(new URL('../node_modules/', import.meta.url));
-export const MODELS_DIR = join(NODE_MODULES, '@gutenye', 'ocr-models', 'assets');
+export const MODELS_DIR = ocrModelsDir();
 export const CLS_MODEL = join(MODELS_DIR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 export const REC_MODEL = join(MODELS_DIR, 'ch_PP-OCRv4_rec_infer.onnx');
 
