@@ -19,14 +19,14 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { PNG } from 'pngjs';
+import { encodePng } from '../src/data/ocr-folder.js';
 import { classifierInput } from '../src/data/ocr-sets.js';
-import { recogniserCharacters } from '../src/data/render/index.js';
+import { ocrModelsDir, recogniserCharacters } from '../src/data/render/index.js';
 import { imageToChw, type Image } from '../src/image/image.js';
 import type { Quad } from '../src/ocr/metrics.js';
 
 const NODE_MODULES = fileURLToPath(new URL('../node_modules/', import.meta.url));
-export const MODELS_DIR = join(NODE_MODULES, '@gutenye', 'ocr-models', 'assets');
+export const MODELS_DIR = ocrModelsDir();
 export const CLS_MODEL = join(MODELS_DIR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 export const REC_MODEL = join(MODELS_DIR, 'ch_PP-OCRv4_rec_infer.onnx');
 
@@ -45,12 +45,6 @@ export interface OcrSystem {
   /** 0 for upright, 1 for turned 180 degrees. */
   classify?(line: Image): Promise<number>;
   dispose?(): Promise<void>;
-}
-
-export function encodePng(img: Image): Buffer {
-  const png = new PNG({ width: img.width, height: img.height });
-  png.data = Buffer.from(img.rgba.buffer, img.rgba.byteOffset, img.rgba.byteLength);
-  return PNG.sync.write(png);
 }
 
 /** Where sharp's resize({ width, height, fit: 'contain' }) puts an image: scale, then centred. */

@@ -1,21 +1,18 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { OcrFolderError, readDetFolder, readRecFolder } from '../../src/data/ocr-folder.js';
+import { encodePng, OcrFolderError, readDetFolder, readRecFolder, writeOcrFolder } from '../../src/data/ocr-folder.js';
 import { renderLine, renderPage } from '../../src/data/render/index.js';
-import { encodePng } from '../../scripts/ocr-systems.js';
 
 const root = mkdtempSync(join(tmpdir(), 'ocr-folder-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const tiny = { width: 3, height: 2, rgba: new Uint8Array(24).fill(200) };
 
-test('scripts/render-ocr.ts writes what the readers read back: the renderer\'s texts, boxes and pixels', async () => {
+test('writeOcrFolder writes what the readers read back: the renderer\'s texts, boxes and pixels', async () => {
   const out = join(root, 'set');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/render-ocr.ts', '--out', out, '--lines', '3', '--pages', '1', '--seed', '4'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
+  await writeOcrFolder({ out, lines: 3, pages: 1, seed: 4 });
   assert.deepEqual(readdirSync(join(out, 'cls', '0')), ['000000.png', '000002.png']);
   assert.deepEqual(readdirSync(join(out, 'cls', '180')), ['000001.png']);
   const rec = readRecFolder(out);
@@ -27,11 +24,13 @@ test('scripts/render-ocr.ts writes what the readers read back: the renderer\'s t
   const truth = await renderPage(4, 0);
   assert.deepEqual(page.lines.map((l) => l.text), truth.lines.map((l) => l.text));
   page.lines.forEach((l, k) => l.box.forEach(([x, y], c) => assert.ok(Math.abs(x - truth.lines[k].box[c][0]) < 0.01 && Math.abs(y - truth.lines[k].box[c][1]) < 0.01)));
-  // An existing folder is kept unless --force.
-  const again = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/render-ocr.ts', '--out', out, '--lines', '1', '--pages', '0'], { encoding: 'utf8' });
-  assert.equal(again.status, 2);
-  assert.match(again.stderr, /exists; pass --force/);
+  // An existing folder is kept unless forced, and then replaced whole; no temporary folder is left.
+  await assert.rejects(writeOcrFolder({ out, lines: 1, pages: 0, seed: 4 }), /exists; pass --force/);
   assert.equal(readRecFolder(out).length, 3);
+  await writeOcrFolder({ out, lines: 1, pages: 0, seed: 4, force: true });
+  assert.equal(readRecFolder(out).length, 1);
+  assert.deepEqual(readdirSync(root).filter((f) => f.includes('.tmp-')), []);
+  await assert.rejects(writeOcrFolder({ out: join(root, 'x'), lines: 1, pages: 0, seed: 4, font: 'Nope Sans' }), /unknown font family 'Nope Sans'/);
 });
 
 test('readRecFolder: clear errors for a missing labels file, a bad row, a missing image, an empty list', () => {

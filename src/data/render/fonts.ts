@@ -73,12 +73,14 @@ export function renderer(): Promise<Canvas> {
       throw new Error(`rendering text needs the npm package @napi-rs/canvas (a devDependency of deftnn): npm install @napi-rs/canvas (${(e as Error).message})`);
     }
     const files = fontFiles();
+    const read = new Map<string, Buffer>(); // two CJK families share their collections
     for (const f of FONT_FAMILIES) {
       for (const [w, file] of Object.entries(f.faces) as [string, string][]) {
         const path = files.get(file);
         if (!path) throw new Error(`font file ${file} (${f.family}) is not under ${FONT_DIRS.join(', ')}: apt-get install fonts-noto-cjk fonts-dejavu-core fonts-liberation2 (scripts/setup.sh does)`);
         const weight = Number(w) === 700 ? 'bold' : 'normal';
-        const bytes = readFileSync(path);
+        const bytes = read.get(path) ?? readFileSync(path);
+        read.set(path, bytes);
         const face = path.endsWith('.ttc') ? faceFromCollection(bytes, f.family, path) : bytes;
         if (!mod.GlobalFonts.register(face, `render:${f.family}`, { weight })) throw new Error(`Skia could not load the font ${path}`);
       }

