@@ -3,7 +3,8 @@
 // count of GPU buffers and bytes (Gpu.memory) at intervals. After warm-up all of them should stay
 // flat: a leak of one buffer or one tensor per run shows within a few hundred runs.
 //
-//   npx tsx scripts/soak.ts [--runs 10000] [--backend webgpu|cpu] [--every 500]
+//   npx tsx scripts/soak.ts [--runs 10000] [--backend webgpu|cpu] [--every 500] [--warmup 1000]
+//   node --expose-gc --import tsx scripts/soak.ts ...   (collects garbage before each sample)
 
 import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -23,6 +24,8 @@ const runs = Number(a.runs);
 const every = Number(a.every);
 const warmup = Number(a.warmup);
 const backend = a.backend as 'webgpu' | 'cpu';
+// With --expose-gc, collect before each sample, so the figures are what is live, not when V8 last ran.
+const gc = (globalThis as { gc?: () => void }).gc;
 const commit = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim();
 
 // Two models and two batch sizes of the artifact (a .deft takes another batch through inputShapes).
@@ -32,13 +35,14 @@ const models: { name: string; model: Model }[] = [
   { name: 'zoo/lenet5.deft batch 8', model: await load('zoo/lenet5.deft', { backend, inputShapes: { input: [8, 1, 28, 28] } }) },
 ];
 const gpu = models[0].model.gpu;
-console.log(`soak: ${runs} runs on ${gpu ? gpu.name : 'the CPU reference'}, commit ${commit}, ${new Date().toISOString()}`);
+console.log(`soak: ${runs} runs on ${gpu ? gpu.name : 'the CPU reference'}, commit ${commit}, ${new Date().toISOString()}${gc ? ', garbage collected before each sample' : ''}`);
 console.log(`models: ${models.map((m) => `${m.name} [${m.model.inputs[0].shape}]`).join(', ')}\n`);
 
 const MB = (b: number) => (b / 2 ** 20).toFixed(1);
 interface Row { runs: number; seconds: number; rss: number; heap: number; external: number; buffers: number; bytes: number; staging: number }
 const rows: Row[] = [];
 const sample = (i: number, t0: number) => {
+  gc?.();
   const m = process.memoryUsage();
   const g = gpu?.memory;
   rows.push({ runs: i, seconds: (performance.now() - t0) / 1000, rss: m.rss, heap: m.heapUsed, external: m.external + m.arrayBuffers, buffers: g?.buffers ?? 0, bytes: g?.bytes ?? 0, staging: g?.stagingBuffers ?? 0 });

@@ -229,7 +229,7 @@ async function tensorOf(t: any, external: ExternalReader | undefined, what: stri
   return { dtype: info.dtype, shape, data };
 }
 
-/** The `needed` bytes of a tensor in external data; the reader checks them against the file's size before reading. */
+/** The `needed` bytes of a tensor in external data (fewer when the file ends first: the reader never reads past it). */
 async function externalBytes(t: any, external: ExternalReader | undefined, what: string, needed: number): Promise<Uint8Array> {
   const kv = new Map<string, string>(t.external_data.map((e: any) => [e.key, e.value]));
   const location = kv.get('location');
