@@ -234,3 +234,29 @@ test('packed values flow through fused chains: a residual operand and the chain 
     }
   }
 });
+
+test('squeeze-excite: the gate becomes a prologue of the pointwise Conv after it; SiLU on the squeezed vector stays a chain', async () => {
+  const r = rng(81);
+  const g = graph(
+    [['x', [2, 6, 5, 7]]],
+    ['y'],
+    [
+      n('dw', 'Conv', ['x', 'wd', 'bd'], ['d0'], { group: 6, pads: [1, 1, 1, 1] }),
+      n('ds', 'Sigmoid', ['d0'], ['d1']),
+      n('dm', 'Mul', ['d0', 'd1'], ['d']),
+      n('gap', 'GlobalAveragePool', ['d'], ['p']),
+      n('sq', 'Conv', ['p', 'w1', 'b1'], ['q0']),
+      n('qs', 'Sigmoid', ['q0'], ['q1']),
+      n('qm', 'Mul', ['q0', 'q1'], ['q']),
+      n('ex', 'Conv', ['q', 'w2', 'b2'], ['e0']),
+      n('es', 'Sigmoid', ['e0'], ['gate']),
+      n('se', 'Mul', ['d', 'gate'], ['s']),
+      n('proj', 'Conv', ['s', 'w3'], ['y']),
+    ],
+    { wd: randomTensor([6, 1, 3, 3], r), bd: randomTensor([6], r), w1: randomTensor([3, 6, 1, 1], r), b1: randomTensor([3], r), w2: randomTensor([6, 3, 1, 1], r), b2: randomTensor([6], r), w3: randomTensor([4, 6, 1, 1], r) },
+  );
+  const out = optimizeGraph(g);
+  assert.deepEqual(ops(out), ['Conv', 'GlobalAveragePool', 'Conv', 'Conv', 'Conv']);
+  assert.equal(out.nodes[4].attrs.input_scale, 3, 'the projection reads the gate as its input scale');
+  await assertSame(g, out, 82);
+});
