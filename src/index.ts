@@ -9,6 +9,7 @@ export type { Graph, Node, ValueInfo } from './graph/ir.js';
 export { GraphBuilder } from './graph/builder.js';
 export { inferShapes, GraphError } from './graph/shapes.js';
 export { optimizeGraph, unfuseActivations } from './graph/passes.js';
+export { foldAffine, fuseEpilogues, fuseInputScale, unfuseEpilogues } from './graph/fusion.js';
 export { CpuSession, GpuSession, type Session, type NodeTiming } from './graph/session.js';
 export { buildBackward } from './graph/autograd.js';
 export { OPS } from './ops/registry.js';

@@ -10,6 +10,10 @@
 //  - fuseEpilogues: elementwise ops after a Conv or an elementwise binary op (a standalone chain
 //    head) become steps of its epilogue chain (ops/epilogue.ts): unary ops, binary ops with a
 //    scalar, per-channel or same-shape operand (the residual Add), and x·sigmoid(x).
+//  - fuseInputScale: squeeze-excite's gate, x · g with g [N, C, 1, 1] computed from x, becomes a
+//    prologue of the pointwise Conv reading the product (attribute input_scale: x is scaled as it
+//    is loaded), so the gated tensor is never written. The gate cannot go into x's producer: it
+//    is computed from all of x.
 //  - unfuseEpilogues: the inverse, node for node, for training (a chain has no backward) and for
 //    ONNX export.
 
@@ -168,6 +172,59 @@ function foldScaleIntoConv(graph: Graph): Graph {
   return changed ? { ...graph, nodes: nodes.filter((n): n is Node => n !== null), initializers: inits } : graph;
 }
 
+// ---- fuseInputScale ----
+
+/** Whether a Conv node is pointwise (1x1, stride 1, unpadded), ungrouped and dense. */
+function pointwiseConv(n: Node, w: Shape): boolean {
+  const a = n.attrs;
+  const ones = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => x === 1));
+  const zeros = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((x) => x === 0));
+  const autoPad = a.auto_pad ?? 'NOTSET';
+  return w.length === 4 && w[2] === 1 && w[3] === 1 && ones(a.strides) && zeros(a.pads) && (autoPad === 'NOTSET' || autoPad === 'VALID') && (a.group ?? 1) === 1 && a.kept_rows === undefined;
+}
+
+/** Squeeze-excite's x · gate into the pointwise Conv that reads it (see the header). */
+export function fuseInputScale(graph: Graph): Graph {
+  const u = uses(graph);
+  const fresh = nameSource(graph);
+  const ig = inferShapes(graph);
+  const inits = new Map(graph.initializers);
+  const nodes: (Node | null)[] = [...graph.nodes];
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n!.outputs.forEach((v) => producer.set(v, i)));
+  let changed = false;
+  nodes.forEach((conv, ci) => {
+    if (!conv || conv.op !== 'Conv' || conv.attrs.input_scale !== undefined) return;
+    const v = conv.inputs[0];
+    const mi = producer.get(v);
+    const w = ig.shapes.get(conv.inputs[1]);
+    if (mi === undefined || !w || !pointwiseConv(conv, w) || u.reads.get(v) !== 1 || u.graphOutputs.has(v) || conv.inputs.slice(1).includes(v)) return;
+    const mul = nodes[mi]!;
+    if (mul.op !== 'Mul' || mul.inputs.length !== 2 || hasEpilogue(mul)) return;
+    const out = ig.shapes.get(v)!;
+    for (const side of [0, 1]) {
+      const x = mul.inputs[side];
+      const gate = mul.inputs[1 - side];
+      const xs = ig.shapes.get(x)!;
+      const gs = ig.shapes.get(gate)!;
+      const perImageChannel = gs.length === 4 && gs[0] === out[0] && gs[1] === out[1] && gs[2] === 1 && gs[3] === 1;
+      if (xs.length !== 4 || xs.some((d, i) => d !== out[i]) || xs[2] * xs[3] === 1 || !perImageChannel || constant(graph, inits, gate)) continue;
+      if (conv.inputs.length - 3 >= MAX_EPILOGUE_INPUTS) return;
+      const inputs = [x, ...conv.inputs.slice(1)];
+      if (inputs.length === 2) {
+        inputs.push(fresh(`${conv.outputs[0]}_zero_bias`));
+        inits.set(inputs[2], new Tensor([w[0]], new Float32Array(w[0])));
+      }
+      inputs.push(gate);
+      nodes[ci] = { ...conv, inputs, attrs: { ...conv.attrs, input_scale: inputs.length - 1 } };
+      nodes[mi] = null;
+      changed = true;
+      return;
+    }
+  });
+  return changed ? { ...graph, nodes: nodes.filter((n): n is Node => n !== null), initializers: inits } : graph;
+}
+
 // ---- fuseEpilogues ----
 
 /** Ops that run a chain in their store: Conv (every kernel), and the binary ops as standalone chain heads. */
@@ -310,7 +367,7 @@ export function fuseEpilogues(graph: Graph): Graph {
  * leaves nodes with a fused activation and no chain as they are (ONNX export writes those itself).
  */
 export function unfuseEpilogues(graph: Graph, activations = true): Graph {
-  const hasChain = (n: Node) => n.attrs.epilogue !== undefined || (activations && n.attrs.activation !== undefined);
+  const hasChain = (n: Node) => n.attrs.epilogue !== undefined || n.attrs.input_scale !== undefined || (activations && n.attrs.activation !== undefined);
   if (!graph.nodes.some(hasChain)) return graph;
   const fresh = nameSource(graph);
   const inits = new Map(graph.initializers);
@@ -318,10 +375,15 @@ export function unfuseEpilogues(graph: Graph, activations = true): Graph {
   const nodes = graph.nodes.flatMap((n): Node[] => {
     if (!hasChain(n)) return [n];
     const steps = epilogueOf(n.attrs);
-    const { activation: _a, epilogue: _e, ...attrs } = n.attrs;
+    const { activation: _a, epilogue: _e, input_scale: scaleAt, ...attrs } = n.attrs;
     const out = n.outputs[0];
+    const prologue: Node[] = [];
+    if (scaleAt !== undefined) {
+      const scaled = fresh(`${n.inputs[0]}.scaled`);
+      prologue.push({ name: `${n.name}.scale`, op: 'Mul', inputs: [n.inputs[0], n.inputs[Number(scaleAt)]], outputs: [scaled], attrs: {} });
+    }
     const rank = ig.shapes.get(out)!.length;
-    const own = n.inputs.slice(0, firstOperand(n.op));
+    const own = n.inputs.slice(0, firstOperand(n.op)).map((v, i) => (i === 0 && prologue.length ? prologue[0].outputs[0] : v));
     const values = [steps.length ? fresh(`${out}.pre`) : out];
     const chain: Node[] = [];
     steps.forEach((s, i) => {
@@ -347,7 +409,7 @@ export function unfuseEpilogues(graph: Graph, activations = true): Graph {
       } else operand = n.inputs[s.input!];
       chain.push({ name, op: s.op, inputs: s.swap ? [operand, last] : [last, operand], outputs: [v], attrs: {} });
     });
-    return [{ ...n, inputs: own, outputs: [values[0]], attrs }, ...chain];
+    return [...prologue, { ...n, inputs: own, outputs: [values[0]], attrs }, ...chain];
   });
   return { ...graph, nodes, initializers: inits };
 }

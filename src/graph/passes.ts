@@ -12,7 +12,7 @@ import { isActivation } from '../ops/unary.js';
 import { Tensor } from '../tensor.js';
 import type { Graph, Node } from './ir.js';
 import { inferShapes } from './shapes.js';
-import { foldAffine, fuseEpilogues } from './fusion.js';
+import { foldAffine, fuseEpilogues, fuseInputScale } from './fusion.js';
 
 /** Where every value comes from and who reads it, for one snapshot of a graph. */
 interface Uses {
@@ -519,6 +519,6 @@ export function optimizeGraph(graph: Graph): Graph {
   g = freeBatch(removeIdentities(g));
   g = foldBatchNorm(foldAffine(foldBatchNorm(g))); // again: a bias Add folded may put a BN right after its producer
   g = fuseActivations(recognizeHardSwish(g));
-  g = fuseEpilogues(g);
+  g = fuseInputScale(fuseEpilogues(g)); // chains first: x · sigmoid(x) on a [N, C, 1, 1] is SiLU, not a gate
   return eliminateDeadNodes(g);
 }

@@ -196,7 +196,7 @@ ${elementwiseMain(n, WG, `${stridedOffsets('i', walk.dims, walk.strides, ['ia', 
       return [{ wgsl, workgroups: linearGrid(n, WG, ctx), bindings: [{ input: 0 }, { input: 1 }, { output: 0 }, ...operands.map((k) => ({ input: k }))] }];
     },
     grad: (g) => {
-      if (g.attrs.epilogue.length) throw new OpError(`${type}: cannot differentiate a fused epilogue (${g.attrs.epilogue.map((s) => s.op).join(', ')}); train the graph before elementwise ops are fused`);
+      if (g.attrs.epilogue.length) throw new OpError(`${type}: cannot differentiate a fused ${g.attrs.activation && g.attrs.epilogue.length === 1 ? 'activation' : 'chain'} (${g.attrs.epilogue.map((s) => s.op).join(', ')}); train the graph before elementwise ops are fused`);
       const gy = g.gradOutputs[0]!;
       const full = def.grad(g, gy);
       const out = g.outputShapes[0];

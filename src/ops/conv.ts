@@ -41,6 +41,12 @@ export interface ConvAttrs {
   readonly activation?: Activation;
   /** The fused chain (ops/epilogue.ts): the activation, then the `epilogue` steps; operands from input 3 on. */
   readonly epilogue: readonly EpilogueStep[];
+  /**
+   * A prologue (attribute `input_scale`, the index of an input of N·C values, e.g. [N, C, 1, 1]):
+   * x[n, c, ...] is multiplied by it as it is loaded. Squeeze-excite's gate, fused into the conv
+   * that reads the gated tensor (pointwise, ungrouped, dense only).
+   */
+  readonly inputScale?: number;
   /** Compacted conv: the kept reduction rows (see the header): K' rows, or group*K' when perGroup. */
   readonly kept?: readonly number[];
   readonly keptPerGroup?: boolean;
@@ -111,7 +117,13 @@ export function resolveAttrs(raw: RawAttrs, inputs: readonly Shape[]): ConvAttrs
       pads = [begin[0], begin[1], total[0] - begin[0], total[1] - begin[1]];
     } else throw new OpError(`Conv: attribute 'auto_pad' must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got '${autoPad}'`);
   }
-  return { group, kernel, strides, dilations, pads, activation: activationAttr(raw), epilogue: epilogueOf(raw), ...(kept ? { kept, keptPerGroup } : {}) };
+  const inputScale = raw.input_scale === undefined ? undefined : intAttr(raw, 'input_scale');
+  if (inputScale !== undefined) {
+    const pointwise = kernel[0] === 1 && kernel[1] === 1 && strides.every((v) => v === 1) && pads.every((v) => v === 0);
+    if (!pointwise || group !== 1 || kept) throw new OpError(`Conv: attribute 'input_scale' needs a pointwise (1x1, stride 1, unpadded), ungrouped, dense conv`);
+    if (inputScale < 3 || inputScale >= inputs.length) throw new OpError(`Conv: attribute 'input_scale' is input ${inputScale}, not one of the inputs after x, W, B`);
+  }
+  return { group, kernel, strides, dilations, pads, activation: activationAttr(raw), epilogue: epilogueOf(raw), inputScale, ...(kept ? { kept, keptPerGroup } : {}) };
 }
 
 /**
@@ -171,11 +183,18 @@ export const convOp = defineOp<ConvAttrs>({
   attrs: resolveAttrs,
   shape: (inputs, a) => {
     const g = geometry(inputs, a);
-    checkEpilogue(a.epilogue, inputs, 3, g.M, g.N * g.M * g.OH * g.OW);
+    checkEpilogue(a.epilogue, inputs, 3, g.M, g.N * g.M * g.OH * g.OW, a.inputScale === undefined ? [] : [a.inputScale]);
+    if (a.inputScale !== undefined && inputs[a.inputScale].reduce((p, d) => p * d, 1) !== g.N * g.C) {
+      throw new OpError(`Conv: the input scale (input ${a.inputScale}, ${shapeStr(inputs[a.inputScale])}) must have N·C = ${g.N * g.C} values`);
+    }
     return [[g.N, g.M, g.OH, g.OW]];
   },
   cpu: (inputs, a) => {
-    const [x, w, b] = inputs;
+    const [x0, w, b] = inputs;
+    // The prologue: x scaled per (image, channel) before the conv.
+    const s = a.inputScale === undefined ? undefined : inputs[a.inputScale];
+    const plane = x0.shape[2] * x0.shape[3];
+    const x = s ? new Tensor(x0.shape, x0.data.map((v, i) => Math.fround(v * s.data[Math.floor(i / plane)]))) : x0;
     const g = geometry(inputs.slice(0, 3).map((t) => t.shape), a);
     const ep = epilogueCpu(a.epilogue, inputs);
     const act = (s: number, i: number) => ep(s, Math.floor(i / (g.OH * g.OW)) % g.M, i);
@@ -282,7 +301,7 @@ function convGrad(g: GradContext<ConvAttrs>): (string | undefined)[] {
   const a = g.attrs;
   if (a.epilogue.length) {
     throw new OpError(
-      `Conv: cannot differentiate a fused epilogue (${a.epilogue.map((s) => s.op).join(', ')}): the node keeps only its last value. ` +
+      `Conv: cannot differentiate a fused ${a.activation && a.epilogue.length === 1 ? 'activation' : 'chain'} (${a.epilogue.map((s) => s.op).join(', ')}): the node keeps only its last value. ` +
         'Train the graph before elementwise ops are fused (fusion is an inference pass; graph/fusion.ts unfuseEpilogues undoes it)',
     );
   }
@@ -408,6 +427,14 @@ function convGemm(g: ConvGeom, a: ConvAttrs, ctx: KernelContext, pf: ConvFormats
   );
   // Epilogue operands bind after y, then the kept-row table when it is a binding.
   const ep = convEpilogue(a, pf, bindings, (c) => yIndex(`(${c})`), 'col');
+  // The prologue (input_scale, pointwise only): loadB scales each x value by its (image, channel)'s
+  // factor; x is then split at the load (packedB off), so that every read goes through it.
+  let scaleDecl = '';
+  if (a.inputScale !== undefined) {
+    bindings.push({ input: a.inputScale });
+    scaleDecl = `@group(0) @binding(${bindings.length - 1}) var<storage, read> xscale: array<${storageType(pf.inputs?.[a.inputScale])}>;`;
+    decls += `\n${scaleDecl}`;
+  }
   decls += `\n${ep.decls}\n${formatsWgsl([pf.x, pf.w, pf.b, pf.y, ...(pf.inputs ?? []).slice(3)])}`;
   // Compacted: the kept-row table `kt` (see keptTable), as a constant binding or a WGSL constant.
   const table = kept && keptTable(kept, g, a, pointwise);
@@ -484,8 +511,23 @@ fn store(batch: u32, m: u32, col: u32, acc: vec4<f32>) {
   let v = ${ep.apply(`acc${g.bias ? ` + vec4(${valueAt('bias', pf.b, 'oc')})` : ''}`)};
 ${pf.y ? packedStoreColumns('y', 'v', 'col', yIndex, pf.y, N) : storeColumns('y', 'v', 'col', N, yIndex, vecY)}
 }`;
-  const k = gemmKernel({ M: Mg, N, K, batches: a.group, functions, packedA: pf.w, packedB: pf.x }, ctx);
+  const k = gemmKernel({ M: Mg, N, K, batches: a.group, functions: a.inputScale === undefined ? functions : scaledB(functions, g, vecX, pf.inputs?.[a.inputScale]), packedA: pf.w, packedB: a.inputScale === undefined ? pf.x : undefined }, ctx);
   return { wgsl: k.wgsl, workgroups: k.workgroups, bindings };
+}
+
+/**
+ * The prologue of a pointwise conv with input_scale: the generated loadB becomes loadB_raw, and
+ * loadB multiplies its run by xscale[image·C + k] (k is the channel; colB's offsets give the
+ * image: offset / (C·H·W)). colB is a u32 offset with vec4 runs, else one offset per column.
+ */
+function scaledB(functions: string, g: ConvGeom, vecX: boolean, f: FloatFormat | undefined): string {
+  const def = 'fn loadB(k: u32, c: ';
+  if (functions.split(def).length !== 2) throw new Error('Conv input_scale: expected one generated loadB');
+  const CHW = u32(g.C * g.H * g.W);
+  const at = (i: string) => valueAt('xscale', f, i);
+  const scale = g.N === 1 ? `vec4(${at('k')})` : vecX ? `vec4(${at(`c / ${CHW} * ${u32(g.C)} + k`)})` : `vec4(${['x', 'y', 'z', 'w'].map((q) => at(`c.${q} / ${CHW} * ${u32(g.C)} + k`)).join(', ')})`;
+  return `${functions.replace(def, 'fn loadB_raw(k: u32, c: ')}
+fn loadB(k: u32, c: ${vecX ? 'u32' : 'vec4<u32>'}) -> vec4<f32> { return loadB_raw(k, c) * ${scale}; }`;
 }
 
 /**

@@ -44,10 +44,11 @@ export function epilogueInputs(steps: readonly EpilogueStep[]): number[] {
 /**
  * Check a chain against the node's input shapes: known ops, one operand per binary step, operand
  * inputs that exist and have the layout they claim (`channels` values per channel, `outSize`
- * elements). `firstOperand` is the first input index a chain may use (the op's own come before).
+ * elements). `firstOperand` is the first input index a chain may use (the op's own come before);
+ * `otherUses`: inputs past it that the op reads for something else (a conv's input scale).
  */
-export function checkEpilogue(steps: readonly EpilogueStep[], inputs: readonly (readonly number[])[], firstOperand: number, channels: number, outSize: number): void {
-  const used = new Set(epilogueInputs(steps));
+export function checkEpilogue(steps: readonly EpilogueStep[], inputs: readonly (readonly number[])[], firstOperand: number, channels: number, outSize: number, otherUses: readonly number[] = []): void {
+  const used = new Set([...epilogueInputs(steps), ...otherUses]);
   for (let i = firstOperand; i < inputs.length; i++) {
     if (!used.has(i)) throw new OpError(`input ${i} is read by no step of the fused epilogue: an op takes at most ${firstOperand} inputs of its own`);
   }

@@ -220,8 +220,9 @@ function rewriteLayers(graph: Graph, plan: EliminationPlan, form: 'zero-rows' | 
     }
     inits.set(wName, w);
     inits.set(bName, new Tensor([M], le.bias.data.slice()));
-    replaced.push(...n.inputs.slice(1));
-    return { ...n, attrs, inputs: [n.inputs[0], wName, bName] };
+    replaced.push(...n.inputs.slice(1, 3));
+    // Inputs past the bias are a fused epilogue's operands (ops/epilogue.ts): kept, same indices.
+    return { ...n, attrs, inputs: [n.inputs[0], wName, bName, ...n.inputs.slice(3)] };
   });
   // The old weights and biases go, unless something else still reads them (a shared weight):
   // left in, they would be uploaded and written to every artifact for nothing.

@@ -85,6 +85,10 @@ export function eligibleLayers(graph: Graph, opts: { includeDepthwise?: boolean 
     const n = r.node;
     if (n.op !== 'Conv' && n.op !== 'Gemm') continue;
     const why = (reason: string) => skipped.push({ node: n.name, reason });
+    if (n.attrs.input_scale !== undefined) {
+      why('its input is scaled as it is loaded (a fused squeeze-excite gate), which elimination does not model');
+      continue;
+    }
     if (!graph.initializers.has(n.inputs[1])) {
       why(`weight '${n.inputs[1]}' is not an initializer`);
       continue;

@@ -198,3 +198,65 @@ test('a fused graph exports to ONNX as one node per op and onnxruntime agrees', 
     await s.release();
   }
 });
+
+test('packed values flow through fused chains: a residual operand and the chain outputs stored in bf16, weights in e4m3 (WebGPU = CPU)', { skip: !gpu && 'no WebGPU adapter' }, async () => {
+  const r = rng(71);
+  const g = graph(
+    [['x', [1, 4, 6, 8]]],
+    ['y'],
+    [
+      n('c1', 'Conv', ['x', 'w1', 'bias1'], ['a0'], { pads: [1, 1, 1, 1] }),
+      n('h1', 'HardSwish', ['a0'], ['a1']),
+      n('m1', 'Mul', ['a1', 's1'], ['a']),
+      n('c2', 'Conv', ['a', 'w2', 'bias2'], ['b0'], { group: 4, pads: [1, 1, 1, 1] }),
+      n('res', 'Add', ['b0', 'a'], ['r1']),
+      n('relu', 'Relu', ['r1'], ['b']),
+      n('c3', 'Conv', ['b', 'w3', 'bias3'], ['y']),
+    ],
+    { w1: randomTensor([4, 4, 3, 3], r), bias1: randomTensor([4], r), s1: scalar(0.7), w2: randomTensor([4, 1, 3, 3], r), bias2: randomTensor([4], r), w3: randomTensor([3, 4, 1, 1], r), bias3: randomTensor([3], r) },
+  );
+  const fused = optimizeGraph(g);
+  assert.deepEqual(ops(fused), ['Conv', 'Conv', 'Conv']);
+  const { packableValues } = await import('../../src/ndf/pack.js');
+  const { FORMATS } = await import('../../src/formats/format.js');
+  const acts = packableValues(fused, FORMATS.bf16).activations;
+  assert.ok(acts.includes('a') && acts.includes('b'), `the chains' outputs can be packed (got ${acts})`);
+  const formats = new Map<string, string>([...packableValues(fused, FORMATS.e4m3).weights.map((w) => [w, 'e4m3'] as [string, string]), ...acts.map((v) => [v, 'bf16'] as [string, string])]);
+  const packed: Graph = { ...fused, formats };
+  const x = randomTensor([1, 4, 6, 8], rng(72));
+  const want = (await new CpuSession(packed).run({ x })).y;
+  for (const kernel of [{}, { softwareAdapter: false, fission: 'compute' as const }]) {
+    const s = new GpuSession(gpu!, packed, { kernel });
+    try {
+      assertClose((await s.run({ x })).y, want, { atol: 2e-3, rtol: 1e-2 }, `packed, ${JSON.stringify(kernel)}`);
+    } finally {
+      s.dispose();
+    }
+  }
+});
+
+test('squeeze-excite: the gate becomes a prologue of the pointwise Conv after it; SiLU on the squeezed vector stays a chain', async () => {
+  const r = rng(81);
+  const g = graph(
+    [['x', [2, 6, 5, 7]]],
+    ['y'],
+    [
+      n('dw', 'Conv', ['x', 'wd', 'bd'], ['d0'], { group: 6, pads: [1, 1, 1, 1] }),
+      n('ds', 'Sigmoid', ['d0'], ['d1']),
+      n('dm', 'Mul', ['d0', 'd1'], ['d']),
+      n('gap', 'GlobalAveragePool', ['d'], ['p']),
+      n('sq', 'Conv', ['p', 'w1', 'b1'], ['q0']),
+      n('qs', 'Sigmoid', ['q0'], ['q1']),
+      n('qm', 'Mul', ['q0', 'q1'], ['q']),
+      n('ex', 'Conv', ['q', 'w2', 'b2'], ['e0']),
+      n('es', 'Sigmoid', ['e0'], ['gate']),
+      n('se', 'Mul', ['d', 'gate'], ['s']),
+      n('proj', 'Conv', ['s', 'w3'], ['y']),
+    ],
+    { wd: randomTensor([6, 1, 3, 3], r), bd: randomTensor([6], r), w1: randomTensor([3, 6, 1, 1], r), b1: randomTensor([3], r), w2: randomTensor([6, 3, 1, 1], r), b2: randomTensor([6], r), w3: randomTensor([4, 6, 1, 1], r) },
+  );
+  const out = optimizeGraph(g);
+  assert.deepEqual(ops(out), ['Conv', 'GlobalAveragePool', 'Conv', 'Conv', 'Conv']);
+  assert.equal(out.nodes[4].attrs.input_scale, 3, 'the projection reads the gate as its input scale');
+  await assertSame(g, out, 82);
+});

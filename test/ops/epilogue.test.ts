@@ -161,3 +161,33 @@ test('malformed chains are refused with what is wrong', async () => {
   await assert.rejects(runBoth(null, 'Conv', [x, w, b, b]), /input 3 is read by no step/);
   await assert.rejects(runBoth(null, 'Conv', [x, w, b], { epilogue: [{ op: 'Mul', value: 1 }] }), /not an earlier chain value/);
 });
+
+test('a pointwise Conv with an input scale (the squeeze-excite prologue) matches the Mul then the Conv, with a chain, batch 1 and 2, vec4 and odd planes', async () => {
+  for (const [seed, N, H, W] of [
+    [51, 1, 4, 6],
+    [52, 2, 3, 5],
+    [53, 2, 4, 4],
+    [54, 1, 3, 3],
+  ]) {
+    const r = rng(seed);
+    const [C, M] = [randInt(r, 2, 7), randInt(r, 1, 9)];
+    const x = randomTensor([N, C, H, W], r);
+    const gate = randomTensor([N, C, 1, 1], r, 0, 1);
+    const w = randomTensor([M, C, 1, 1], r);
+    const b = randomTensor([M], r);
+    const plain = cpu('Conv', [cpu('Mul', [x, gate]), w, b]);
+    const { steps, operands } = randomChain(r, plain.shape, 3);
+    const inputs = [x, w, b, ...operands, gate];
+    const attrs = { epilogue: steps, input_scale: inputs.length - 1 };
+    const res = await runBoth(gpu, 'Conv', inputs, attrs);
+    const what = `seed ${seed} [${N},${C},${H},${W}] M ${M}`;
+    assertClose(res.cpu[0], chainByOps(plain, steps, inputs), TOL, `${what} cpu vs ops`);
+    if (res.gpu) assertClose(res.gpu[0], res.cpu[0], TOL, `${what} webgpu`);
+    if (gpu) {
+      const [wg] = await runGpuWith(gpu, 'Conv', inputs, attrs, { ...gpu.kernelContext, softwareAdapter: false });
+      assertClose(wg, res.cpu[0], TOL, `${what} webgpu, workgroup staging`);
+    }
+  }
+  const r = rng(55);
+  await assert.rejects(runBoth(null, 'Conv', [randomTensor([1, 2, 3, 3], r), randomTensor([2, 2, 3, 3], r), randomTensor([2], r), randomTensor([1, 2, 1, 1], r)], { input_scale: 3 }), /needs a pointwise/);
+});

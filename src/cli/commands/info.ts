@@ -90,8 +90,8 @@ export const info: CliCommand = {
       const params = r.node.inputs.filter((v) => inits.has(v)).reduce((s, v) => s + graph.initializers.get(v)!.size, 0);
       return {
         node: r.node.name,
-        op: r.node.op + (epilogueOf(r.node.attrs).length ? `+${describeEpilogue(epilogueOf(r.node.attrs))}` : ''),
-        fused: epilogueOf(r.node.attrs).length,
+        op: (r.node.attrs.input_scale !== undefined ? 'Mul(gate)>' : '') + r.node.op + (epilogueOf(r.node.attrs).length ? `+${describeEpilogue(epilogueOf(r.node.attrs))}` : ''),
+        fused: epilogueOf(r.node.attrs).length + (r.node.attrs.input_scale !== undefined ? 1 : 0),
         outputShape: r.outputShapes[0],
         flops: cost.nodes[i].flops,
         bytes: movedBy.get(r.node.name) ?? 0,
