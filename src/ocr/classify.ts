@@ -26,8 +26,9 @@ export function classifierImage(line: Image): Image {
 
 export async function classify(cls: ShapeCache, lines: readonly Image[], threshold = 0.9): Promise<Direction[]> {
   const out: Direction[] = [];
-  for (const batch of chunks(lines, MAX_BATCH)) {
-    const n = batchBucket(batch.length);
+  const fixed = cls.fixed;
+  for (const batch of chunks(lines, fixed ? fixed[0] : MAX_BATCH)) {
+    const n = fixed ? fixed[0] : batchBucket(batch.length);
     const plane = 3 * CLS_HEIGHT * CLS_WIDTH;
     const data = new Float32Array(n * plane);
     batch.forEach((line, i) => writeBgrPlanes(classifierImage(line), HALF_NORM, data, i, CLS_HEIGHT, CLS_WIDTH));

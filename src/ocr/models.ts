@@ -55,6 +55,11 @@ export class ShapeCache {
     private readonly graphFor: (shape: Shape) => Graph,
     private readonly backend: Backend,
     private readonly gpu: Gpu | undefined,
+    /**
+     * The only input shape the model takes, for a .deft graph written at one shape whose Reshape
+     * targets were folded for it (PP-OCRv4's recogniser): callers then run every batch at it.
+     */
+    readonly fixed?: Shape,
   ) {}
 
   /** The input shapes sessions exist for (in the order they were built). */
@@ -119,18 +124,33 @@ export const DEFAULT_FILES = {
 
 const describe = (s: ModelSource) => (typeof s === 'string' ? s : s instanceof URL ? s.href : `<${s.byteLength} bytes>`);
 
-/** Parse a model file once; the function builds its graph for an input shape. */
-async function parse(role: OcrRole, source: ModelSource): Promise<(shape: Shape) => Graph> {
+interface Parsed {
+  readonly graphFor: (shape: Shape) => Graph;
+  /** The one input shape a .deft graph takes (see ShapeCache.fixed), when it takes only one. */
+  readonly fixed?: Shape;
+}
+
+/** Parse a model file once; `graphFor` builds its graph for an input shape. */
+async function parse(role: OcrRole, source: ModelSource): Promise<Parsed> {
   const artifact = await readDeftSource(source);
   if (artifact) {
     if (artifact.graph.inputs.length !== 1) throw new OcrError(`the ${role} '${describe(source)}' has ${artifact.graph.inputs.length} inputs; PaddleOCR's models have one image input`);
-    const name = artifact.graph.inputs[0].name;
-    return (shape) => withInputShapes(artifact.graph, { [name]: shape });
+    const { name, shape } = artifact.graph.inputs[0];
+    const graphFor = (s: Shape) => withInputShapes(artifact.graph, { [name]: s });
+    // A graph imported at one shape keeps the Reshape targets that shape gave (the recogniser's
+    // do): probe another batch and width; if it fails, every batch runs at the written shape.
+    const other = shape.map((d, i) => (i === 0 || i === 3 ? d * 2 : d));
+    try {
+      inferShapes(graphFor(other));
+      return { graphFor };
+    } catch {
+      return { graphFor, fixed: [...shape] };
+    }
   }
   const onnx = await readModel(source);
   const inputs = onnx.graph.inputs.filter((v) => !onnx.graph.initializers.has(v.name));
   if (inputs.length !== 1) throw new OcrError(`the ${role} '${describe(source)}' has ${inputs.length} inputs; PaddleOCR's models have one image input`);
-  return (shape) => optimizeGraph(importModel(onnx, { inputShapes: { [inputs[0].name]: shape } }));
+  return { graphFor: (shape) => optimizeGraph(importModel(onnx, { inputShapes: { [inputs[0].name]: shape } })) };
 }
 
 /** What a model's output shape for an image batch [1, 3, h, w] says it is. */
@@ -143,9 +163,9 @@ function looksLike(out: Shape, h: number, w: number): string {
 
 const PROBES: Record<OcrRole, Shape> = { detector: [1, 3, 64, 64], classifier: [1, 3, 48, 192], recogniser: [1, 3, 48, 320] };
 
-/** Import at the role's probe shape and check the output's shape; returns it. */
-function checkRole(role: OcrRole, source: ModelSource, graphFor: (shape: Shape) => Graph, fits: (out: Shape) => boolean, expected: string): Shape {
-  const probe = PROBES[role];
+/** Import at the role's probe shape (or the one shape it takes) and check the output's shape; returns it. */
+function checkRole(role: OcrRole, source: ModelSource, { graphFor, fixed }: Parsed, fits: (out: Shape, probe: Shape) => boolean, expected: string): Shape {
+  const probe = fixed ?? PROBES[role];
   let out: Shape;
   try {
     const ig = inferShapes(graphFor(probe));
@@ -153,7 +173,7 @@ function checkRole(role: OcrRole, source: ModelSource, graphFor: (shape: Shape) 
   } catch (e) {
     throw new OcrError(`the ${role} '${describe(source)}' does not take a [${probe.join(', ')}] image batch as a PaddleOCR ${role} does (${(e as Error).message}): is it the right model?`);
   }
-  if (!fits(out)) {
+  if (!fits(out, probe)) {
     throw new OcrError(`the ${role} '${describe(source)}' gives an output of shape [${out.join(', ')}] for a [${probe.join(', ')}] input, where a ${role} gives ${expected}: it looks like ${looksLike(out, probe[2], probe[3])}`);
   }
   return out;
@@ -196,9 +216,10 @@ export async function loadOcrModels(opts: OcrModelOptions = {}): Promise<OcrMode
   const detGraph = await parse('detector', det);
   const clsGraph = cls === null ? null : await parse('classifier', cls);
   const recGraph = await parse('recogniser', rec);
-  checkRole('detector', det, detGraph, (o) => o.length === 4 && o[1] === 1 && o[2] === 64 && o[3] === 64, 'a probability map [N, 1, H, W] of its input size');
+  if (detGraph.fixed) throw new OcrError(`the detector '${describe(det)}' takes only [${detGraph.fixed.join(', ')}]; the pipeline feeds it pages of several sizes: give the ONNX model`);
+  checkRole('detector', det, detGraph, (o, p) => o.length === 4 && o[1] === 1 && o[2] === p[2] && o[3] === p[3], 'a probability map [N, 1, H, W] of its input size');
   if (cls !== null) checkRole('classifier', cls, clsGraph!, (o) => o.length === 2 && o[1] === 2, 'two scores per image [N, 2] (0 and 180 degrees)');
-  const recOut = checkRole('recogniser', rec, recGraph, (o) => o.length === 3 && o[0] === 1, 'per column a score per character [N, T, classes]');
+  const recOut = checkRole('recogniser', rec, recGraph, (o, p) => o.length === 3 && o[0] === p[0], 'per column a score per character [N, T, classes]');
   const characters = [...keys, ' '];
   if (recOut[2] !== characters.length + 1) {
     throw new OcrError(
@@ -214,9 +235,9 @@ export async function loadOcrModels(opts: OcrModelOptions = {}): Promise<OcrMode
     else if (opts.backend === 'webgpu') throw new OcrError(`backend 'webgpu' was asked for, but this environment has no WebGPU adapter`);
   }
   const caches = {
-    det: new ShapeCache('detector', describe(det), detGraph, backend, gpu),
-    cls: cls === null ? null : new ShapeCache('classifier', describe(cls), clsGraph!, backend, gpu),
-    rec: new ShapeCache('recogniser', describe(rec), recGraph, backend, gpu),
+    det: new ShapeCache('detector', describe(det), detGraph.graphFor, backend, gpu),
+    cls: cls === null ? null : new ShapeCache('classifier', describe(cls), clsGraph!.graphFor, backend, gpu, clsGraph!.fixed),
+    rec: new ShapeCache('recogniser', describe(rec), recGraph.graphFor, backend, gpu, recGraph.fixed),
   };
   return {
     ...caches,

@@ -28,11 +28,14 @@ export async function recognize(rec: ShapeCache, lines: readonly Image[], charac
   const ratio = lines.map((l) => l.width / l.height);
   const order = lines.map((_, i) => i).sort((a, b) => ratio[a] - ratio[b]);
   const out: Decoded[] = new Array(lines.length);
-  for (const batch of chunks(order, MAX_BATCH)) {
+  // A recogniser that takes one shape only (ShapeCache.fixed) runs every batch at it, lines wider
+  // than it squeezed (as PaddleOCR squeezes lines wider than their batch).
+  const fixed = rec.fixed;
+  for (const batch of chunks(order, fixed ? fixed[0] : MAX_BATCH)) {
     const maxRatio = Math.max(REC_MIN_WIDTH / REC_HEIGHT, ...batch.map((i) => ratio[i]));
-    const paddleWidth = Math.trunc(REC_HEIGHT * maxRatio);
-    const W = bucketed ? recWidthBucket(paddleWidth) : paddleWidth;
-    const n = bucketed ? batchBucket(batch.length) : batch.length;
+    const paddleWidth = fixed ? Math.min(fixed[3], Math.trunc(REC_HEIGHT * maxRatio)) : Math.trunc(REC_HEIGHT * maxRatio);
+    const W = fixed ? fixed[3] : bucketed ? recWidthBucket(paddleWidth) : paddleWidth;
+    const n = fixed ? fixed[0] : bucketed ? batchBucket(batch.length) : batch.length;
     const data = new Float32Array(n * 3 * REC_HEIGHT * W);
     batch.forEach((i, slot) => {
       const w = Math.min(paddleWidth, Math.ceil(REC_HEIGHT * ratio[i]));
