@@ -8,6 +8,7 @@
 
 import type { RawAttrs } from '../ops/op.js';
 import { importOnUnitAxis } from './unit-axis.js';
+import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
 import { LEGACY_ATTRS, legacyBroadcast, legacyCastTarget, legacyUpsample } from './legacy.js';
 import { constSize, makeConst } from './constant.js';
 import { ONNX_DTYPES } from './fold.js';
@@ -350,6 +351,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   Pad,
   Resize,
   Upsample,
+  ...REARRANGE_HANDLERS,
 };
 
 /**
@@ -363,4 +365,5 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   Identity: [],
   Dropout: [],
   Cast: [],
+  ...REARRANGE_EMITS,
 };

@@ -67,6 +67,12 @@ add('ConvTranspose', '1-D: stride 2, output_padding', { x: [1, 2, 5] }, { stride
 add('MaxPool', '1-D: kernel 3, stride 2, pads', { x: [2, 3, 11] }, { kernel_shape: [3], strides: [2], pads: [1, 1] });
 add('AveragePool', '1-D: kernel 4, count_include_pad', { x: [1, 3, 13] }, { kernel_shape: [4], pads: [2, 1], count_include_pad: 1 });
 add('AveragePool', '1-D: ceil_mode', { x: [1, 2, 10] }, { kernel_shape: [3], strides: [2], ceil_mode: 1 });
+// Imported as chains of other ops (onnx/rearrange.ts).
+add('DepthToSpace', 'DCR, blocksize 2', { x: [2, 8, 3, 5] }, { blocksize: 2 });
+add('DepthToSpace', 'CRD, blocksize 3', { x: [1, 18, 2, 3] }, { blocksize: 3, mode: 'CRD' });
+add('SpaceToDepth', 'blocksize 2', { x: [2, 3, 4, 6] }, { blocksize: 2 });
+add('Expand', 'to a larger rank', { x: [3, 1] }, {}, { consts: { shape: i64([2, 3, 4]) } });
+add('Tile', 'repeats on two axes', { x: [2, 3, 5] }, {}, { consts: { repeats: i64([2, 1, 3]) } });
 // Clip's bounds given at run time (one value each): Max/Min with the bound broadcast.
 add('Clip', 'min and max at run time', { x: [2, 3, 5], min: [], max: [] }, {}, { range: [-1, 1] });
 add('Clip', 'min at run time, max constant', { x: [2, 3, 5], min: [] }, {}, { consts: { max: f32([], [0.25]) }, inputOrder: ['x', 'min', 'max'] });
