@@ -271,6 +271,15 @@ test('docs/ops.md lists exactly the registered ONNX ops', () => {
   assert.deepEqual([...listed].sort(), [...OPS.keys()].filter(isOnnxOp).sort());
 });
 
+test('docs/ops.md states the opsets the importer takes and lists the ops imported as other ops', async () => {
+  const { MIN_OPSET, MAX_OPSET } = await import('../../src/onnx/import.js');
+  const { REARRANGE_HANDLERS } = await import('../../src/onnx/rearrange.js');
+  const doc = readFileSync(new URL('../../docs/ops.md', import.meta.url), 'utf8');
+  assert.ok(doc.includes(`**opsets ${MIN_OPSET} to ${MAX_OPSET}**`), `docs/ops.md must say opsets ${MIN_OPSET} to ${MAX_OPSET}`);
+  const section = doc.slice(doc.indexOf('## Operators imported as other operators'), doc.indexOf('## Weights and inputs'));
+  for (const op of Object.keys(REARRANGE_HANDLERS)) assert.ok(section.includes(op), `docs/ops.md does not list ${op} among the operators imported as other operators`);
+});
+
 test('every registered ONNX op has an importer test', () => {
   const covered = new Set(cases.map((c) => c.op));
   const missing = [...OPS.keys()].filter((op) => isOnnxOp(op) && !covered.has(op));
