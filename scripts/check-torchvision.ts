@@ -116,7 +116,12 @@ for (const model of a.models!.split(',')) {
         try {
           web = await ortWebSession(bytes);
           const feeds = { input: new ortWeb!.Tensor('float32', x.data, SHAPE) };
-          await web.run(feeds); // its first run (compiles), outside the timing
+          // Its first run (compiles), outside the timing; a wrong answer (e.g. a weight over the
+          // binding limit fails validation and leaves zeros) is reported instead of a time.
+          const first = (await web.run(feeds)).logits.data as Float32Array;
+          let webDiff = 0;
+          for (let i = 0; i < want.length; i++) webDiff = Math.max(webDiff, Math.abs(first[i] - want[i]));
+          if (!(webDiff / maxRef <= TOL)) throw new Error(`wrong result (max rel. diff ${(webDiff / maxRef).toExponential(1)})`);
           variants.push({ name: 'ort-web', run: async () => (await web!.run(feeds)).logits.getData() });
         } catch (e) {
           webError = `fails: ${(e as Error).message.split('\n')[0].slice(0, 80)}`;
