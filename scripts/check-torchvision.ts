@@ -78,7 +78,7 @@ const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
 for (const model of a.models!.split(',')) {
   for (const opset of a.opsets!.split(',').map(Number)) {
-    const row: (string | number)[] = [model, opset];
+    const row: (string | number)[] = [model, String(opset)];
     const path = exportModel(model, opset);
     if (typeof path !== 'string') {
       rows.push([...row, `PyTorch cannot export: ${path.error.slice(0, 120)}`]);
