@@ -73,12 +73,12 @@ async function ortWebSession(bytes: Uint8Array) {
 
 const x = input();
 const rows: (string | number)[][] = [];
-const header = ['model', 'opset', 'result', 'max rel. diff', 'top-1 same', 'load + first run (s)', ...(a.bench ? ['deftnn warm (ms)', 'ort-web warm (ms)', 'ratio'] : [])];
+const header = ['model', 'opset', 'result', 'max rel. diff', 'top-1 same', 'load + first run (s)', ...(a.bench ? ['deftnn warm (ms)', 'ort-web warm (ms)', 'ort-web / deftnn'] : [])];
 const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
 for (const model of a.models!.split(',')) {
   for (const opset of a.opsets!.split(',').map(Number)) {
-    const row: (string | number)[] = [model, opset];
+    const row: (string | number)[] = [model, String(opset)];
     const path = exportModel(model, opset);
     if (typeof path !== 'string') {
       rows.push([...row, `PyTorch cannot export: ${path.error.slice(0, 120)}`]);
@@ -109,18 +109,26 @@ for (const model of a.models!.split(',')) {
       };
       row.push(rel <= TOL ? 'agrees' : 'DIFFERS', rel.toExponential(1), argmax(got) === argmax(want) ? 'yes' : 'no', firstS.toFixed(1));
       if (a.bench) {
-        const web = await ortWebSession(bytes);
-        const feeds = { input: new ortWeb!.Tensor('float32', x.data, SHAPE) };
         const model_ = m;
-        const [d, o] = await timeInterleaved(
-          [
-            { name: 'deftnn', run: () => model_.run({ input: x }) },
-            { name: 'ort-web', run: async () => (await web.run(feeds)).logits.getData() },
-          ],
-          { warmup: 1, reps: Number(a.reps) },
-        );
-        await web.release();
-        row.push(fmt(d.medianMs), fmt(o.medianMs), (o.medianMs / d.medianMs).toFixed(2));
+        const variants: { name: string; run: () => Promise<unknown> }[] = [{ name: 'deftnn', run: () => model_.run({ input: x }) }];
+        let web: Awaited<ReturnType<typeof ortWebSession>> | undefined;
+        let webError = '';
+        try {
+          web = await ortWebSession(bytes);
+          const feeds = { input: new ortWeb!.Tensor('float32', x.data, SHAPE) };
+          // Its first run (compiles), outside the timing; a wrong answer (e.g. a weight over the
+          // binding limit fails validation and leaves zeros) is reported instead of a time.
+          const first = (await web.run(feeds)).logits.data as Float32Array;
+          let webDiff = 0;
+          for (let i = 0; i < want.length; i++) webDiff = Math.max(webDiff, Math.abs(first[i] - want[i]));
+          if (!(webDiff / maxRef <= TOL)) throw new Error(`wrong result (max rel. diff ${(webDiff / maxRef).toExponential(1)})`);
+          variants.push({ name: 'ort-web', run: async () => (await web!.run(feeds)).logits.getData() });
+        } catch (e) {
+          webError = `fails: ${(e as Error).message.split('\n')[0].slice(0, 80)}`;
+        }
+        const [d, o] = await timeInterleaved(variants, { warmup: 1, reps: Number(a.reps) });
+        await web?.release();
+        row.push(fmt(d.medianMs), o ? fmt(o.medianMs) : webError, o ? (o.medianMs / d.medianMs).toFixed(2) : '');
       }
     } catch (e) {
       row.push(`refused: ${(e as Error).message.split('\n').slice(0, 2).join(' ').slice(0, 200)}`);

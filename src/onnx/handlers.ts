@@ -7,6 +7,8 @@
 // by `passthrough`.
 
 import type { RawAttrs } from '../ops/op.js';
+import { importOnUnitAxis } from './unit-axis.js';
+import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
 import { LEGACY_ATTRS, legacyBroadcast, legacyCastTarget, legacyUpsample } from './legacy.js';
 import { constSize, makeConst } from './constant.js';
 import { ONNX_DTYPES } from './fold.js';
@@ -162,13 +164,32 @@ function Unsqueeze(n: NodeIO): void {
   n.emit('Unsqueeze', [0], { axes: unsqueezeAxes(n, n.value(0).shape.length) });
 }
 
-/** Clip's bounds: attributes before opset 11, optional inputs since (absent = unbounded). */
+/**
+ * Clip's bounds: attributes before opset 11, optional inputs since (absent = unbounded). A bound
+ * computed at run time (one value; the output shape does not depend on it) becomes Max(x, min)
+ * and/or Min(y, max) with the scalar broadcast, in ONNX's order: min first, then max.
+ */
 function Clip(n: NodeIO): void {
   if (n.opset < 11) return passthrough(n);
-  const attrs: Record<string, number> = {};
-  if (n.has(1)) attrs.min = n.scalar(1, 'min');
-  if (n.has(2)) attrs.max = n.scalar(2, 'max');
-  n.emit('Clip', [0], attrs);
+  const runtime = (i: number) => n.has(i) && !n.constant(i);
+  if (!runtime(1) && !runtime(2)) {
+    const attrs: Record<string, number> = {};
+    if (n.has(1)) attrs.min = n.scalar(1, 'min');
+    if (n.has(2)) attrs.max = n.scalar(2, 'max');
+    return n.emit('Clip', [0], attrs);
+  }
+  for (const i of [1, 2]) {
+    const shape = runtime(i) ? n.value(i).shape : [];
+    if (constSize(shape) !== 1) n.fail(`input '${i === 1 ? 'min' : 'max'}' must hold one value, got shape [${shape.join(', ')}]`);
+  }
+  const steps: [string, (number | string)[], RawAttrs][] = [];
+  if (n.has(1)) steps.push(runtime(1) ? ['Max', [1], {}] : ['Clip', [], { min: n.scalar(1, 'min') }]);
+  if (n.has(2)) steps.push(runtime(2) ? ['Min', [2], {}] : ['Clip', [], { max: n.scalar(2, 'max') }]);
+  let y: number | string = 0;
+  steps.forEach(([op, bound, attrs], k) => {
+    if (k === steps.length - 1) n.emit(op, [y, ...bound], attrs);
+    else y = n.step(op, [y, ...bound], attrs);
+  });
 }
 
 /**
@@ -201,8 +222,24 @@ function BatchNormalization(n: NodeIO): void {
 /** storage_order only affects the Indices output, which deftnn does not compute. */
 function MaxPool(n: NodeIO): void {
   if (n.node.outputs[1]) n.fail(`the Indices output is not supported`);
+  if (n.value(0).shape.length === 3) return importOnUnitAxis(n, false, ['storage_order']);
   passthrough(n, ['storage_order']);
 }
+
+// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis (unit-axis.ts).
+function AveragePool(n: NodeIO): void {
+  if (n.value(0).shape.length === 3) return importOnUnitAxis(n, false);
+  passthrough(n);
+}
+function Conv(n: NodeIO): void {
+  if (n.value(0).shape.length === 3) return importOnUnitAxis(n, true);
+  passthrough(n);
+}
+function ConvTranspose(n: NodeIO): void {
+  if (n.value(0).shape.length === 3) return importOnUnitAxis(n, true);
+  passthrough(n);
+}
+
 
 function Slice(n: NodeIO): void {
   const { starts, ends, axes, steps } = sliceArgs(n, n.value(0).shape);
@@ -302,6 +339,9 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   LogSoftmax,
   BatchNormalization,
   MaxPool,
+  AveragePool,
+  Conv,
+  ConvTranspose,
   Slice,
   Gather,
   Split,
@@ -311,6 +351,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   Pad,
   Resize,
   Upsample,
+  ...REARRANGE_HANDLERS,
 };
 
 /**
@@ -324,4 +365,5 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   Identity: [],
   Dropout: [],
   Cast: [],
+  ...REARRANGE_EMITS,
 };

@@ -232,6 +232,7 @@ class Importer {
   private nodeIO(node: OnnxNode, index: number): NodeIO {
     const self = this;
     const name = node.name || `${node.opType}_${index}`;
+    const nodeName = name;
     const version = opVersion(node.opType, this.opset);
     const fail = (message: string): never => {
       throw new OnnxError(`node '${name}' (${node.opType}, ${version ? `version ${version}` : `opset ${this.opset}`}): ${message}`);
@@ -251,6 +252,40 @@ class Importer {
       return constant(i) ?? fail(`input '${what}' ('${node.inputs[i]}') must be known at load time; it is computed from the model's inputs`);
     };
     const out = (k: number) => node.outputs[k] || `${name}:unused${k}`;
+    // An IR node (or, when every input is known, its result computed now) reading inputs of this
+    // node by index or values named by earlier steps, writing the given output names.
+    let steps = 0;
+    const valueOf = (i: number | string): Value => (typeof i === 'number' ? value(i) : (self.values.get(i) ?? fail(`reads '${i}', which no earlier step produced`)));
+    const add = (op: string, inputs: readonly (number | string)[], attrs: RawAttrs, outs: { name: string; kept: boolean }[]): void => {
+      const def = OPS.get(op) ?? fail(`needs the op '${op}', which is not registered`);
+      const ins = inputs.map(valueOf);
+      const count = outs.length;
+      const shapes = ins.map((v) => v.shape);
+      let resolved: unknown;
+      let outShapes: readonly (readonly number[])[];
+      try {
+        const [min, max] = def.arity;
+        if (ins.length < min || ins.length > max) throw new OpError(`takes ${min === max ? min : `${min} to ${max}`} inputs, got ${ins.length}`);
+        resolved = def.attrs(attrs, shapes);
+        outShapes = def.shape(shapes, resolved);
+        if (outShapes.length < count) throw new OpError(`produces ${outShapes.length} outputs, the node names ${count}`);
+        checkSizes(outShapes);
+      } catch (e) {
+        if (e instanceof OpError) fail(`${e.message} (inputs ${shapes.map((s) => `[${s.join(', ')}]`).join(', ')})`);
+        throw e;
+      }
+      if (ins.every((v) => v.constant)) {
+        // Everything known: run the CPU reference now instead of at every inference.
+        const results = def.cpu(ins.map((v) => toTensor(v.constant!)), resolved);
+        outs.forEach((o, k) => {
+          if (o.kept) self.values.set(o.name, { name: o.name, shape: results[k].shape, constant: fromTensor(results[k]) });
+        });
+        return;
+      }
+      for (const v of ins) if (v.constant && !self.initializers.has(v.name)) self.initializers.set(v.name, toTensor(v.constant));
+      self.nodes.push({ name: self.uniqueNodeName(nodeName), op, inputs: ins.map((v) => v.name), outputs: outs.map((o) => o.name), attrs: attrs as RawAttrs });
+      outs.forEach((o, k) => self.values.set(o.name, { name: o.name, shape: outShapes[k] }));
+    };
     const io: NodeIO = {
       node,
       name,
@@ -272,33 +307,13 @@ class Importer {
         return c.data[0];
       },
       emit(op, inputs, attrs, outputs) {
-        const def = OPS.get(op) ?? fail(`needs the op '${op}', which is not registered`);
-        const ins = inputs.map(value);
         const count = outputs ? Math.max(...outputs, -1) + 1 : 1;
-        const shapes = ins.map((v) => v.shape);
-        let resolved: unknown;
-        let outShapes: readonly (readonly number[])[];
-        try {
-          const [min, max] = def.arity;
-          if (ins.length < min || ins.length > max) throw new OpError(`takes ${min === max ? min : `${min} to ${max}`} inputs, got ${ins.length}`);
-          resolved = def.attrs(attrs, shapes);
-          outShapes = def.shape(shapes, resolved);
-          if (outShapes.length < count) throw new OpError(`produces ${outShapes.length} outputs, the node names ${count}`);
-          checkSizes(outShapes);
-        } catch (e) {
-          if (e instanceof OpError) fail(`${e.message} (inputs ${shapes.map((s) => `[${s.join(', ')}]`).join(', ')})`);
-          throw e;
-        }
-        if (ins.every((v) => v.constant)) {
-          // Everything known: run the CPU reference now instead of at every inference.
-          const outs = def.cpu(ins.map((v) => toTensor(v.constant!)), resolved);
-          for (let k = 0; k < count; k++) if (node.outputs[k]) io.setConst(k, fromTensor(outs[k]));
-          return;
-        }
-        for (const v of ins) if (v.constant && !self.initializers.has(v.name)) self.initializers.set(v.name, toTensor(v.constant));
-        const outNames = Array.from({ length: count }, (_, k) => out(k));
-        self.nodes.push({ name: self.uniqueNodeName(name), op, inputs: ins.map((v) => v.name), outputs: outNames, attrs: attrs as RawAttrs });
-        outNames.forEach((o, k) => self.values.set(o, { name: o, shape: outShapes[k] }));
+        add(op, inputs, attrs, Array.from({ length: count }, (_, k) => ({ name: out(k), kept: !!node.outputs[k] })));
+      },
+      step(op, inputs, attrs) {
+        const name = `${node.outputs[0] || self.uniqueNodeName(nodeName)}:${op}${steps++}`;
+        add(op, inputs, attrs, [{ name, kept: true }]);
+        return name;
       },
       setConst(k, c) {
         if (node.outputs[k]) self.values.set(node.outputs[k], { name: node.outputs[k], shape: c.shape, constant: c });

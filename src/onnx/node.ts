@@ -33,7 +33,13 @@ export interface NodeIO {
   /** Input i as one number; it must be known at load time. */
   scalar(i: number, what: string): number;
   /** Add an IR node of `op` reading the given inputs of this node and writing its outputs. */
-  emit(op: string, inputs: readonly number[], attrs: RawAttrs, outputs?: readonly number[]): void;
+  emit(op: string, inputs: readonly (number | string)[], attrs: RawAttrs, outputs?: readonly number[]): void;
+  /**
+   * For a node imported as a chain: add an IR node of `op` with one output and return that
+   * value's name, which later `step`/`emit` calls may read (inputs: indices of this node's inputs
+   * or such names).
+   */
+  step(op: string, inputs: readonly (number | string)[], attrs: RawAttrs): string;
   /** Output `out` is known at load time. */
   setConst(out: number, c: Const): void;
   /** Output `out` is input `input`, unchanged (Identity, Dropout, no-op casts). */

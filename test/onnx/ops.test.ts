@@ -59,6 +59,24 @@ function add(op: string, label: string, inputs: Record<string, number[]>, attrs:
 
 // ---- Conv ----
 add('Conv', '3x3, no bias', { x: [1, 3, 7, 9] }, {}, { consts: { w: w([4, 3, 3, 3]) } });
+// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis (onnx/unit-axis.ts).
+add('Conv', '1-D: bias, pads, stride, dilation', { x: [2, 3, 17] }, { pads: [1, 2], strides: [2], dilations: [2] }, { consts: { w: w([4, 3, 3]), b: w([4]) } });
+add('Conv', '1-D: depthwise, SAME_UPPER', { x: [1, 4, 10] }, { group: 4, auto_pad: 'SAME_UPPER' }, { consts: { w: w([4, 1, 5]) } });
+add('Conv', '1-D: runtime weight', { x: [1, 2, 9], w: [3, 2, 3] }, {});
+add('ConvTranspose', '1-D: stride 2, output_padding', { x: [1, 2, 5] }, { strides: [2], output_padding: [1] }, { consts: { w: w([2, 3, 3]), b: w([3]) } });
+add('MaxPool', '1-D: kernel 3, stride 2, pads', { x: [2, 3, 11] }, { kernel_shape: [3], strides: [2], pads: [1, 1] });
+add('AveragePool', '1-D: kernel 4, count_include_pad', { x: [1, 3, 13] }, { kernel_shape: [4], pads: [2, 1], count_include_pad: 1 });
+add('AveragePool', '1-D: ceil_mode', { x: [1, 2, 10] }, { kernel_shape: [3], strides: [2], ceil_mode: 1 });
+// Imported as chains of other ops (onnx/rearrange.ts).
+add('DepthToSpace', 'DCR, blocksize 2', { x: [2, 8, 3, 5] }, { blocksize: 2 });
+add('DepthToSpace', 'CRD, blocksize 3', { x: [1, 18, 2, 3] }, { blocksize: 3, mode: 'CRD' });
+add('SpaceToDepth', 'blocksize 2', { x: [2, 3, 4, 6] }, { blocksize: 2 });
+add('Expand', 'to a larger rank', { x: [3, 1] }, {}, { consts: { shape: i64([2, 3, 4]) } });
+add('Tile', 'repeats on two axes', { x: [2, 3, 5] }, {}, { consts: { repeats: i64([2, 1, 3]) } });
+// Clip's bounds given at run time (one value each): Max/Min with the bound broadcast.
+add('Clip', 'min and max at run time', { x: [2, 3, 5], min: [], max: [] }, {}, { range: [-1, 1] });
+add('Clip', 'min at run time, max constant', { x: [2, 3, 5], min: [] }, {}, { consts: { max: f32([], [0.25]) }, inputOrder: ['x', 'min', 'max'] });
+add('Clip', 'max only, at run time', { x: [4, 5], max: [1] }, {}, { inputOrder: ['x', '', 'max'] });
 add('Conv', 'bias, asymmetric pads, strides', { x: [2, 3, 8, 11] }, { pads: [1, 2, 0, 1], strides: [2, 1] }, { consts: { w: w([5, 3, 3, 3]), b: w([5]) } });
 add('Conv', 'dilations, kernel_shape given', { x: [1, 2, 11, 10] }, { dilations: [2, 3], kernel_shape: [3, 2] }, { consts: { w: w([3, 2, 3, 2]) } });
 add('Conv', 'group 2', { x: [1, 4, 6, 7] }, { group: 2, pads: [1, 1, 1, 1] }, { consts: { w: w([6, 2, 3, 3]), b: w([6]) } });
@@ -251,6 +269,15 @@ test('docs/ops.md lists exactly the registered ONNX ops', () => {
     .filter((l) => l.startsWith('| ') && !l.startsWith('| Op ') && !l.startsWith('| ---'))
     .flatMap((l) => l.split('|')[1].split(',').map((s) => s.trim()));
   assert.deepEqual([...listed].sort(), [...OPS.keys()].filter(isOnnxOp).sort());
+});
+
+test('docs/ops.md states the opsets the importer takes and lists the ops imported as other ops', async () => {
+  const { MIN_OPSET, MAX_OPSET } = await import('../../src/onnx/import.js');
+  const { REARRANGE_HANDLERS } = await import('../../src/onnx/rearrange.js');
+  const doc = readFileSync(new URL('../../docs/ops.md', import.meta.url), 'utf8');
+  assert.ok(doc.includes(`**opsets ${MIN_OPSET} to ${MAX_OPSET}**`), `docs/ops.md must say opsets ${MIN_OPSET} to ${MAX_OPSET}`);
+  const section = doc.slice(doc.indexOf('## Operators imported as other operators'), doc.indexOf('## Weights and inputs'));
+  for (const op of Object.keys(REARRANGE_HANDLERS)) assert.ok(section.includes(op), `docs/ops.md does not list ${op} among the operators imported as other operators`);
 });
 
 test('every registered ONNX op has an importer test', () => {
