@@ -1,6 +1,6 @@
 // OCR on rendered text: the metrics of issue 15 item 4 for every OCR system on one seeded set.
 // Usage: npx tsx scripts/ocr-metrics.ts [--lines 500] [--pages 50] [--line-seed 9001]
-//        [--page-seed 9002] [--systems guten,onnxruntime] [--json FILE] [--no-doc]
+//        [--page-seed 9002] [--systems deftnn,guten,onnxruntime] [--json FILE] [--no-doc]
 //
 // Renders lines 0..lines-1 of --line-seed and pages 0..pages-1 of --page-seed (src/data/render/;
 // both seeds must lie in the evaluation range 9000-9999, which nothing that adapts a model may
@@ -15,8 +15,7 @@
 //                src/ocr/metrics.ts says; edits and lengths summed over pages)
 // and prints one table (a column per system, a row per metric, '-' where a system lacks that
 // stage) with the time per line and per page. Unless --no-doc, the table and the set's
-// description replace the "## OCR on rendered text" section of docs/results.md. deftnn's
-// pipeline becomes a column by adding its OcrSystem to SYSTEMS.
+// description replace the "## OCR on rendered text" section of docs/results.md.
 
 import { writeFileSync, renameSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -29,9 +28,10 @@ import {
   type DetectionScores, type Quad, type TextScores,
 } from '../src/ocr/metrics.js';
 import { writeResultsSection } from './results-doc.js';
-import { gutenOcr, onnxruntimeModels, type OcrSystem } from './ocr-systems.js';
+import { deftnnPipeline, gutenOcr, onnxruntimeModels, type OcrSystem } from './ocr-systems.js';
 
 const SYSTEMS: Record<string, () => Promise<OcrSystem>> = {
+  deftnn: deftnnPipeline,
   guten: gutenOcr,
   onnxruntime: onnxruntimeModels,
 };

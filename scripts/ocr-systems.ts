@@ -9,6 +9,9 @@
 //   here (the identity for our pages, whose sides are multiples of 32). Its recogniser alone runs
 //   on ground-truth lines through its Recognition and ImageRaw classes, which the packages do not
 //   export: they are loaded from the packages' build folders (the module instances they use).
+// - deftnn: deftnn's own pipeline (src/ocr/: ocr() on the page; its recogniser and classifier
+//   alone on a line, the classifier by arg-max like the onnxruntime column), on WebGPU when there
+//   is an adapter, else the CPU reference.
 // - onnxruntime (onnxruntime-node running PaddleOCR's ONNX files directly, no detector): the
 //   classifier on src/data/ocr-sets.ts's classifierInput; the recogniser on a line resized to
 //   height 48 (width ceil(48 w / h), padded right with zeros to at least 320, as PaddleOCR's
@@ -24,6 +27,10 @@ import { classifierInput } from '../src/data/ocr-sets.js';
 import { ocrModelsDir, recogniserCharacters } from '../src/data/render/index.js';
 import { imageToChw, type Image } from '../src/image/image.js';
 import type { Quad } from '../src/ocr/metrics.js';
+import { classify } from '../src/ocr/classify.js';
+import { loadOcrModels } from '../src/ocr/models.js';
+import { ocr } from '../src/ocr/ocr.js';
+import { recognize } from '../src/ocr/recognize.js';
 
 const NODE_MODULES = fileURLToPath(new URL('../node_modules/', import.meta.url));
 export const MODELS_DIR = ocrModelsDir();
@@ -31,6 +38,7 @@ export const CLS_MODEL = join(MODELS_DIR, 'ch_ppocr_mobile_v2.0_cls_infer.onnx')
 export const REC_MODEL = join(MODELS_DIR, 'ch_PP-OCRv4_rec_infer.onnx');
 
 const version = (pkg: string): string => JSON.parse(readFileSync(join(NODE_MODULES, pkg, 'package.json'), 'utf8')).version;
+const DEFTNN_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 export interface OcrReading {
   readonly lines: readonly { readonly text: string; readonly box: Quad; readonly score: number }[];
@@ -137,6 +145,27 @@ export async function onnxruntimeModels(): Promise<OcrSystem> {
     async dispose() {
       await cls.release();
       await rec.release();
+    },
+  };
+}
+
+export async function deftnnPipeline(): Promise<OcrSystem> {
+  const models = await loadOcrModels();
+  return {
+    name: 'deftnn',
+    describe: `deftnn ${DEFTNN_VERSION} pipeline (src/ocr/) on ${models.backend === 'webgpu' ? `WebGPU (${models.device})` : 'the CPU reference backend'}`,
+    async read(image) {
+      const r = await ocr(image, models);
+      return { lines: r.lines.map((l) => ({ text: l.text, box: l.box, score: l.score })) };
+    },
+    async recognise(line) {
+      return (await recognize(models.rec, [line], models.characters))[0].text;
+    },
+    async classify(line) {
+      return (await classify(models.cls!, [line], 0))[0].angle === 180 ? 1 : 0;
+    },
+    async dispose() {
+      models.dispose();
     },
   };
 }
