@@ -19,6 +19,8 @@
 //   (no line is merged with another). Page CER = edit distance of the two page texts / the true
 //   page text's code points; over many pages, edits and lengths are summed first.
 
+import { polygonArea } from '../image/geometry.js';
+
 export type Point = readonly [number, number];
 export type Quad = readonly Point[];
 
@@ -87,16 +89,8 @@ export function classifierAccuracy(predicted: ArrayLike<number>, labels: ArrayLi
   return labels.length ? same / labels.length : NaN;
 }
 
-/** Signed area (shoelace); positive when the corners turn counter-clockwise in x-right, y-up axes. */
-export function signedArea(poly: Quad): number {
-  let s = 0;
-  for (let i = 0; i < poly.length; i++) {
-    const [x0, y0] = poly[i];
-    const [x1, y1] = poly[(i + 1) % poly.length];
-    s += x0 * y1 - x1 * y0;
-  }
-  return s / 2;
-}
+/** Signed area (shoelace, image/geometry.ts): positive when the corners turn counter-clockwise in x-right, y-up axes. */
+export const signedArea = (poly: Quad): number => polygonArea(poly);
 
 /** Whether every turn of the polygon goes the same way (collinear corners allowed). */
 export function isConvex(poly: Quad): boolean {
