@@ -15,9 +15,8 @@
 // - onnxruntime (onnxruntime-node running PaddleOCR's ONNX files directly, no detector): the
 //   classifier on src/data/ocr-sets.ts's classifierInput; the recogniser on a line resized to
 //   height 48 (width ceil(48 w / h), padded right with zeros to at least 320, as PaddleOCR's
-//   predict_rec does for a batch of one), values (x / 255 - 0.5) / 0.5 in B, G, R order, CTC
-//   greedy decoding (arg-max per column, repeats merged, blank 0 dropped; index i > 0 is line i-1
-//   of ppocr_keys_v1.txt, the last one the space). A reference for what the models can do.
+//   predict_rec does for a batch of one), values (x / 255 - 0.5) / 0.5 in B, G, R order, the
+//   pipeline's CTC greedy decoding (src/ocr/ctc.ts). A reference for what the models can do.
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,6 +27,7 @@ import { ocrModelsDir, recogniserCharacters } from '../src/data/render/index.js'
 import { imageToChw, type Image } from '../src/image/image.js';
 import type { Quad } from '../src/ocr/metrics.js';
 import { classify } from '../src/ocr/classify.js';
+import { ctcGreedy } from '../src/ocr/ctc.js';
 import { loadOcrModels } from '../src/ocr/models.js';
 import { ocr } from '../src/ocr/ocr.js';
 import { recognize } from '../src/ocr/recognize.js';
@@ -88,25 +88,6 @@ export async function gutenOcr(): Promise<OcrSystem> {
 }
 
 type Ort = typeof import('onnxruntime-node');
-
-/** CTC greedy decoding of one [T, C] row-major score matrix. */
-export function ctcGreedy(scores: Float32Array, steps: number, classes: number, characters: readonly string[]): { text: string; score: number } {
-  let text = '';
-  let sum = 0;
-  let kept = 0;
-  let prev = -1;
-  for (let t = 0; t < steps; t++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (scores[t * classes + c] > scores[t * classes + best]) best = c;
-    if (best !== 0 && best !== prev) {
-      text += characters[best - 1] ?? '';
-      sum += scores[t * classes + best];
-      kept++;
-    }
-    prev = best;
-  }
-  return { text, score: kept ? sum / kept : 0 };
-}
 
 /** A line as the recogniser's input [1, 3, 48, W] (see the header). */
 export function recogniserInput(img: Image): { data: Float32Array; width: number } {

@@ -1,24 +1,8 @@
-// The reference adapters of scripts/ocr-metrics.ts (scripts/ocr-systems.ts): CTC greedy decoding
-// and the recogniser's input rule, on hand-made cases.
+// The reference adapter of scripts/ocr-metrics.ts (scripts/ocr-systems.ts): the recogniser's input
+// rule, on hand-made cases (its CTC decoding is the pipeline's, tested in postprocess.test.ts).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ctcGreedy, recogniserInput } from '../../scripts/ocr-systems.js';
-
-test('ctcGreedy: arg-max per column, repeats merged, blanks dropped (a blank splits a repeat), mean kept score', () => {
-  const chars = ['a', 'b', ' '];
-  // Columns' arg-max: a a blank a b b ' ' -> "aab " (scores of the kept columns: 0.9, 0.7, 0.6, 0.5).
-  const best = [1, 1, 0, 1, 2, 2, 3];
-  const score = [0.9, 0.8, 0.99, 0.7, 0.6, 0.95, 0.5];
-  const C = 4;
-  const m = new Float32Array(best.length * C);
-  best.forEach((b, t) => {
-    for (let c = 0; c < C; c++) m[t * C + c] = c === b ? score[t] : (1 - score[t]) / 3;
-  });
-  const r = ctcGreedy(m, best.length, C, chars);
-  assert.equal(r.text, 'aab ');
-  assert.ok(Math.abs(r.score - (0.9 + 0.7 + 0.6 + 0.5) / 4) < 1e-6);
-  assert.deepEqual(ctcGreedy(new Float32Array([1, 0, 0, 0]), 1, C, chars), { text: '', score: 0 });
-});
+import { recogniserInput } from '../../scripts/ocr-systems.js';
 
 test('recogniserInput: height 48, width ceil(48 w / h) padded with zeros to at least 320, B-G-R order', () => {
   const blue = (w: number, h: number) => ({ width: w, height: h, rgba: new Uint8Array(w * h * 4).map((_, i) => (i % 4 === 2 || i % 4 === 3 ? 255 : 0)) });
