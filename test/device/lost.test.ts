@@ -57,5 +57,7 @@ test('race() keeps nothing per call (the soak run found ~300 bytes of heap kept 
   };
   const before = await heap(1000);
   const after = await heap(50_000);
-  assert.ok(after - before < 2 ** 20, `heap grew by ${((after - before) / 2 ** 20).toFixed(1)} MB over 50,000 race() calls`);
+  // The leak kept ~300 bytes a call (~14 MB here); other live objects of the test process move the
+  // heap by about a megabyte between samples, so the line is drawn at 5 MB.
+  assert.ok(after - before < 5 * 2 ** 20, `heap grew by ${((after - before) / 2 ** 20).toFixed(1)} MB over 50,000 race() calls`);
 });
