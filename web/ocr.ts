@@ -126,7 +126,9 @@ async function read(file: File): Promise<void> {
     });
     drawPage(page, null);
     showResult(null);
-    // The first page of a new size compiles the detector's kernels for it: say so, it takes a while.
+    // Kernels are compiled per input shape (until they are shape-generic): a page or line width
+    // the models have not seen yet costs a compile, which a person should be told about.
+    setState('busy', `Reading ${file.name}… (a new page size or line width compiles the models' kernels first: the first read is slow)`);
     const result = await ocr(page, models, { classify: !params.has('nocls') });
     state.result = result;
     state.error = null;
