@@ -47,7 +47,7 @@ export interface LoadOptions {
 }
 
 /** How a model makes its graph for the input shapes of a run. */
-interface GraphMaker {
+export interface GraphMaker {
   /** The inputs as declared: numbers where the model fixes a dimension, names where it is free. */
   readonly declared: readonly ValueDims[];
   graphFor(shapes: Readonly<Record<string, Shape>>): Graph;
@@ -239,8 +239,7 @@ export class Model {
     this.disposed = true;
     for (const { session } of this.sessions.values()) session.dispose();
     this.sessions.clear();
-    this.last = undefined;
-    this.weights?.dispose();
+    this.weights?.dispose(); // `last` stays: graph, inputs and outputs remain readable
   }
 }
 
