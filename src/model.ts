@@ -59,8 +59,8 @@ export interface GraphMaker {
  * kernels whose structure it keeps, and sizes change structure in two ways: kernels choose vec4
  * loads and stores where a row divides by 4 (+128 keeps that down to 1/32 of the input, the
  * deepest stage of a stride-32 CNN), and some switch form at a length (a plane of more than 256
- * values is pooled by a workgroup tree: small steps either way keep that). Probes run in order
- * until every kernel is taught.
+ * values is pooled by a workgroup tree: small steps either way keep that). Each free dimension is
+ * probed alone, step after step, until every kernel has been seen at a size that differs in it.
  */
 const PROBE_STEPS = [128, 32, -32, 8, -8, 2, -2];
 
@@ -160,17 +160,23 @@ export class Model {
     let session: Session;
     if (this.gpu) {
       const ctx = this.gpu.kernelContext;
-      let untaught = learnKernels(this.lifts, graph, ctx).filter((id) => !this.lifts.taught(id));
-      for (const probe of this.probes(shapes)) {
-        if (untaught.length === 0) break;
-        try {
-          learnKernels(this.lifts, this.maker.graphFor(probe), ctx);
-        } catch {
-          // A size the model refuses teaches nothing.
+      const ids = learnKernels(this.lifts, graph, ctx);
+      // Each free dimension teaches on its own: a kernel must be seen at a size that differs in
+      // that dimension alone and keeps the kernel's structure, for its literals that depend on
+      // that dimension to be known.
+      for (const dim of this.freeDims(shapes)) {
+        let untaught = new Set(ids);
+        for (const step of PROBE_STEPS) {
+          if (untaught.size === 0) break;
+          const probe = dim.at(step);
+          if (!probe) continue;
+          try {
+            for (const id of learnKernels(this.lifts, this.maker.graphFor(probe), ctx)) untaught.delete(id);
+          } catch {
+            // A size the model refuses teaches nothing.
+          }
         }
-        untaught = untaught.filter((id) => !this.lifts.taught(id));
       }
-      if (process.env.DEFT_DEBUG_LIFTS) console.error("untaught", untaught.map((id) => id.split("\n")[0]));
       // What no probe taught stays specialised to this size (its literals in the text).
       session = new GpuSession(this.gpu, graph, { lifts: this.lifts, weights: this.weights });
     } else session = new CpuSession(graph);
@@ -199,21 +205,19 @@ export class Model {
   }
 
   /**
-   * Probe sizes around `shapes`: each free dimension in turn moved by each of PROBE_STEPS, one at
-   * a time (a literal may depend on one dimension whose probe keeps a kernel's structure while
-   * another's does not). Dimensions of 1 stay: kernels drop unit dimensions, so a batch of 1 and a
-   * batch of 33 are different structures, and a probe must keep the structure to teach.
+   * The free dimensions of these shapes that probes may move, each with the probe that moves it
+   * alone by `step` (null when that would leave it below 2). Dimensions of 1 stay: kernels drop
+   * unit dimensions, so a batch of 1 and a batch of 33 are different structures, and a probe must
+   * keep the structure to teach.
    */
-  private *probes(shapes: Readonly<Record<string, Shape>>): Generator<Record<string, Shape>> {
-    for (const step of PROBE_STEPS) {
-      for (const v of this.maker.declared) {
-        const shape = shapes[v.name];
-        for (let i = 0; i < shape.length; i++) {
-          if (typeof v.dims[i] === 'number' || shape[i] === 1 || shape[i] + step < 2) continue;
-          yield { ...shapes, [v.name]: shape.map((d, j) => (j === i ? d + step : d)) };
-        }
-      }
-    }
+  private freeDims(shapes: Readonly<Record<string, Shape>>): { name: string; at(step: number): Record<string, Shape> | null }[] {
+    return this.maker.declared.flatMap((v) =>
+      shapes[v.name].flatMap((d, i) =>
+        typeof v.dims[i] === 'number' || d === 1
+          ? []
+          : [{ name: `${v.name}[${i}]`, at: (step: number) => (d + step < 2 ? null : { ...shapes, [v.name]: shapes[v.name].map((e, j) => (j === i ? d + step : e)) }) }],
+      ),
+    );
   }
 
   /**

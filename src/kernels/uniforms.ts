@@ -113,30 +113,24 @@ export function liftLiterals(kernel: ParsedKernel, lift: (index: number) => bool
  * constants, and a kernel runs as fast as one built for its size alone.
  */
 export class SizeLifts {
-  private readonly kernels = new Map<string, { values: number[]; varying: Set<number>; sizes: number }>();
+  private readonly kernels = new Map<string, { values: number[]; varying: Set<number> }>();
 
   /**
-   * Record kernel `key` as generated at one more size; returns its id (key and structure) for
-   * `taught`. Give each size once: the sizes seen are counted.
+   * Record kernel `key` as generated at one more size; returns its id (key and structure): a
+   * probe whose kernels include an id taught that kernel what varies with the probe's change.
    */
   learn(key: string, wgsl: string): string {
     const { literals, structure } = parseKernel(wgsl);
     const id = `${key}\n${structure}`;
     const known = this.kernels.get(id);
     if (!known) {
-      this.kernels.set(id, { values: literals.map((l) => l.value), varying: new Set(), sizes: 1 });
+      this.kernels.set(id, { values: literals.map((l) => l.value), varying: new Set() });
       return id;
     }
-    known.sizes++;
     literals.forEach((l, i) => {
       if (!Object.is(l.value, known.values[i])) known.varying.add(i);
     });
     return id;
-  }
-
-  /** Whether kernel `id` (from learn) was seen at two sizes or more: what varies is known. */
-  taught(id: string): boolean {
-    return (this.kernels.get(id)?.sizes ?? 0) > 1;
   }
 
   /** Kernel `key` with the literals learnt to vary lifted into its uniform (as it is when none). */

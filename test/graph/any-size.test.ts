@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Graph, Node } from '../../src/graph/ir.js';
 import { fromGraph, load } from '../../src/model.js';
+import { getFormat } from '../../src/formats/format.js';
+import { packableValues } from '../../src/ndf/pack.js';
 import { Tensor } from '../../src/tensor.js';
 import { assertClose, randomTensor, rng, testGpu } from '../helpers.js';
 
@@ -98,6 +100,44 @@ test('the PaddleOCR classifier (ONNX, symbolic batch and width) takes a second w
     assertClose(got[out], (await cpu.run({ x }))[out], { atol: 1e-5, rtol: 1e-4 }, `width ${width}`);
   }
   assert.deepEqual(model.sizes, ['x=1x3x48x192', 'x=1x3x48x256', 'x=1x3x48x64', 'x=1x3x48x320']);
+  model.dispose();
+  cpu.dispose();
+});
+
+test('compacted (eliminated) and packed (data fission) layers take new sizes too, without compiling', { skip: noGpu }, async () => {
+  // Conv -> compacted Conv (kept_rows: 20 of the 72 reduction rows) -> pointwise Conv, with every
+  // weight and activation that can be packed stored in e4m3 (8-bit words, 4 to a u32).
+  const r = rng(21);
+  const kept = [0, 3, 5, 8, 9, 12, 17, 20, 23, 26, 30, 33, 40, 44, 47, 51, 58, 63, 66, 71];
+  const graph: Graph = {
+    inputs: [{ name: 'x', shape: [1, 3, 16, 16], dims: ['n', 3, 'h', 'w'] }],
+    outputs: ['y'],
+    nodes: [
+      { name: 'c1', op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['a'], attrs: { pads: [1, 1, 1, 1], activation: { op: 'Relu', attrs: {} } } },
+      { name: 'c2', op: 'Conv', inputs: ['a', 'w2'], outputs: ['b'], attrs: { pads: [1, 1, 1, 1], kernel_shape: [3, 3], kept_rows: kept, activation: { op: 'Relu', attrs: {} } } },
+      { name: 'c3', op: 'Conv', inputs: ['b', 'w3'], outputs: ['y'], attrs: {} },
+    ],
+    initializers: new Map([
+      ['w1', randomTensor([8, 3, 3, 3], r, -0.5, 0.5)],
+      ['b1', randomTensor([8], r, -0.1, 0.1)],
+      ['w2', randomTensor([8, kept.length], r, -0.5, 0.5)],
+      ['w3', randomTensor([4, 8, 1, 1], r, -0.5, 0.5)],
+    ]),
+  };
+  const { weights, activations } = packableValues(graph, getFormat('e4m3'));
+  assert.ok(weights.length >= 3 && activations.length >= 1, `packable: ${weights} / ${activations}`);
+  const packed: Graph = { ...graph, formats: new Map([...weights, ...activations].map((v) => [v, 'e4m3'])) };
+  const model = await fromGraph(packed, { backend: 'webgpu', gpu: gpu! });
+  const cpu = await fromGraph(packed, { backend: 'cpu' });
+  for (const [k, [shape, compilesNothing]] of ([[[1, 3, 16, 16], true], [[1, 3, 24, 40], true], [[3, 3, 12, 12], false]] as [number[], boolean][]).entries()) {
+    const x = randomTensor(shape, rng(300 + k));
+    const before = gpu!.pipelineCount;
+    const got = await model.run({ x });
+    if (compilesNothing) assert.equal(gpu!.pipelineCount, before, `size ${shape} compiled ${gpu!.pipelineCount - before} pipelines`);
+    assertClose(got.y, (await cpu.run({ x })).y, { atol: 1e-4, rtol: 1e-4 }, `y at ${shape}`);
+  }
+  // Packed activations are whole words per channel plane: a 9x13 plane cannot be, and says so.
+  await assert.rejects(model.run({ x: new Tensor([1, 3, 9, 13]) }), /cannot pack its output 'a' in e4m3: an output channel plane of 117 values/);
   model.dispose();
   cpu.dispose();
 });
