@@ -7,7 +7,7 @@
 //
 // load() parses the model and checks every op before it touches a GPU. A model runs any input
 // shape its declaration allows: the dimensions it fixes are checked, the free ones (ONNX
-// dim_param) take any size. Each size gets a session of its own (graph/session.ts: the graph made
+// dim_param) take any size. Each size gets a session of its own (graph/sized.ts: the graph made
 // for that size, its buffers planned), kept for later runs at that size; the sessions of one
 // model share their weights on the GPU and their compiled pipelines: kernels take what varies
 // with the size from a uniform buffer (kernels/uniforms.ts), so a new size compiles nothing.
@@ -16,16 +16,16 @@ import { readDeftGraph, withInputShapes } from './artifact/source.js';
 import { Gpu, GpuError } from './device/gpu.js';
 import type { Graph, ValueDims, ValueInfo } from './graph/ir.js';
 import { optimizeGraph } from './graph/passes.js';
-import { inferShapes } from './graph/shapes.js';
-import { CpuSession, GpuSession, learnKernels, SharedWeights, type Backend, type Session } from './graph/session.js';
-import { SizeLifts } from './kernels/uniforms.js';
+import type { Backend } from './graph/session.js';
+import { SizedSessions, type GraphMaker, type SizedSession } from './graph/sized.js';
 import { declaredInputs, importModel } from './onnx/import.js';
 import { readModel, type ModelSource } from './onnx/source.js';
 import { shapeStr, type Shape, type Tensor } from './tensor.js';
-import { DeftnnError, InputError } from './errors.js';
+import { InputError } from './errors.js';
 
 export type { ModelSource } from './onnx/source.js';
 export type { Backend } from './graph/session.js';
+export type { GraphMaker } from './graph/sized.js';
 
 export interface LoadOptions {
   /** 'webgpu' or 'cpu' (the plain reference); default: WebGPU when an adapter exists, else CPU. */
@@ -46,34 +46,10 @@ export interface LoadOptions {
   readonly optimize?: boolean;
 }
 
-/** How a model makes its graph for the input shapes of a run. */
-export interface GraphMaker {
-  /** The inputs as declared: numbers where the model fixes a dimension, names where it is free. */
-  readonly declared: readonly ValueDims[];
-  graphFor(shapes: Readonly<Record<string, Shape>>): Graph;
-}
-
-/**
- * The probes: how much each free dimension grows (or shrinks) in the sizes a model generates its
- * kernels at, besides the size it builds for, to learn which literals vary. A probe teaches the
- * kernels whose structure it keeps, and sizes change structure in two ways: kernels choose vec4
- * loads and stores where a row divides by 4 (+128 keeps that down to 1/32 of the input, the
- * deepest stage of a stride-32 CNN), and some switch form at a length (a plane of more than 256
- * values is pooled by a workgroup tree: small steps either way keep that). Each free dimension is
- * probed alone, step after step, until every kernel has been seen at a size that differs in it.
- */
-const PROBE_STEPS = [128, 32, -32, 8, -8, 2, -2];
-
-/** Sessions a model keeps, one per input size, the least recently run dropped first. */
-const MAX_SESSIONS = 8;
-
 export class Model {
   private disposed = false;
-  /** Sessions by input size, in order of last use. */
-  private readonly sessions = new Map<string, { readonly graph: Graph; readonly session: Session }>();
-  private last?: { readonly graph: Graph; readonly session: Session };
-  private readonly lifts = new SizeLifts();
-  private readonly weights?: SharedWeights;
+  private readonly sized: SizedSessions;
+  private last?: SizedSession;
 
   constructor(
     private readonly maker: GraphMaker,
@@ -82,7 +58,7 @@ export class Model {
     /** The device this model runs on (null on the CPU backend). */
     readonly gpu: Gpu | null,
   ) {
-    if (gpu) this.weights = new SharedWeights(gpu);
+    this.sized = new SizedSessions(maker, gpu);
   }
 
   /** The graph IR of the last size run (or built at load): as imported, then optimised unless `optimize: false`. */
@@ -109,10 +85,10 @@ export class Model {
 
   /** The input sizes this model holds sessions for, as 'x=1x3x48x320' keys, least recently run first. */
   get sizes(): string[] {
-    return [...this.sessions.keys()];
+    return this.sized.sizes;
   }
 
-  private current(): { readonly graph: Graph; readonly session: Session } {
+  private current(): SizedSession {
     if (this.last) return this.last;
     const free = this.maker.declared.map((v) => `'${v.name}' [${v.dims.join(', ')}]`).join(', ');
     throw new InputError(`this model has not run yet and its inputs have free dimensions (${free}): run it, or load it with inputShapes, to make its graph`);
@@ -142,85 +118,6 @@ export class Model {
   }
 
   /**
-   * The session for these input shapes, built on first use. Building teaches the model's
-   * SizeLifts the new kernels first, and when a kernel is seen at one size only, probe sizes too
-   * (PROBE_STEPS), so that its literals that vary with the size are lifted already: then the
-   * next size reuses this one's pipelines.
-   */
-  private sessionFor(shapes: Readonly<Record<string, Shape>>): { graph: Graph; session: Session } {
-    const key = sizeKey(shapes);
-    const hit = this.sessions.get(key);
-    if (hit) {
-      this.sessions.delete(key);
-      this.sessions.set(key, hit);
-      this.last = hit;
-      return hit;
-    }
-    const graph = this.graphAt(shapes);
-    let session: Session;
-    if (this.gpu) {
-      const ctx = this.gpu.kernelContext;
-      const ids = learnKernels(this.lifts, graph, ctx);
-      // Each free dimension teaches on its own: a kernel must be seen at a size that differs in
-      // that dimension alone and keeps the kernel's structure, for its literals that depend on
-      // that dimension to be known.
-      for (const dim of this.freeDims(shapes)) {
-        let untaught = new Set(ids);
-        for (const step of PROBE_STEPS) {
-          if (untaught.size === 0) break;
-          const probe = dim.at(step);
-          if (!probe) continue;
-          try {
-            for (const id of learnKernels(this.lifts, this.maker.graphFor(probe), ctx)) untaught.delete(id);
-          } catch {
-            // A size the model refuses teaches nothing.
-          }
-        }
-      }
-      // What no probe taught stays specialised to this size (its literals in the text).
-      session = new GpuSession(this.gpu, graph, { lifts: this.lifts, weights: this.weights });
-    } else session = new CpuSession(graph);
-    const entry = { graph, session };
-    this.sessions.set(key, entry);
-    this.last = entry;
-    if (this.sessions.size > MAX_SESSIONS) {
-      const [oldest, dropped] = this.sessions.entries().next().value!;
-      this.sessions.delete(oldest);
-      dropped.session.dispose();
-    }
-    return entry;
-  }
-
-  /** The graph for these shapes, its shapes inferred: a size the model cannot take fails here, named. */
-  private graphAt(shapes: Readonly<Record<string, Shape>>): Graph {
-    try {
-      const graph = this.maker.graphFor(shapes);
-      inferShapes(graph);
-      return graph;
-    } catch (e) {
-      if (!(e instanceof DeftnnError) || this.sessions.size === 0) throw e;
-      const given = Object.entries(shapes).map(([k, s]) => `'${k}' ${shapeStr(s)}`).join(', ');
-      throw new InputError(`inputs of shape ${given} do not fit this model: ${e.message}`);
-    }
-  }
-
-  /**
-   * The free dimensions of these shapes that probes may move, each with the probe that moves it
-   * alone by `step` (null when that would leave it below 2). Dimensions of 1 stay: kernels drop
-   * unit dimensions, so a batch of 1 and a batch of 33 are different structures, and a probe must
-   * keep the structure to teach.
-   */
-  private freeDims(shapes: Readonly<Record<string, Shape>>): { name: string; at(step: number): Record<string, Shape> | null }[] {
-    return this.maker.declared.flatMap((v) =>
-      shapes[v.name].flatMap((d, i) =>
-        typeof v.dims[i] === 'number' || d === 1
-          ? []
-          : [{ name: `${v.name}[${i}]`, at: (step: number) => (d + step < 2 ? null : { ...shapes, [v.name]: shapes[v.name].map((e, j) => (j === i ? d + step : e)) }) }],
-      ),
-    );
-  }
-
-  /**
    * Build the session for these shapes now (load() does, for its inputShapes; inputs whose
    * dimensions are all fixed may be left out). The graph maker checks them.
    */
@@ -237,20 +134,17 @@ export class Model {
     this.sessionFor(full);
   }
 
+  private sessionFor(shapes: Readonly<Record<string, Shape>>): SizedSession {
+    this.last = this.sized.get(shapes);
+    return this.last;
+  }
+
   /** Free the model's GPU buffers; the model cannot run afterwards. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const { session } of this.sessions.values()) session.dispose();
-    this.sessions.clear();
-    this.weights?.dispose(); // `last` stays: graph, inputs and outputs remain readable
+    this.sized.dispose(); // `last` stays: graph, inputs and outputs remain readable
   }
-}
-
-function sizeKey(shapes: Readonly<Record<string, Shape>>): string {
-  return Object.entries(shapes)
-    .map(([k, s]) => `${k}=${s.join('x')}`)
-    .join(',');
 }
 
 /** `shape` against the input's declaration: the rank, and every dimension the model fixes. */

@@ -152,8 +152,8 @@ function fixInputShapes(g: OnnxGraph, given: Readonly<Record<string, readonly nu
   if (problems.length) {
     const example = declared.filter((v) => problems.some((p) => p.startsWith(`input '${v.name}'`)))[0];
     throw new OnnxError(
-      `${problems.join('; ')}. deftnn compiles for fixed shapes: give them with the inputShapes option, ` +
-        `e.g. load(source, { inputShapes: { '${example.name}': ${shapeText(example.dims ?? ['...'])} } }) with numbers for every dimension`,
+      `${problems.join('; ')}. importModel() makes a graph for fixed shapes: give them with the inputShapes option, ` +
+        `e.g. importModel(model, { inputShapes: { '${example.name}': ${shapeText(example.dims ?? ['...'])} } }) with numbers for every dimension`,
     );
   }
   return out;

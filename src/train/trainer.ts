@@ -15,6 +15,7 @@ import type { Graph, Node } from '../graph/ir.js';
 import { unfuseEpilogues } from '../graph/fusion.js';
 import { inferShapes } from '../graph/shapes.js';
 import { CpuSession, GpuSession, type Session, type SessionOptions } from '../graph/session.js';
+import { SizedSessions } from '../graph/sized.js';
 import { batches, datasetSize, type Dataset } from '../data/dataset.js';
 import { seededRandom } from '../random.js';
 import { sizeOf, Tensor } from '../tensor.js';
@@ -210,26 +211,26 @@ function argmax(data: Float32Array, row: number, k: number): number {
   return best;
 }
 
-/** Top-1 accuracy of an inference graph (output [N, classes]) on a labelled data set. */
+/**
+ * Top-1 accuracy of an inference graph (output [N, classes]) on a labelled data set. The last
+ * batch may be smaller: the sessions of the two batch sizes share their compiled kernels.
+ */
 export async function evaluate(graph: Graph, ds: Dataset, gpu: Gpu | null, batchSize = 100): Promise<number> {
   const input = graph.inputs[0];
   const n = datasetSize(ds);
   let correct = 0;
-  const sessions = new Map<number, Session>();
+  const dims = ['batch', ...input.shape.slice(1)];
+  const sized = new SizedSessions({ declared: [{ name: input.name, dims }], graphFor: (s) => ({ ...graph, inputs: [{ name: input.name, shape: s[input.name] }] }) }, gpu);
   try {
     for (const b of batches(ds, { batchSize })) {
       const size = b.y.length;
-      let s = sessions.get(size);
-      if (!s) {
-        s = session(gpu, { ...graph, inputs: [{ name: input.name, shape: [size, ...input.shape.slice(1)] }] });
-        sessions.set(size, s);
-      }
+      const { session: s } = sized.get({ [input.name]: [size, ...input.shape.slice(1)] });
       const out = (await s.run({ [input.name]: b.x }))[graph.outputs[0]];
       const k = out.shape[1];
       for (let i = 0; i < size; i++) if (argmax(out.data, i, k) === b.y[i]) correct++;
     }
   } finally {
-    for (const s of sessions.values()) s.dispose();
+    sized.dispose();
   }
   return correct / n;
 }

@@ -32,17 +32,21 @@ test('parseKernel: typed literals outside constant positions, comments dropped, 
   assert.notEqual(k.structure, parseKernel(kernel(7, 2, 5).replace('x[i] *', 'x[i] +')).structure);
 });
 
-test('liftLiterals: the chosen literals read a uniform bound after the kernel\'s own bindings, with their bits', () => {
+test('liftLiterals: the chosen literals read a uniform bound after the kernel\'s own bindings (through private copies), with their bits', () => {
   const k = parseKernel(kernel(100, 0.5, -3));
   const lifted = liftLiterals(k, (i) => i > 0);
   assert.equal(lifted.binding, 2);
-  assert.match(lifted.wgsl, /^@group\(0\) @binding\(2\) var<uniform> sizes: array<vec4<u32>, 1>;/);
-  assert.match(lifted.wgsl, /if \(i >= sizes\[0\]\.x\)/);
-  assert.match(lifted.wgsl, /x\[i\] \* bitcast<f32>\(sizes\[0\]\.y\) \+ f32\(\(bitcast<i32>\(sizes\[0\]\.z\)\)\)/);
+  assert.match(lifted.wgsl, /^@group\(0\) @binding\(2\) var<uniform> sizes: array<vec4<u32>, 1>;\nvar<private> size0: u32;\nvar<private> size1: f32;\nvar<private> size2: i32;/);
+  assert.match(lifted.wgsl, /\) \{\n  size0 = sizes\[0\]\.x;\n  size1 = bitcast<f32>\(sizes\[0\]\.y\);\n  size2 = bitcast<i32>\(sizes\[0\]\.z\);\n  let i = linearIndex/);
+  assert.match(lifted.wgsl, /if \(i >= size0\)/);
+  assert.match(lifted.wgsl, /x\[i\] \* size1 \+ f32\(\(size2\)\)/);
   assert.match(lifted.wgsl, /nwg\.x \* 64u/);
   assert.deepEqual([...lifted.values], [100, new Uint32Array(Float32Array.of(0.5).buffer)[0], -3 >>> 0, 0]);
-  const none = liftLiterals(k, () => false);
-  assert.equal(none.values.length, 0);
+  assert.equal(liftLiterals(k, () => false).values.length, 0);
+  // With a barrier, the uniform is read where the literal was (uniformity: see liftLiterals).
+  const barrier = liftLiterals(parseKernel(kernel(100, 0.5, -3).replace('  y[i] =', '  workgroupBarrier();\n  y[i] =')), (i) => i === 1);
+  assert.match(barrier.wgsl, /if \(i >= sizes\[0\]\.x\)/);
+  assert.ok(!barrier.wgsl.includes('var<private>'));
 });
 
 test('SizeLifts: a literal is lifted once two sizes of the same kernel gave it different values; other structures stay apart', () => {
