@@ -245,6 +245,8 @@ add('Resize', 'nearest half_pixel round_prefer_floor, sizes', { x: [1, 2, 4, 5] 
 add('Resize', 'linear half_pixel', { x: [1, 2, 3, 4] }, { mode: 'linear' }, { consts: { s: f32([4], [1, 1, 2, 2]) }, inputOrder: ['x', '', 's'] });
 add('Resize', 'linear align_corners (opset 11)', { x: [1, 1, 3, 3] }, { mode: 'linear', coordinate_transformation_mode: 'align_corners' }, { opset: 11, consts: { r: f32([0], []), s: f32([4], [1, 1, 2, 2]) } });
 add('Resize', 'linear pytorch_half_pixel, axes (opset 18)', { x: [1, 2, 4, 4] }, { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel', axes: [2, 3] }, { opset: 18, consts: { s: f32([2], [0.5, 1.5]) }, inputOrder: ['x', '', 's'] });
+add('Resize', 'cubic half_pixel, odd sizes', { x: [1, 2, 5, 3] }, { mode: 'cubic' }, { consts: { z: i64([1, 2, 9, 7]) }, inputOrder: ['x', '', '', 'z'] });
+add('Resize', 'cubic asymmetric, exclude_outside, A = -0.5, shrinking', { x: [1, 1, 7, 6] }, { mode: 'cubic', coordinate_transformation_mode: 'asymmetric', exclude_outside: 1, cubic_coeff_a: -0.5 }, { consts: { s: f32([4], [1, 1, 0.6, 1.5]) }, inputOrder: ['x', '', 's'] });
 add('Resize', 'opset 10 nearest', { x: [1, 2, 2, 3] }, { mode: 'nearest' }, { opset: 10, consts: { s: f32([4], [1, 1, 2, 2]) } });
 add('Resize', 'opset 10 nearest, shrinking', { x: [1, 2, 5, 7] }, { mode: 'nearest' }, { opset: 10, consts: { s: f32([4], [1, 1, 0.5, 0.6]) } });
 add('Resize', 'opset 10 linear', { x: [1, 2, 3, 3] }, { mode: 'linear' }, { opset: 10, consts: { s: f32([4], [1, 1, 2, 1.5]) } });
