@@ -7,7 +7,7 @@
 // by `passthrough`.
 
 import type { RawAttrs } from '../ops/op.js';
-import { importOnUnitAxis } from './unit-axis.js';
+import { importOnUnitAxis, importPool3d } from './unit-axis.js';
 import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
 import { LEGACY_ATTRS, legacyBroadcast, legacyCastTarget, legacyUpsample } from './legacy.js';
 import { constSize, makeConst } from './constant.js';
@@ -223,12 +223,14 @@ function BatchNormalization(n: NodeIO): void {
 function MaxPool(n: NodeIO): void {
   if (n.node.outputs[1]) n.fail(`the Indices output is not supported`);
   if (n.value(0).shape.length === 3) return importOnUnitAxis(n, false, ['storage_order']);
+  if (n.value(0).shape.length === 5) return importPool3d(n, ['storage_order']);
   passthrough(n, ['storage_order']);
 }
 
-// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis (unit-axis.ts).
+// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis, 3-D pools as two 2-D pools (unit-axis.ts).
 function AveragePool(n: NodeIO): void {
   if (n.value(0).shape.length === 3) return importOnUnitAxis(n, false);
+  if (n.value(0).shape.length === 5) return importPool3d(n);
   passthrough(n);
 }
 function Conv(n: NodeIO): void {

@@ -67,6 +67,13 @@ add('ConvTranspose', '1-D: stride 2, output_padding', { x: [1, 2, 5] }, { stride
 add('MaxPool', '1-D: kernel 3, stride 2, pads', { x: [2, 3, 11] }, { kernel_shape: [3], strides: [2], pads: [1, 1] });
 add('AveragePool', '1-D: kernel 4, count_include_pad', { x: [1, 3, 13] }, { kernel_shape: [4], pads: [2, 1], count_include_pad: 1 });
 add('AveragePool', '1-D: ceil_mode', { x: [1, 2, 10] }, { kernel_shape: [3], strides: [2], ceil_mode: 1 });
+// 3-D pools ([N, C, D, H, W]) run as a 2-D pool over (H, W) and one over D (onnx/unit-axis.ts).
+add('MaxPool', '3-D: pads, strides, odd sizes', { x: [2, 3, 5, 7, 6] }, { kernel_shape: [3, 2, 3], strides: [2, 1, 2], pads: [1, 0, 1, 1, 1, 0] });
+add('MaxPool', '3-D: dilations, ceil_mode', { x: [1, 2, 7, 5, 9] }, { kernel_shape: [2, 3, 2], strides: [2, 2, 3], dilations: [2, 1, 1], ceil_mode: 1 });
+add('MaxPool', '3-D: auto_pad SAME_UPPER', { x: [1, 2, 5, 6, 7] }, { kernel_shape: [3, 2, 3], strides: [2, 2, 2], auto_pad: 'SAME_UPPER' });
+add('AveragePool', '3-D: pads, count_include_pad 0', { x: [1, 3, 5, 7, 6] }, { kernel_shape: [3, 3, 2], strides: [2, 2, 1], pads: [1, 1, 0, 1, 0, 1] });
+add('AveragePool', '3-D: count_include_pad 1', { x: [2, 2, 6, 5, 7] }, { kernel_shape: [2, 3, 3], strides: [2, 2, 2], pads: [1, 1, 1, 0, 1, 1], count_include_pad: 1 });
+add('AveragePool', '3-D: ceil_mode', { x: [1, 2, 6, 5, 7] }, { kernel_shape: [2, 3, 3], strides: [2, 2, 2], ceil_mode: 1 });
 // Imported as chains of other ops (onnx/rearrange.ts).
 add('DepthToSpace', 'DCR, blocksize 2', { x: [2, 8, 3, 5] }, { blocksize: 2 });
 add('DepthToSpace', 'CRD, blocksize 3', { x: [1, 18, 2, 3] }, { blocksize: 3, mode: 'CRD' });
