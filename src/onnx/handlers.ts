@@ -278,7 +278,34 @@ function ReduceMax(n: NodeIO): void {
 }
 
 function Pad(n: NodeIO): void {
+  if (n.opset >= 11 && n.has(2) && !n.constant(2) && (n.attrs.mode ?? 'constant') === 'constant') return padWithRuntimeValue(n);
   n.emit('Pad', [0], padArgs(n, n.value(0).shape.length));
+}
+
+/**
+ * Pad in constant mode with `constant_value` computed at run time (one value): negative pads crop
+ * first (a Pad whose fill is never used), then each padded axis gets slabs of the value on either
+ * side (value + zeros of the slab's shape, then a Concat). Exact for every value, inf and NaN too.
+ */
+function padWithRuntimeValue(n: NodeIO): void {
+  const v = n.value(2);
+  if (constSize(v.shape) !== 1) n.fail(`input 'constant_value' must hold one value, got shape [${v.shape.join(', ')}]`);
+  const shape = [...n.value(0).shape];
+  const rank = shape.length;
+  const { pads } = padArgs(n, rank, false);
+  const crop = pads.map((p) => Math.min(p, 0));
+  const grow = Array.from({ length: rank }, (_, a) => [Math.max(pads[a], 0), Math.max(pads[a + rank], 0)]).flatMap(([b, e], axis) => (b || e ? [{ axis, b, e }] : []));
+  if (!grow.length) return n.emit('Pad', [0], { pads: crop, mode: 'constant', value: 0 });
+  let y: number | string = crop.some((p) => p < 0) ? n.step('Pad', [0], { pads: crop, mode: 'constant', value: 0 }) : 0;
+  crop.forEach((p, k) => (shape[k % rank] += p));
+  grow.forEach(({ axis, b, e }, k) => {
+    const zeros = (len: number) => shape.map((d, a) => (a === axis ? len : d));
+    const slab = (len: number) => n.step('Add', [2, n.literal(makeConst('float32', zeros(len), new Float32Array(constSize(zeros(len)))))], {});
+    const parts = [...(b ? [slab(b)] : []), y, ...(e ? [slab(e)] : [])];
+    shape[axis] += b + e;
+    if (k === grow.length - 1) n.emit('Concat', parts, { axis });
+    else y = n.step('Concat', parts, { axis });
+  });
 }
 
 /**

@@ -315,6 +315,11 @@ class Importer {
         add(op, inputs, attrs, [{ name, kept: true }]);
         return name;
       },
+      literal(c) {
+        const v = `${name}:literal${steps++}`;
+        self.values.set(v, { name: v, shape: c.shape, constant: c });
+        return v;
+      },
       setConst(k, c) {
         if (node.outputs[k]) self.values.set(node.outputs[k], { name: node.outputs[k], shape: c.shape, constant: c });
       },

@@ -227,6 +227,8 @@ for (const op of ['ReduceMean', 'ReduceSum', 'ReduceMax']) {
 // ---- Pad ----
 add('Pad', 'opset 9 attributes, value', { x: [1, 2, 3, 4] }, { pads: [0, 0, 1, 2, 0, 0, 2, 1], value: 0.5 }, { opset: 9 });
 add('Pad', 'constant_value input', { x: [1, 2, 3, 4] }, {}, { opset: 11, consts: { p: i64([0, 1, 1, 0, 0, 0, 2, 1]), v: f32([], [-0.75]) } });
+add('Pad', 'constant_value at run time, crop and pad', { x: [2, 3, 4, 5], v: [] }, {}, { opset: 13, consts: { p: i64([0, 1, -1, 2, 1, 0, 2, -2]) }, inputOrder: ['x', 'p', 'v'] });
+add('Pad', 'constant_value at run time, axes (opset 18)', { x: [2, 3, 4], v: [1] }, {}, { opset: 18, consts: { p: i64([1, 2, 0, 3]), a: i64([-1, 1]) }, inputOrder: ['x', 'p', 'v', 'a'] });
 add('Pad', 'reflect', { x: [1, 2, 4, 5] }, { mode: 'reflect' }, { consts: { p: i64([0, 0, 2, 3, 0, 0, 1, 2]) } });
 add('Pad', 'edge, negative pad crops', { x: [1, 2, 4, 5] }, { mode: 'edge' }, { consts: { p: i64([0, 0, 2, -1, 0, 0, 1, 2]) } });
 add('Pad', 'axes input (opset 18)', { x: [2, 3, 4] }, {}, { opset: 18, consts: { p: i64([1, 2, 0, 3]), v: f32([], [1]), a: i64([-1, 1]) } });
