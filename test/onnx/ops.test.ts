@@ -78,6 +78,8 @@ add('AveragePool', '3-D: ceil_mode', { x: [1, 2, 6, 5, 7] }, { kernel_shape: [2,
 add('DepthToSpace', 'DCR, blocksize 2', { x: [2, 8, 3, 5] }, { blocksize: 2 });
 add('DepthToSpace', 'CRD, blocksize 3', { x: [1, 18, 2, 3] }, { blocksize: 3, mode: 'CRD' });
 add('SpaceToDepth', 'blocksize 2', { x: [2, 3, 4, 6] }, { blocksize: 2 });
+add('Where', 'constant condition, broadcast x and y', { x: [3, 1, 5], y: [4, 1] }, {}, { opset: 16, consts: { c: tensor('bool', [4, 5], Array.from({ length: 20 }, (_, i) => (i * 7) % 3 === 0 ? 1 : 0)) }, inputOrder: ['c', 'x', 'y'] });
+add('Where', 'constant condition and x, opset 9', { y: [2, 3] }, {}, { opset: 9, consts: { c: tensor('bool', [3], [1, 0, 1]), x: f32([1], [0.5]) }, inputOrder: ['c', 'x', 'y'] });
 add('Expand', 'to a larger rank', { x: [3, 1] }, {}, { consts: { shape: i64([2, 3, 4]) } });
 add('Tile', 'repeats on two axes', { x: [2, 3, 5] }, {}, { consts: { repeats: i64([2, 1, 3]) } });
 // Clip's bounds given at run time (one value each): Max/Min with the bound broadcast.
