@@ -88,7 +88,9 @@ function Identity(n: NodeIO): void {
  * float type up to opset 9. (The ONNX reference implementation gives all true everywhere.)
  */
 function Dropout(n: NodeIO): void {
-  if (n.opset >= 12 && n.has(2) && n.scalar(2, 'training_mode')) n.fail(`training_mode is true; deftnn imports models for inference`);
+  // In training mode a ratio of 0 drops nothing (output x, mask all true); any other drops at random.
+  const training = n.opset >= 12 && n.has(2) && n.scalar(2, 'training_mode');
+  if (training && (!n.has(1) || n.scalar(1, 'ratio') !== 0)) n.fail(`training_mode is true with a ratio other than 0; deftnn imports models for inference`);
   n.alias(0, 0);
   if (!n.node.outputs[1]) return;
   const shape = n.value(0).shape;
