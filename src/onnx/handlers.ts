@@ -279,6 +279,20 @@ function ReduceMax(n: NodeIO): void {
   reduce(n, 18);
 }
 
+/**
+ * MeanVarianceNormalization (ONNX defines it as a function): (x - mean) / (sqrt(variance) + 1e-9)
+ * over `axes` (default [0, 2, 3]), the variance as the mean of squared deviations (ONNX's body
+ * takes E[x²] - E[x]², equal in exact arithmetic and less accurate in float32).
+ */
+function MeanVarianceNormalization(n: NodeIO): void {
+  const rank = n.value(0).shape.length;
+  const axes = (intsAttrOf(n, 'axes') ?? [0, 2, 3]).map((a) => normAxis(n, a, rank));
+  const d = n.step('Sub', [0, n.step('ReduceMean', [0], { axes, keepdims: 1 })], {});
+  const variance = n.step('ReduceMean', [n.step('Mul', [d, d], {})], { axes, keepdims: 1 });
+  const eps = n.literal(makeConst('float32', [], [1e-9]));
+  n.emit('Div', [d, n.step('Add', [n.step('Sqrt', [variance], {}), eps], {})], {});
+}
+
 function Pad(n: NodeIO): void {
   if (n.opset >= 11 && n.has(2) && !n.constant(2) && (n.attrs.mode ?? 'constant') === 'constant') return padWithRuntimeValue(n);
   n.emit('Pad', [0], padArgs(n, n.value(0).shape.length));
@@ -379,6 +393,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ReduceSum,
   ReduceMean,
   ReduceMax,
+  MeanVarianceNormalization,
   Pad,
   Resize,
   Upsample,
@@ -396,5 +411,6 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   Identity: [],
   Dropout: [],
   Cast: [],
+  MeanVarianceNormalization: ['ReduceMean', 'Sub', 'Mul', 'Sqrt', 'Add', 'Div'],
   ...REARRANGE_EMITS,
 };

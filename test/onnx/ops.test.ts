@@ -167,6 +167,8 @@ add('LogSoftmax', 'axis 1 of rank 3 (coerced to 2-D)', { x: [2, 3, 4] }, { axis:
 add('LogSoftmax', 'axis 1 of rank 3', { x: [2, 3, 4] }, { axis: 1 }, { range: [-3, 3] });
 add('LayerNormalization', 'axis -1 (opset 17)', { x: [2, 3, 5] }, {}, { opset: 17, consts: { s: w([5]), b: w([5]) } });
 add('LayerNormalization', 'axis 1, Mean and InvStdDev', { x: [2, 3, 5] }, { axis: 1, epsilon: asFloat(1e-3) }, { opset: 17, consts: { s: w([3, 5]), b: w([3, 5]) }, outputs: 3 });
+add('MeanVarianceNormalization', 'default axes [0, 2, 3]', { x: [2, 3, 5, 7] }, {});
+add('MeanVarianceNormalization', 'axes [1, -1], opset 9', { x: [2, 3, 4, 5] }, { axes: [1, -1] }, { opset: 9 });
 add('InstanceNormalization', 'epsilon', { x: [2, 3, 4, 5] }, { epsilon: asFloat(1e-3) }, { consts: { s: w([3]), b: w([3]) } });
 add('GroupNormalization', 'per group (opset 18)', { x: [2, 6, 4, 3] }, { num_groups: 3 }, { opset: 18, consts: { s: w([3]), b: w([3]) } });
 add('GroupNormalization', 'per channel (opset 21)', { x: [2, 6, 4, 3] }, { num_groups: 2 }, { opset: 21, consts: { s: w([6]), b: w([6]) } });
