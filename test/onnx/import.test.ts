@@ -454,7 +454,21 @@ test('unsupported ops: one error listing every op type and its nodes, before any
   });
 });
 
-test('unsupported uses of supported ops are named: runtime integer Cast, MaxPool Indices, runtime Reshape shape, constant output', async () => {
+test('a graph output known at load time (a Constant, a folded chain) is returned on every backend', async () => {
+  const bytes = buildModel({
+    opset: 13,
+    inputs: [{ name: 'x', dims: [2, 3] }],
+    outputs: ['y', 'k', 'z'],
+    nodes: [
+      { op: 'Relu', inputs: ['x'], outputs: ['y'] },
+      { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value: f32([2, 2], [1, -2, 3.5, 0]) } },
+      { op: 'Mul', inputs: ['k', 'k'], outputs: ['z'] },
+    ],
+  });
+  await checkAgainstOrt(bytes, randomFeeds({ x: [2, 3] }, 14), { gpu, what: 'constant outputs' });
+});
+
+test('unsupported uses of supported ops are named: runtime integer Cast, MaxPool Indices, runtime Reshape shape, integer constant output', async () => {
   const one = (nodes: NodeSpec[], outputs = ['y'], opset = 13, initializers = {}) =>
     buildModel({ opset, inputs: [{ name: 'x', dims: [1, 2, 4, 4] }], outputs, nodes, initializers });
   await assert.rejects(load(one([{ op: 'Cast', inputs: ['x'], outputs: ['y'], attrs: { to: 7 } }]), { backend: 'cpu' }), /casting the runtime value 'x' to int64 is not supported/);
@@ -467,8 +481,8 @@ test('unsupported uses of supported ops are named: runtime integer Cast, MaxPool
     /Reshape, version \d+\): input 'shape' \('x'\) must be known at load time/,
   );
   await assert.rejects(
-    load(one([{ op: 'Relu', inputs: ['x'], outputs: ['y'] }, { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value_float: asFloat(1) } }], ['y', 'k']), { backend: 'cpu' }),
-    /graph output 'k' is a constant/,
+    load(one([{ op: 'Relu', inputs: ['x'], outputs: ['y'] }, { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value_int: 1 } }], ['y', 'k']), { backend: 'cpu' }),
+    /graph output 'k' is a constant of type int64; deftnn returns float32 only/,
   );
   await assert.rejects(
     load(one([{ op: 'Relu', inputs: ['nowhere'], outputs: ['y'] }]), { backend: 'cpu' }),
