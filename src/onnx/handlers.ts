@@ -212,7 +212,9 @@ function LogSoftmax(n: NodeIO): void {
 }
 
 function BatchNormalization(n: NodeIO): void {
-  if (intAttrOf(n, 'training_mode', 0)) n.fail(`training_mode is 1; deftnn imports models for inference`);
+  // Training mode (opset 14+): batch statistics, and the running ones as outputs 1 and 2; our op
+  // has it (the training loop uses it), so it imports as given.
+  if (intAttrOf(n, 'training_mode', 0)) return passthrough(n, ['spatial']);
   // Before version 9, spatial=0 meant statistics per (channel, position): scale etc. of shape [C, D1, ...].
   if (n.opset < 9 && intAttrOf(n, 'spatial', 1) === 0 && n.value(1).shape.length !== 1) {
     n.fail(`spatial=0 with per-position statistics (scale [${n.value(1).shape.join(', ')}]) is not supported; only per-channel statistics are`);

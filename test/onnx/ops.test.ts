@@ -183,6 +183,7 @@ add('Softmax', 'default axis', { x: [3, 5] }, {}, { range: [-3, 3] });
 const bn = (c: number) => ({ s: w([c]), b: w([c]), m: w([c]), v: w([c], 0.2, 2) });
 add('BatchNormalization', 'epsilon', { x: [2, 3, 4, 5] }, { epsilon: 1e-3 }, { opset: 9, consts: bn(3) });
 add('BatchNormalization', 'default epsilon, momentum', { x: [1, 4, 3, 3] }, { momentum: 0.9 }, { opset: 15, consts: bn(4) });
+add('BatchNormalization', 'training_mode 1, running statistics', { x: [3, 4, 5, 3] }, { training_mode: 1, momentum: 0.8 }, { opset: 15, consts: bn(4), outputs: 3 });
 add('BatchNormalization', 'rank 2', { x: [5, 3] }, {}, { consts: bn(3) });
 
 // ---- layout ----
