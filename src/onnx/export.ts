@@ -247,7 +247,7 @@ function Pad(n: ExportNode, w: Writer): void {
 function Resize(n: ExportNode, w: Writer): void {
   const x = n.inputShapes[0];
   const axes = intsAttr(n.attrs, 'axes', x.map((_, i) => i)).map((a) => (a < 0 ? a + x.length : a));
-  const attrs: Record<string, AttrValue> = { ...without(n.attrs, 'scales', 'sizes', 'axes') };
+  const attrs: Record<string, AttrValue> = { ...without(n.attrs, 'scales', 'sizes', 'axes', 'roi') };
   if (intAttr(n.attrs, 'antialias', 0) === 0) delete attrs.antialias;
   if (stringAttr(n.attrs, 'keep_aspect_ratio_policy', 'stretch') === 'stretch') delete attrs.keep_aspect_ratio_policy;
   if ((attrs.antialias !== undefined || attrs.keep_aspect_ratio_policy !== undefined) && w.opset < 18) {
@@ -262,7 +262,10 @@ function Resize(n: ExportNode, w: Writer): void {
   } else {
     const full = [...x];
     axes.forEach((a, k) => (full[a] = intsAttr(n.attrs, 'sizes')[k]));
-    w.node('Resize', [n.inputs[0], '', '', w.int64('sizes', full)], n.outputs, attrs);
+    // tf_crop_and_resize's roi: starts then ends at full rank, [0, 1] on axes it does not crop.
+    const roi = n.attrs.roi as number[] | undefined;
+    const crop = roi && [...x.map((_, a) => (axes.includes(a) ? roi[axes.indexOf(a)] : 0)), ...x.map((_, a) => (axes.includes(a) ? roi[axes.indexOf(a) + axes.length] : 1))];
+    w.node('Resize', [n.inputs[0], crop ? w.float('roi', crop, [crop.length]) : '', '', w.int64('sizes', full)], n.outputs, attrs);
   }
 }
 

@@ -333,6 +333,7 @@ function padWithRuntimeValue(n: NodeIO): void {
 function Resize(n: NodeIO): void {
   if (n.opset < 11) return resizeLegacy(n, floats(n, 1, 'scales'));
   const attrs: Record<string, RawAttrs[string]> = { ...n.attrs };
+  if (n.attrs.coordinate_transformation_mode === 'tf_crop_and_resize' && n.has(1)) attrs.roi = floats(n, 1, 'roi');
   const scales = n.has(2) ? floats(n, 2, 'scales') : [];
   if (scales.length > 0) attrs.scales = scales;
   else if (n.has(3)) attrs.sizes = n.ints(3, 'sizes');

@@ -2,7 +2,8 @@
 //
 // Our IR carries the target as an attribute: `scales: number[]` or `sizes: number[]` (exactly
 // one; with opset-18's `axes`, one entry per listed axis). The ONNX importer converts the
-// constant `scales` / `sizes` inputs; `roi` is only used by tf_crop_and_resize, which we refuse.
+// constant `scales` / `sizes` inputs, and for tf_crop_and_resize the constant `roi` (starts then
+// ends, of every axis or of `axes`; with sizes only, see cropOf).
 // With scales, output length = floor(input length · scale); with sizes, scale = size / input.
 //
 // Every axis is resized independently, so the op is a per-axis table of source taps computed
@@ -20,6 +21,9 @@
 //   align_corners         out == 1 ? 0 : x · (in - 1) / (out - 1)
 //   asymmetric            x / s
 //   tf_half_pixel_for_nn  (x + 0.5) / s
+//   tf_crop_and_resize    out > 1 ? start·(in - 1) + x·(end - start)·(in - 1) / (out - 1)
+//                                 : (start + end)/2 · (in - 1); an output element that any axis
+//                         maps outside [0, in - 1] is extrapolation_value (default 0)
 // Nearest then rounds (round_prefer_floor, round_prefer_ceil, floor, ceil) and clamps to the
 // axis; linear takes floor(x) and floor(x) + 1 with weight x - floor(x), both clamped to the
 // axis (the edge value continues outside, as in the ONNX reference and onnxruntime). Cubic takes
@@ -44,7 +48,7 @@ import { elementwiseMain, linearGrid, u32, unravelWgsl } from '../kernels/wgsl.j
 import { axesAttr, defineOp, floatAttr, floatsAttr, intAttr, intsAttr, OpError, stringAttr, type GradContext, type RawAttrs } from './op.js';
 import { type Binding, type Dispatch, type KernelContext } from '../kernels/context.js';
 
-const COORD_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn'] as const;
+const COORD_MODES = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn', 'tf_crop_and_resize'] as const;
 const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'] as const;
 type CoordMode = (typeof COORD_MODES)[number];
 type NearestMode = (typeof NEAREST_MODES)[number];
@@ -59,19 +63,27 @@ interface AxisTaps {
   readonly taps: number;
   readonly index: readonly number[];
   readonly weight: readonly number[];
+  /** tf_crop_and_resize: output coordinates that map outside the input (their weights are 0). */
+  readonly outside?: readonly boolean[];
 }
 
 export interface ResizeAttrs {
   readonly shape: readonly number[];
   /** Per axis: null when output coordinate o simply reads input coordinate o. */
   readonly axes: readonly (AxisTaps | null)[];
+  /** tf_crop_and_resize: the value of an output element that some axis maps outside the input. */
+  readonly extrapolation: number;
 }
 
 const fr = Math.fround;
 
-/** The input coordinate (float32) that output coordinate x maps to. */
-export function originalCoordinate(mode: CoordMode, x: number, scale: number, inLen: number, outLen: number): number {
+/** The input coordinate (float32) that output coordinate x maps to; `crop`: tf_crop_and_resize's roi start and end on this axis. */
+export function originalCoordinate(mode: CoordMode, x: number, scale: number, inLen: number, outLen: number, crop: readonly [number, number] = [0, 1]): number {
   switch (mode) {
+    case 'tf_crop_and_resize': {
+      const [start, end] = crop;
+      return outLen > 1 ? fr(start * (inLen - 1) + (x * (end - start) * (inLen - 1)) / (outLen - 1)) : fr(0.5 * (start + end) * (inLen - 1));
+    }
     case 'half_pixel':
       return fr(fr(fr(x + 0.5) / scale) - 0.5);
     case 'half_pixel_symmetric': {
@@ -135,17 +147,22 @@ function coordinateTaps(r: Resolved, x: number, inLen: number): [number, number]
   return taps.map(([i, w]) => [clamp(i), w]);
 }
 
-function axisTaps(r: Resolved, scale: number, inLen: number, outLen: number): AxisTaps | null {
+function axisTaps(r: Resolved, scale: number, inLen: number, outLen: number, crop?: readonly [number, number]): AxisTaps | null {
   // Per coordinate: taps on one input coordinate merged, zero weights dropped; a coordinate left
   // with one tap copies it (weight exactly 1: the weights of every mode sum to 1).
+  const outside: boolean[] = [];
   const lists = Array.from({ length: outLen }, (_, o) => {
+    const x = originalCoordinate(r.coord, o, scale, inLen, outLen, crop);
+    outside.push(r.coord === 'tf_crop_and_resize' && (x < 0 || x > inLen - 1));
+    if (outside[o]) return [[0, 0]];
     const merged = new Map<number, number>();
-    for (const [i, w] of coordinateTaps(r, originalCoordinate(r.coord, o, scale, inLen, outLen), inLen)) merged.set(i, (merged.get(i) ?? 0) + w);
+    for (const [i, w] of coordinateTaps(r, x, inLen)) merged.set(i, (merged.get(i) ?? 0) + w);
     const kept = [...merged].filter(([, w]) => w !== 0);
     return kept.length === 1 ? [[kept[0][0], 1]] : kept.length ? kept : [[0, 0]];
   });
   const taps = Math.max(...lists.map((l) => l.length));
-  if (taps === 1 && inLen === outLen && lists.every(([[i]], o) => i === o)) return null;
+  const out = outside.some(Boolean) ? { outside } : {};
+  if (taps === 1 && inLen === outLen && !out.outside && lists.every(([[i]], o) => i === o)) return null;
   const index: number[] = [];
   const weight: number[] = [];
   for (const l of lists) {
@@ -154,7 +171,7 @@ function axisTaps(r: Resolved, scale: number, inLen: number, outLen: number): Ax
       weight.push(k < l.length ? fr(l[k][1]) : 0);
     }
   }
-  return { taps, index, weight };
+  return { taps, index, weight, ...out };
 }
 
 /** Target lengths and scales per axis from `scales` or `sizes` (over `axes` when given). */
@@ -187,12 +204,25 @@ function target(raw: RawAttrs, x: Shape): { scales: number[]; shape: number[] } 
   return { scales, shape };
 }
 
-function tables(r: Resolved, x: Shape, scales: number[], shape: number[]): ResizeAttrs {
+function tables(r: Resolved, x: Shape, scales: number[], shape: number[], crop?: readonly (readonly [number, number])[], extrapolation = 0): ResizeAttrs {
   // An axis with scale 1 is not resized (onnxruntime does the same): the transformation would
-  // otherwise shift it in tf_half_pixel_for_nn, where x_original = x + 0.5. An axis of length 0
-  // stays empty and needs no taps either.
-  const resized = (d: number) => scales[d] !== 1 && x[d] > 0 && shape[d] > 0;
-  return { shape, axes: x.map((len, d) => (resized(d) ? axisTaps(r, scales[d], len, shape[d]) : null)) };
+  // otherwise shift it in tf_half_pixel_for_nn, where x_original = x + 0.5; unless
+  // tf_crop_and_resize crops it. An axis of length 0 stays empty and needs no taps either.
+  const cropped = (d: number) => !!crop && (crop[d][0] !== 0 || crop[d][1] !== 1);
+  const resized = (d: number) => (scales[d] !== 1 || cropped(d)) && x[d] > 0 && shape[d] > 0;
+  return { shape, axes: x.map((len, d) => (resized(d) ? axisTaps(r, scales[d], len, shape[d], crop?.[d]) : null)), extrapolation };
+}
+
+/** tf_crop_and_resize's `roi` (starts, then ends, of every axis or of `axes`) as [start, end] per axis. */
+function cropOf(raw: RawAttrs, x: Shape): [number, number][] {
+  const axes = axesAttr(raw, 'axes', x.length);
+  if (raw.roi === undefined) throw new OpError(`coordinate_transformation_mode 'tf_crop_and_resize' needs the roi input`);
+  if (raw.sizes === undefined) throw new OpError(`tf_crop_and_resize with scales is not supported (ONNX sizes the output by the roi, onnxruntime by the scales alone); give sizes`);
+  const roi = floatsAttr(raw, 'roi');
+  if (roi.length !== 2 * axes.length) throw new OpError(`roi needs ${2 * axes.length} values (starts, then ends), got ${roi.length}`);
+  const crop = x.map((): [number, number] => [0, 1]);
+  axes.forEach((a, k) => (crop[a] = [roi[k], roi[k + axes.length]]));
+  return crop;
 }
 
 function oneOf<T extends string>(raw: RawAttrs, name: string, allowed: readonly T[], dflt: T): T {
@@ -203,8 +233,6 @@ function oneOf<T extends string>(raw: RawAttrs, name: string, allowed: readonly 
 
 function resizeAttrs(raw: RawAttrs, [x]: readonly Shape[]): ResizeAttrs {
   const mode = oneOf(raw, 'mode', ['nearest', 'linear', 'cubic'] as const, 'nearest');
-  const coordRaw = stringAttr(raw, 'coordinate_transformation_mode', 'half_pixel');
-  if (coordRaw === 'tf_crop_and_resize') throw new OpError(`coordinate_transformation_mode 'tf_crop_and_resize' is not supported`);
   const coord = oneOf(raw, 'coordinate_transformation_mode', COORD_MODES, 'half_pixel');
   const nearest = oneOf(raw, 'nearest_mode', NEAREST_MODES, 'round_prefer_floor');
   if (intAttr(raw, 'antialias', 0) !== 0) throw new OpError(`antialias = 1 is not supported`);
@@ -213,7 +241,8 @@ function resizeAttrs(raw: RawAttrs, [x]: readonly Shape[]): ResizeAttrs {
   const cubicA = floatAttr(raw, 'cubic_coeff_a', -0.75);
   const excludeOutside = intAttr(raw, 'exclude_outside', 0) !== 0;
   const { scales, shape } = target(raw, x);
-  return tables({ mode, coord, nearest, cubicA, excludeOutside }, x, scales, shape);
+  const crop = coord === 'tf_crop_and_resize' ? cropOf(raw, x) : undefined;
+  return tables({ mode, coord, nearest, cubicA, excludeOutside }, x, scales, shape, crop, floatAttr(raw, 'extrapolation_value', 0));
 }
 
 /** Upsample (opsets 7-9): asymmetric coordinates, nearest rounds down; scales ≥ 1. */
@@ -245,7 +274,7 @@ function resizeCpu(x: Tensor, a: ResizeAttrs): Tensor {
       for (let k = o[d] * t.taps; k < (o[d] + 1) * t.taps; k++) s += t.weight[k] * value(d + 1, offset + t.index[k] * inStrides[d]);
       return s;
     };
-    y[i] = value(0, 0);
+    y[i] = a.axes.some((t, d) => t?.outside?.[o[d]]) ? a.extrapolation : value(0, 0);
   }
   return new Tensor(out, y);
 }
@@ -262,11 +291,17 @@ function resizeGpu([x]: readonly Shape[], [out]: readonly Shape[], a: ResizeAttr
   const lines: string[] = [];
   const fixed: string[] = [];
   const blended: { d: number; taps: number }[] = [];
+  const outside: string[] = [];
   out.forEach((_, d) => {
     const t = a.axes[d];
     if (!t) {
       if (out[d] > 1) fixed.push(`o${d} * ${u32(inStrides[d])}`);
       return;
+    }
+    if (t.outside) {
+      // tf_crop_and_resize: 1 where this axis maps the coordinate outside the input.
+      outside.push(`tab[${u32(table.length)} + o${d}] != 0u`);
+      table.push(...t.outside.map(Number));
     }
     const at = table.length;
     const bits = new Uint32Array(new Float32Array(t.weight).buffer);
@@ -291,7 +326,9 @@ function resizeGpu([x]: readonly Shape[], [out]: readonly Shape[], a: ResizeAttr
   const body = `${unravelWgsl('i', out, 'o')}
   let base = ${fixed.join(' + ') || '0u'};
 ${lines.join('\n')}
-  y[i] = ${value(0, 'base')};`;
+  y[i] = ${outside.length ? `select(${value(0, 'base')}, bitcast<f32>(tab[${u32(table.length)}]), ${outside.join(' || ')})` : value(0, 'base')};`;
+  // The extrapolation value's bits at the table's end (a WGSL literal cannot be inf or NaN).
+  if (outside.length) table.push(new Uint32Array(Float32Array.of(a.extrapolation).buffer)[0]);
   const decls = `@group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;${table.length ? '\n@group(0) @binding(2) var<storage, read> tab: array<u32>;' : ''}`;
   const wgsl = `${decls}\n${elementwiseMain(n, WG, body)}`;

@@ -21,6 +21,7 @@ const CASES: [Shape, 'Resize' | 'Upsample', RawAttrs, boolean][] = [
   [[1, 2, 3, 3], 'Upsample', { mode: 'linear', scales: [1, 1, 3, 2] }, true],
   [[1, 2, 4, 5], 'Resize', { mode: 'cubic', scales: [1, 1, 2, 1.6] }, true],
   [[1, 1, 7, 5], 'Resize', { mode: 'cubic', exclude_outside: 1, cubic_coeff_a: -0.5, sizes: [1, 1, 3, 9] }, false],
+  [[1, 2, 5, 4], 'Resize', { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize', sizes: [1, 2, 4, 6], roi: [0, 0, 0.2, -0.3, 1, 1, 0.9, 1.1], extrapolation_value: 1 }, true],
 ];
 
 test('Resize/Upsample: gradient of x against finite differences', async () => {

@@ -194,6 +194,8 @@ add('MatMul', 'batched with broadcasting', [[2, 1, 3, 5], [3, 5, 2]]);
 // ---- Resize, Upsample, LRN ----
 add('Resize', 'nearest asymmetric floor, scales', [[1, 2, 3, 4]], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor', scales: [1, 1, 2, 1.5] });
 add('Resize', 'linear half_pixel, sizes', [[1, 2, 4, 5]], { mode: 'linear', sizes: [1, 2, 7, 3] });
+add('Resize', 'cubic, exclude_outside', [[1, 2, 5, 4]], { mode: 'cubic', exclude_outside: 1, cubic_coeff_a: -0.5, sizes: [1, 2, 7, 3] });
+add('Resize', 'tf_crop_and_resize over axes, extrapolation', [[1, 2, 5, 4]], { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize', axes: [3, 2], sizes: [5, 3], roi: [-0.2, 0.1, 0.9, 1.3], extrapolation_value: 2.5 });
 add('Resize', 'linear align_corners', [[1, 1, 3, 3]], { mode: 'linear', coordinate_transformation_mode: 'align_corners', scales: [1, 1, 2, 2] });
 add('Resize', 'linear pytorch_half_pixel, axes, defaults of opset 18', [[1, 2, 4, 4]], { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel', axes: [2, 3], scales: [0.5, 1.5], antialias: 0, keep_aspect_ratio_policy: 'stretch' });
 add('Resize', 'nearest, sizes on axes', [[1, 2, 4, 5]], { mode: 'nearest', axes: [3, 2], sizes: [3, 7] });

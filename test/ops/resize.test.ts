@@ -52,6 +52,21 @@ for (const [coord, cubic] of COORD.filter((c) => c !== 'tf_half_pixel_for_nn').f
   });
 }
 
+test('Resize tf_crop_and_resize (crops reaching outside, extrapolation): WebGPU matches the CPU reference', { skip: !gpu && 'no WebGPU adapter' }, async () => {
+  const r = rng(5);
+  for (const mode of ['nearest', 'linear', 'cubic']) {
+    for (const [shape, sizes, roi] of [
+      [[1, 3, 7, 5], [1, 3, 4, 9], [0, 0, -0.3, 0.2, 1, 1, 0.9, 1.25]],
+      [[2, 3, 6], [2, 5, 1], [0, 0.1, 0.4, 1, 1.2, 0.6]],
+    ]) {
+      const attrs = { mode, coordinate_transformation_mode: 'tf_crop_and_resize', sizes, roi, extrapolation_value: -Infinity };
+      const { cpu, gpu: g } = await runBoth(gpu, 'Resize', [randomTensor(shape, r)], attrs as never);
+      assertClose(g![0], cpu[0], { atol: 1e-5, rtol: 1e-5 }, JSON.stringify(attrs));
+      assert.ok(cpu[0].data.includes(-Infinity), 'some outputs are extrapolated');
+    }
+  }
+});
+
 for (const nearest of NEAREST) {
   test(`Resize nearest, ${nearest}, every coordinate mode: WebGPU matches the CPU reference`, { skip: !gpu && 'no WebGPU adapter' }, async () => {
     const r = rng(nearest.length * 13);
@@ -205,7 +220,9 @@ test('bad attributes are refused with clear errors', async () => {
   await bad({ scales: [1, 1, 0, 2] }, /'scales' must be positive, got 0 for axis 2/);
   await bad({ sizes: [1, 1, 0, 2] }, /'sizes' must be positive, got 0 for axis 2/);
   await bad({ scales: [1, 1, 2, 2], mode: 'area' }, /'mode' must be one of nearest, linear, cubic/);
-  await bad({ scales: [1, 1, 2, 2], coordinate_transformation_mode: 'tf_crop_and_resize' }, /'tf_crop_and_resize' is not supported/);
+  await bad({ scales: [1, 1, 2, 2], coordinate_transformation_mode: 'tf_crop_and_resize' }, /'tf_crop_and_resize' needs the roi input/);
+  await bad({ scales: [1, 1, 2, 2], roi: [0, 0, 0, 0, 1, 1, 1, 1], coordinate_transformation_mode: 'tf_crop_and_resize' }, /tf_crop_and_resize with scales is not supported/);
+  await bad({ sizes: [1, 1, 2, 2], roi: [0, 0, 1, 1], coordinate_transformation_mode: 'tf_crop_and_resize' }, /roi needs 8 values/);
   await bad({ scales: [1, 1, 2, 2], coordinate_transformation_mode: 'corners' }, /'coordinate_transformation_mode' must be one of/);
   await bad({ scales: [1, 1, 2, 2], nearest_mode: 'round' }, /'nearest_mode' must be one of round_prefer_floor/);
   await bad({ scales: [1, 1, 0.5, 0.5], antialias: 1 }, /antialias = 1 is not supported/);
