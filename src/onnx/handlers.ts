@@ -280,6 +280,23 @@ function ReduceMean(n: NodeIO): void {
 function ReduceMax(n: NodeIO): void {
   reduce(n, 18);
 }
+// The other reductions took their axes as an input from opset 18, as ReduceMax did.
+const ReduceMin = ReduceMax;
+const ReduceProd = ReduceMax;
+
+/**
+ * Reductions that map or finish each element (x², |x|, log): with empty axes and
+ * noop_with_empty_axes = 1 ONNX's spec says the input passes through unchanged while its
+ * reference implementation maps it (onnxruntime 1.22 fails), so that form is refused.
+ */
+function mappingReduce(n: NodeIO): void {
+  if (reduceAxes(n, n.value(0).shape.length, 18) === 'identity') n.fail(`noop_with_empty_axes = 1 with empty axes is ambiguous here (ONNX's spec passes the input through, its reference maps each element); not supported`);
+  reduce(n, 18);
+}
+const ReduceSumSquare = mappingReduce;
+const ReduceL1 = mappingReduce;
+const ReduceL2 = mappingReduce;
+const ReduceLogSum = mappingReduce;
 
 /**
  * MeanVarianceNormalization (ONNX defines it as a function): (x - mean) / (sqrt(variance) + 1e-9)
@@ -396,6 +413,12 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ReduceSum,
   ReduceMean,
   ReduceMax,
+  ReduceMin,
+  ReduceProd,
+  ReduceSumSquare,
+  ReduceL1,
+  ReduceL2,
+  ReduceLogSum,
   MeanVarianceNormalization,
   Pad,
   Resize,

@@ -485,6 +485,10 @@ test('unsupported uses of supported ops are named: runtime integer Cast, MaxPool
     /graph output 'k' is a constant of type int64; deftnn returns float32 only/,
   );
   await assert.rejects(
+    load(one([{ op: 'ReduceL2', inputs: ['x', 'a'], outputs: ['y'], attrs: { noop_with_empty_axes: 1 } }], ['y'], 18, { a: i64([]) }), { backend: 'cpu' }),
+    /ReduceL2, version 18\): noop_with_empty_axes = 1 with empty axes is ambiguous/,
+  );
+  await assert.rejects(
     load(one([{ op: 'Relu', inputs: ['nowhere'], outputs: ['y'] }]), { backend: 'cpu' }),
     /reads 'nowhere', which no earlier node produces/,
   );

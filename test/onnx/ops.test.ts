@@ -228,6 +228,14 @@ for (const op of ['ReduceMean', 'ReduceSum', 'ReduceMax']) {
   add(op, 'axes input (opset 18)', { x: [2, 3, 4] }, {}, { opset: 18, consts: { a: i64([0, 2]) } });
   add(op, 'noop_with_empty_axes, empty axes (opset 18)', { x: [2, 3] }, { noop_with_empty_axes: 1 }, { opset: 18, consts: { a: i64([]) } });
 }
+for (const op of ['ReduceMin', 'ReduceProd', 'ReduceSumSquare', 'ReduceL1', 'ReduceL2', 'ReduceLogSum']) {
+  const range: [number, number] | undefined = op === 'ReduceLogSum' ? [0.1, 1] : undefined;
+  add(op, 'axes, keepdims', { x: [2, 3, 4, 5] }, { axes: [2, 3] }, { range });
+  add(op, 'keepdims 0, negative axis, an axis of length 1', { x: [2, 1, 4] }, { axes: [-2], keepdims: 0 }, { range });
+  add(op, 'all axes', { x: [3, 5] }, { keepdims: 0 }, { range });
+  add(op, 'axes input (opset 18)', { x: [2, 3, 4] }, {}, { opset: 18, consts: { a: i64([0, 2]) }, range });
+}
+add('ReduceMin', 'noop_with_empty_axes, empty axes (opset 18)', { x: [2, 3] }, { noop_with_empty_axes: 1 }, { opset: 18, consts: { a: i64([]) } });
 
 // ---- Pad ----
 add('Pad', 'opset 9 attributes, value', { x: [1, 2, 3, 4] }, { pads: [0, 0, 1, 2, 0, 0, 2, 1], value: 0.5 }, { opset: 9 });
