@@ -9,6 +9,7 @@
 import type { RawAttrs } from '../ops/op.js';
 import { importOnUnitAxis, importPool3d } from './unit-axis.js';
 import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
+import { PICK_EMITS, PICK_HANDLERS } from './picks.js';
 import { LEGACY_ATTRS, legacyBroadcast, legacyCastTarget, legacyUpsample } from './legacy.js';
 import { constSize, makeConst } from './constant.js';
 import { ONNX_DTYPES } from './fold.js';
@@ -424,6 +425,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   Resize,
   Upsample,
   ...REARRANGE_HANDLERS,
+  ...PICK_HANDLERS,
 };
 
 /**
@@ -439,4 +441,5 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   Cast: [],
   MeanVarianceNormalization: ['ReduceMean', 'Sub', 'Mul', 'Sqrt', 'Add', 'Div'],
   ...REARRANGE_EMITS,
+  ...PICK_EMITS,
 };

@@ -3,11 +3,10 @@
 //   DepthToSpace / SpaceToDepth: Reshape to 6-D, Transpose, Reshape (both are views but the
 //     Transpose, which is one copy);
 //   Expand (target shape known at load time): x + zeros of the broadcast shape;
-//   Tile (repeats known at load time): Concat of copies along each repeated axis;
-//   Where (condition known at load time): x and y broadcast to the output and flattened, then
-//     one Gather of their Concat picks each element from x's half or y's.
+//   Tile (repeats known at load time): Concat of copies along each repeated axis.
+// (Where, GatherElements, Scatter* ... with constant indices are in picks.ts.)
 
-import { broadcastIndex, constSize, makeConst } from './constant.js';
+import { makeConst } from './constant.js';
 import type { Handler } from './handlers.js';
 import { intAttrOf, type NodeIO } from './node.js';
 import { broadcastShapes } from './constant.js';
@@ -74,23 +73,7 @@ function Tile(n: NodeIO): void {
   });
 }
 
-/** Where(condition, x, y), numpy broadcasting; exact for every value (a copy, never a blend). */
-function Where(n: NodeIO): void {
-  const cond = n.constant(0) ?? n.fail(`input 'condition' ('${n.node.inputs[0]}') must be known at load time; deftnn runs Where as a gather whose indices come from it`);
-  const [x, y] = [n.value(1).shape, n.value(2).shape];
-  const out = broadcastShapes([cond.shape, x, y]) ?? n.fail(`inputs [${cond.shape.join(', ')}], [${x.join(', ')}], [${y.join(', ')}] do not broadcast`);
-  const size = constSize(out);
-  const flat = (i: number, shape: readonly number[]): string => {
-    const full = shape.length === out.length && shape.every((d, k) => d === out[k]) ? i : n.step('Add', [i, n.literal(makeConst('float32', out, new Float32Array(size)))], {});
-    return n.step('Reshape', [full], { shape: [size] });
-  };
-  const both = n.step('Concat', [flat(1, x), flat(2, y)], { axis: 0 });
-  const at = broadcastIndex(cond.shape, out);
-  const indices = Array.from({ length: size }, (_, i) => (cond.data[at(i)] ? i : size + i));
-  n.emit('Gather', [both], { axis: 0, indices, indicesShape: out });
-}
-
-export const REARRANGE_HANDLERS: Readonly<Record<string, Handler>> = { DepthToSpace, SpaceToDepth, Expand, Tile, Where };
+export const REARRANGE_HANDLERS: Readonly<Record<string, Handler>> = { DepthToSpace, SpaceToDepth, Expand, Tile };
 
 /** The registry ops each of them emits. */
 export const REARRANGE_EMITS: Readonly<Record<string, readonly string[]>> = {
@@ -98,5 +81,4 @@ export const REARRANGE_EMITS: Readonly<Record<string, readonly string[]>> = {
   SpaceToDepth: ['Reshape', 'Transpose'],
   Expand: ['Add'],
   Tile: ['Concat'],
-  Where: ['Add', 'Reshape', 'Concat', 'Gather'],
 };

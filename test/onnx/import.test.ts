@@ -454,13 +454,14 @@ test('unsupported ops: one error listing every op type and its nodes, before any
   });
 });
 
-test('a graph output known at load time (a Constant, a folded chain) is returned on every backend', async () => {
+test('a graph output known at load time (a Constant, a folded chain, EyeLike) is returned on every backend', async () => {
   const bytes = buildModel({
     opset: 13,
     inputs: [{ name: 'x', dims: [2, 3] }],
-    outputs: ['y', 'k', 'z'],
+    outputs: ['y', 'k', 'z', 'e'],
     nodes: [
       { op: 'Relu', inputs: ['x'], outputs: ['y'] },
+      { op: 'EyeLike', inputs: ['x'], outputs: ['e'], attrs: { k: 1 } }, // depends on x's shape only
       { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value: f32([2, 2], [1, -2, 3.5, 0]) } },
       { op: 'Mul', inputs: ['k', 'k'], outputs: ['z'] },
     ],

@@ -80,6 +80,18 @@ add('DepthToSpace', 'CRD, blocksize 3', { x: [1, 18, 2, 3] }, { blocksize: 3, mo
 add('SpaceToDepth', 'blocksize 2', { x: [2, 3, 4, 6] }, { blocksize: 2 });
 add('Where', 'constant condition, broadcast x and y', { x: [3, 1, 5], y: [4, 1] }, {}, { opset: 16, consts: { c: tensor('bool', [4, 5], Array.from({ length: 20 }, (_, i) => (i * 7) % 3 === 0 ? 1 : 0)) }, inputOrder: ['c', 'x', 'y'] });
 add('Where', 'constant condition and x, opset 9', { y: [2, 3] }, {}, { opset: 9, consts: { c: tensor('bool', [3], [1, 0, 1]), x: f32([1], [0.5]) }, inputOrder: ['c', 'x', 'y'] });
+// Picks at constant positions (onnx/picks.ts): one Gather from the float inputs.
+add('GatherElements', 'axis 1, negative indices', { x: [3, 4, 2] }, { axis: 1 }, { consts: { i: i64([0, -1, 2, 3, 1, 1, -4, 0, 2, 2, 3, -2], [3, 2, 2]) } });
+add('GatherND', 'batch_dims 1', { x: [2, 3, 4] }, { batch_dims: 1 }, { consts: { i: i64([2, 0, 1, -1], [2, 2, 1]) } });
+add('GatherND', 'pairs into a matrix, slices', { x: [3, 4, 5] }, {}, { consts: { i: i64([0, 1, 2, 3, 1, 0], [3, 2]) } });
+add('ScatterElements', 'axis 1, later updates win', { x: [3, 5], u: [3, 2] }, { axis: 1 }, { consts: { i: i64([1, 3, 0, -1, 4, 2], [3, 2]) }, inputOrder: ['x', 'i', 'u'] });
+add('Scatter', 'opset 9', { x: [4, 3], u: [2, 3] }, {}, { opset: 9, consts: { i: i64([1, 0, 2, 3, 2, 1], [2, 3]) }, inputOrder: ['x', 'i', 'u'] });
+add('ScatterND', 'slices', { x: [4, 3, 2], u: [2, 3, 2] }, {}, { consts: { i: i64([2, 0], [2, 1]) }, inputOrder: ['x', 'i', 'u'] });
+add('Compress', 'axis 1', { x: [3, 5] }, { axis: 1 }, { consts: { c: tensor('bool', [4], [1, 0, 1, 1]) } });
+add('Compress', 'flattened', { x: [2, 3] }, {}, { consts: { c: tensor('bool', [5], [0, 1, 1, 0, 1]) } });
+add('OneHot', 'axis 1, negative and out-of-range indices, values at run time', { v: [2] }, { axis: 1 }, { consts: { i: i64([1, -2, 7, 0], [2, 2]), d: f32([], [5]) }, inputOrder: ['i', 'd', 'v'] });
+add('ReverseSequence', 'time axis 0', { x: [4, 3, 2] }, { batch_axis: 1, time_axis: 0 }, { consts: { l: i64([4, 1, 3]) } });
+add('ReverseSequence', 'batch axis 0', { x: [2, 5, 3] }, { batch_axis: 0, time_axis: 1 }, { consts: { l: i64([2, 5]) } });
 add('Expand', 'to a larger rank', { x: [3, 1] }, {}, { consts: { shape: i64([2, 3, 4]) } });
 add('Tile', 'repeats on two axes', { x: [2, 3, 5] }, {}, { consts: { repeats: i64([2, 1, 3]) } });
 // Clip's bounds given at run time (one value each): Max/Min with the bound broadcast.
