@@ -10,6 +10,7 @@ import type { RawAttrs } from '../ops/op.js';
 import { importOnUnitAxis, importPool3d } from './unit-axis.js';
 import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
 import { PICK_EMITS, PICK_HANDLERS } from './picks.js';
+import { LOSS_EMITS, LOSS_HANDLERS } from './losses.js';
 import { LEGACY_ATTRS, legacyBroadcast, legacyCastTarget, legacyUpsample } from './legacy.js';
 import { constSize, makeConst } from './constant.js';
 import { ONNX_DTYPES } from './fold.js';
@@ -426,6 +427,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   Upsample,
   ...REARRANGE_HANDLERS,
   ...PICK_HANDLERS,
+  ...LOSS_HANDLERS,
 };
 
 /**
@@ -442,4 +444,5 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   MeanVarianceNormalization: ['ReduceMean', 'Sub', 'Mul', 'Sqrt', 'Add', 'Div'],
   ...REARRANGE_EMITS,
   ...PICK_EMITS,
+  ...LOSS_EMITS,
 };

@@ -336,7 +336,7 @@ class Importer {
         replaced.set(i, { name: v, shape: c.shape, constant: c });
       },
       alias(k, i) {
-        if (node.outputs[k]) self.values.set(node.outputs[k], value(i));
+        if (node.outputs[k]) self.values.set(node.outputs[k], valueOf(i));
       },
       fail,
     };

@@ -44,8 +44,11 @@ export interface NodeIO {
   literal(c: Const): string;
   /** Output `out` is known at load time. */
   setConst(out: number, c: Const): void;
-  /** Output `out` is input `input`, unchanged (Identity, Dropout, no-op casts). */
-  alias(out: number, input: number): void;
+  /**
+   * Output `out` is input `input` unchanged (Identity, Dropout, no-op casts), or the value an
+   * earlier step named (a chain's second output).
+   */
+  alias(out: number, input: number | string): void;
   /** From now on, input i of this node reads `c` instead (a constant the handler derived from it). */
   replaceInput(i: number, c: Const): void;
   /** Throw an OnnxError naming this node. */

@@ -16,18 +16,20 @@ import type { Handler } from './handlers.js';
 import { intAttrOf, normAxis, type NodeIO } from './node.js';
 
 /**
- * Output 0 of `n` is the elements of `from` (inputs or step values of the given sizes, flattened
- * and concatenated) at flat positions `at`, shaped `out`.
+ * The elements of `from` (inputs or step values of the given sizes, flattened and concatenated)
+ * at flat positions `at`, shaped `out`: output 0 of `n`, or with `asStep` a value later steps read.
  */
-function pick(n: NodeIO, from: readonly (number | string)[], sizes: readonly number[], at: readonly number[], out: Shape): void {
+export function pick(n: NodeIO, from: readonly (number | string)[], sizes: readonly number[], at: readonly number[], out: Shape, asStep = false): string | undefined {
   if (constSize(out) === 0) n.fail(`the output would be empty (shape [${out.join(', ')}]); deftnn does not run zero-sized tensors`);
   const flat = from.map((v, k) => n.step('Reshape', [v], { shape: [sizes[k]] }));
   const source = flat.length > 1 ? n.step('Concat', flat, { axis: 0 }) : flat[0];
-  n.emit('Gather', [source], { axis: 0, indices: [...at], indicesShape: [...out] });
+  const attrs = { axis: 0, indices: [...at], indicesShape: [...out] };
+  if (asStep) return n.step('Gather', [source], attrs);
+  n.emit('Gather', [source], attrs);
 }
 
 /** Input i, which must be a constant because it chooses positions. */
-function known(n: NodeIO, i: number, what: string): Const {
+export function known(n: NodeIO, i: number, what: string): Const {
   return n.constant(i) ?? n.fail(`input '${what}' ('${n.node.inputs[i]}') must be known at load time; deftnn imports ${n.node.opType} as a gather at positions computed from it`);
 }
 
@@ -140,7 +142,10 @@ function Compress(n: NodeIO): void {
   if (cond.data.length > len) n.fail(`condition has ${cond.data.length} values for ${len} ${axis === undefined ? 'elements' : 'slices'}`);
   const kept = [...cond.data].flatMap((c, i) => (c ? [i] : []));
   if (kept.length === 0) n.fail(`the condition keeps nothing; deftnn does not run zero-sized tensors`);
-  if (axis === undefined) return pick(n, [0], [len], kept, [kept.length]);
+  if (axis === undefined) {
+    pick(n, [0], [len], kept, [kept.length]);
+    return;
+  }
   n.emit('Gather', [0], { axis, indices: kept, indicesShape: [kept.length] });
 }
 

@@ -92,6 +92,11 @@ add('Compress', 'flattened', { x: [2, 3] }, {}, { consts: { c: tensor('bool', [5
 add('OneHot', 'axis 1, negative and out-of-range indices, values at run time', { v: [2] }, { axis: 1 }, { consts: { i: i64([1, -2, 7, 0], [2, 2]), d: f32([], [5]) }, inputOrder: ['i', 'd', 'v'] });
 add('ReverseSequence', 'time axis 0', { x: [4, 3, 2] }, { batch_axis: 1, time_axis: 0 }, { consts: { l: i64([4, 1, 3]) } });
 add('ReverseSequence', 'batch axis 0', { x: [2, 5, 3] }, { batch_axis: 0, time_axis: 1 }, { consts: { l: i64([2, 5]) } });
+// Losses with constant targets (onnx/losses.ts).
+add('NegativeLogLikelihoodLoss', 'mean, weight at run time, ignore_index', { x: [3, 5, 2], w: [5] }, { ignore_index: 1 }, { consts: { t: i64([0, 4, 1, 2, 3, 1], [3, 2]) }, inputOrder: ['x', 't', 'w'] });
+add('NegativeLogLikelihoodLoss', 'none', { x: [4, 3] }, { reduction: 'none' }, { consts: { t: i64([2, 0, 1, 2]) } });
+add('SoftmaxCrossEntropyLoss', 'sum, constant weights, log_prob output', { x: [2, 4, 3] }, { reduction: 'sum' }, { consts: { t: i64([0, 3, 1, 2, 2, 0], [2, 3]), w: f32([4], [0.5, 1, 2, 0.25]) }, outputs: 2 });
+add('SoftmaxCrossEntropyLoss', 'mean', { x: [5, 3] }, {}, { consts: { t: i64([2, 0, 1, 1, 0]) } });
 add('Expand', 'to a larger rank', { x: [3, 1] }, {}, { consts: { shape: i64([2, 3, 4]) } });
 add('Tile', 'repeats on two axes', { x: [2, 3, 5] }, {}, { consts: { repeats: i64([2, 1, 3]) } });
 // Clip's bounds given at run time (one value each): Max/Min with the bound broadcast.
