@@ -11,6 +11,7 @@ import { importOnUnitAxis, importPool3d } from './unit-axis.js';
 import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
 import { PICK_EMITS, PICK_HANDLERS } from './picks.js';
 import { LOSS_EMITS, LOSS_HANDLERS } from './losses.js';
+import { GENERATOR_EMITS, GENERATOR_HANDLERS } from './generators.js';
 import { LEGACY_ATTRS, legacyBroadcast, legacyCastTarget, legacyUpsample } from './legacy.js';
 import { constSize, makeConst } from './constant.js';
 import { ONNX_DTYPES } from './fold.js';
@@ -108,6 +109,21 @@ function Cast(n: NodeIO): void {
     n.fail(`casting the runtime value '${n.node.inputs[0]}' to ${to ?? `data type ${n.attrs.to}`} is not supported: deftnn computes in float32 (integer values are supported only when they are known at load time)`);
   }
   n.alias(0, 0);
+}
+
+/**
+ * DequantizeLinear(x, x_scale, x_zero_point?; axis): (x - zero_point) · scale, per tensor or per
+ * slice along `axis`. x holds integers, which deftnn takes only as constants (quantised weights),
+ * so the result is a constant, or a Mul by a scale computed at run time.
+ */
+function DequantizeLinear(n: NodeIO): void {
+  const x = n.constant(0) ?? n.fail(`input 'x' holds integers computed at run time; deftnn computes in float32 and takes integer tensors only as constants (quantised weights)`);
+  const along = (i: number) => {
+    if (constSize(n.value(i).shape) === 1) return i;
+    const axis = normAxis(n, intAttrOf(n, 'axis', 1), x.shape.length);
+    return n.step('Reshape', [i], { shape: x.shape.map((d, k) => (k === axis ? d : 1)) });
+  };
+  n.emit('Mul', [n.has(2) ? n.step('Sub', [0, along(2)], {}) : 0, along(1)], {});
 }
 
 // ---- inputs that became attributes ----
@@ -422,12 +438,14 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ReduceL2,
   ReduceLogSum,
   MeanVarianceNormalization,
+  DequantizeLinear,
   Pad,
   Resize,
   Upsample,
   ...REARRANGE_HANDLERS,
   ...PICK_HANDLERS,
   ...LOSS_HANDLERS,
+  ...GENERATOR_HANDLERS,
 };
 
 /**
@@ -442,7 +460,9 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   Dropout: [],
   Cast: [],
   MeanVarianceNormalization: ['ReduceMean', 'Sub', 'Mul', 'Sqrt', 'Add', 'Div'],
+  DequantizeLinear: ['Reshape', 'Sub', 'Mul'],
   ...REARRANGE_EMITS,
   ...PICK_EMITS,
   ...LOSS_EMITS,
+  ...GENERATOR_EMITS,
 };

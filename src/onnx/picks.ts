@@ -1,17 +1,15 @@
 // Ops whose every output element is one element of their float inputs at a position known at
 // load time, because the indices, condition or lengths that choose it are constants (as models
 // carry them): Where, GatherElements, GatherND, ScatterElements (and Scatter before opset 11),
-// ScatterND, Compress, OneHot, ReverseSequence. Each computes those positions here and imports as
+// ScatterND, Compress, OneHot, ReverseSequence, MaxUnpool. Each computes those positions here and imports as
 // one Gather from its float inputs, flattened and concatenated in input order (pick below): a
 // copy, exact for every value, on every backend, and trainable through Gather's gradient.
-// EyeLike depends on its input's shape only, so it is a constant.
 //
 // An index that is itself computed at run time is refused, naming the input; so are the
 // reductions of ScatterElements/ScatterND (add, mul, max, min), which are not copies.
 
 import { stridesOf, type Shape } from '../tensor.js';
 import { broadcastIndex, broadcastShapes, constSize, makeConst, type Const } from './constant.js';
-import { ONNX_DTYPES } from './fold.js';
 import type { Handler } from './handlers.js';
 import { intAttrOf, normAxis, type NodeIO } from './node.js';
 
@@ -186,14 +184,29 @@ function ReverseSequence(n: NodeIO): void {
   pick(n, [0], [constSize(x)], at, x);
 }
 
-/** EyeLike(input; k, dtype): ones on diagonal k of a 2-D tensor of the input's shape; a constant. */
-function EyeLike(n: NodeIO): void {
-  const [rows, cols] = n.value(0).shape;
-  if (n.value(0).shape.length !== 2) n.fail(`input must be 2-D, got [${n.value(0).shape.join(', ')}]`);
-  const k = intAttrOf(n, 'k', 0);
-  const dtype = n.attrs.dtype === undefined ? 'float32' : (ONNX_DTYPES[n.attrs.dtype as number] ?? n.fail(`dtype ${n.attrs.dtype} is not supported`));
-  const data = Array.from({ length: rows * cols }, (_, p) => (p % cols === Math.floor(p / cols) + k ? 1 : 0));
-  n.setConst(0, makeConst(dtype, [rows, cols], data));
+/**
+ * MaxUnpool(X, I, output_shape?; kernel_shape, strides, pads): zeros with X[p] at the flat output
+ * position I[p] (MaxPool's Indices); the output's spatial dims (in - 1)·stride + kernel - pads.
+ * The zeros come from one 0 concatenated after X.
+ */
+function MaxUnpool(n: NodeIO): void {
+  const x = n.value(0).shape;
+  const indices = known(n, 1, 'I');
+  const spatial = x.length - 2;
+  const attr = (name: string, dflt: number) => (n.attrs[name] as number[] | undefined) ?? new Array<number>(2 * spatial).fill(dflt);
+  const kernel = (n.attrs.kernel_shape as number[] | undefined) ?? n.fail(`attribute 'kernel_shape' is required`);
+  const [strides, pads] = [attr('strides', 1), attr('pads', 0)];
+  const out = [...x.slice(0, 2), ...x.slice(2).map((d, k) => (d - 1) * strides[k] + kernel[k] - pads[k] - pads[k + spatial])];
+  // With another output_shape, ONNX's reference indexes the unpooled shape and pads it, while
+  // onnxruntime (and PyTorch's max_unpool with output_size) index output_shape itself.
+  if (n.has(2) && n.ints(2, 'output_shape').some((d, k) => d !== out[k])) {
+    n.fail(`output_shape [${n.ints(2, 'output_shape').join(', ')}] differs from the unpooled shape [${out.join(', ')}]: ONNX's reference and onnxruntime place the elements differently then; not supported`);
+  }
+  if (indices.shape.length !== x.length || indices.shape.some((d, k) => d !== x[k])) n.fail(`I [${indices.shape.join(', ')}] must have X's shape [${x.join(', ')}]`);
+  const size = constSize(x);
+  const at = new Array<number>(constSize(out)).fill(size);
+  indices.data.forEach((v, p) => (at[indexOn(n, v, at.length, 'index')] = p));
+  pick(n, [0, n.literal(makeConst('float32', [1], [0]))], [size, 1], at, out);
 }
 
 export const PICK_HANDLERS: Readonly<Record<string, Handler>> = {
@@ -206,11 +219,10 @@ export const PICK_HANDLERS: Readonly<Record<string, Handler>> = {
   Compress,
   OneHot,
   ReverseSequence,
-  EyeLike,
+  MaxUnpool,
 };
 
 /** The registry ops each of them emits. */
 export const PICK_EMITS: Readonly<Record<string, readonly string[]>> = {
   ...Object.fromEntries(Object.keys(PICK_HANDLERS).map((op) => [op, ['Reshape', 'Concat', 'Gather']])),
-  EyeLike: [],
 };

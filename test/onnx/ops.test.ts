@@ -92,6 +92,12 @@ add('Compress', 'flattened', { x: [2, 3] }, {}, { consts: { c: tensor('bool', [5
 add('OneHot', 'axis 1, negative and out-of-range indices, values at run time', { v: [2] }, { axis: 1 }, { consts: { i: i64([1, -2, 7, 0], [2, 2]), d: f32([], [5]) }, inputOrder: ['i', 'd', 'v'] });
 add('ReverseSequence', 'time axis 0', { x: [4, 3, 2] }, { batch_axis: 1, time_axis: 0 }, { consts: { l: i64([4, 1, 3]) } });
 add('ReverseSequence', 'batch axis 0', { x: [2, 5, 3] }, { batch_axis: 0, time_axis: 1 }, { consts: { l: i64([2, 5]) } });
+add('MaxUnpool', 'unpooled shape', { x: [1, 2, 2, 3] }, { kernel_shape: [2, 2], strides: [2, 2] }, { consts: { i: i64([0, 3, 4, 13, 15, 22, 24, 26, 33, 37, 42, 47], [1, 2, 2, 3]) } });
+add('MaxUnpool', 'output_shape equal to the unpooled shape, pads', { x: [1, 1, 2, 2] }, { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 0, 0, 1] }, { consts: { i: i64([5, 7, 11, 13], [1, 1, 2, 2]), s: i64([1, 1, 4, 4]) } });
+add('DequantizeLinear', 'per axis, scale at run time', { s: [3] }, { axis: 1 }, { consts: { x: tensor('int8', [2, 3, 2], [-128, -3, 0, 5, 127, 9, 1, 2, 3, -4, -5, 100]), z: tensor('int8', [3], [1, -2, 0]) }, inputOrder: ['x', 's', 'z'] });
+add('DequantizeLinear', 'per tensor, uint8, constant scale', { y: [4] }, {}, { consts: { x: tensor('uint8', [4], [0, 3, 128, 255]), s: f32([], [0.5]), z: tensor('uint8', [], [128]) }, inputOrder: ['x', 's', 'z'] });
+for (const [op, periodic] of [['HannWindow', 1], ['HammingWindow', 0], ['BlackmanWindow', 1]] as const) add(op, `periodic ${periodic}`, {}, { periodic }, { opset: 17, consts: { n: i64([9], []) } });
+
 // Losses with constant targets (onnx/losses.ts).
 add('NegativeLogLikelihoodLoss', 'mean, weight at run time, ignore_index', { x: [3, 5, 2], w: [5] }, { ignore_index: 1 }, { consts: { t: i64([0, 4, 1, 2, 3, 1], [3, 2]) }, inputOrder: ['x', 't', 'w'] });
 add('NegativeLogLikelihoodLoss', 'none', { x: [4, 3] }, { reduction: 'none' }, { consts: { t: i64([2, 0, 1, 2]) } });
