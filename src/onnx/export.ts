@@ -224,7 +224,12 @@ function Split(n: ExportNode, w: Writer): void {
 function reduce(inputSince: number): Exporter {
   return (n, w) => {
     const { axes, keepdims } = n.resolved as ReduceAttrs;
-    if (axes.length === 0) return w.node('Identity', [n.inputs[0]], n.outputs);
+    if (axes.length === 0) {
+      // Our reduction over no axis maps each element (x², |x|, log x); ONNX's noop form is
+      // ambiguous for those (see handlers.ts) and the identity for the others.
+      if (['ReduceSumSquare', 'ReduceL1', 'ReduceL2', 'ReduceLogSum'].includes(n.op)) w.fail(`${n.op} over no axis has no unambiguous ONNX form`);
+      return w.node('Identity', [n.inputs[0]], n.outputs);
+    }
     const k = keepdims ? 1 : 0;
     if (w.opset >= inputSince) w.node(n.op, [n.inputs[0], w.int64('axes', axes)], n.outputs, { keepdims: k });
     else w.node(n.op, [n.inputs[0]], n.outputs, { axes, keepdims: k });

@@ -161,6 +161,11 @@ for (const op of ['ReduceSum', 'ReduceMean', 'ReduceMax']) {
   add(op, 'all axes', [[3, 4]], { keepdims: 0 });
   add(op, 'noop_with_empty_axes', [[2, 3]], { axes: [], noop_with_empty_axes: 1 });
 }
+for (const op of ['ReduceMin', 'ReduceProd', 'ReduceSumSquare', 'ReduceL1', 'ReduceL2', 'ReduceLogSum']) {
+  const range: [number, number] | undefined = op === 'ReduceLogSum' ? [0.1, 1] : undefined;
+  add(op, 'axes, keepdims', [[2, 3, 4, 5]], { axes: [2, 3] }, { range });
+  add(op, 'negative axis, keepdims 0', [[2, 3, 4]], { axes: [-2], keepdims: 0 }, { range });
+}
 
 // ---- Pad ----
 add('Pad', 'constant value', [[1, 2, 3, 4]], { pads: [0, 1, 1, 0, 0, 0, 2, 1], value: -0.75 });
@@ -310,6 +315,9 @@ test('op forms that need a later opset are refused below it, naming the node and
   const zeros = { ...noZero.graph, inputs: [{ name: 'in0', shape: [2, 0, 4] }], nodes: [{ ...noZero.graph.nodes[0], attrs: { shape: [0, 8], allowzero: 1 } }] };
   assert.throws(() => exportOnnx(zeros, { opset: 13 }), /allowzero = 1 .* needs opset >= 14/);
   assert.doesNotThrow(() => exportOnnx(zeros, { opset: 14 }));
+  // A mapping reduction over no axis (x² per element) has no unambiguous ONNX form.
+  const l2 = oneNodeGraph('ReduceL2', [new Tensor([2, 3])], { axes: [], noop_with_empty_axes: 1 }, 1, [false]);
+  assert.throws(() => exportOnnx(l2), /node '.+' \(ReduceL2\): ReduceL2 over no axis has no unambiguous ONNX form/);
 });
 
 test('opset outside 13..21 is refused', () => {
