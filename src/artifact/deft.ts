@@ -83,7 +83,7 @@ interface TensorEntry {
 
 interface Header {
   graph: {
-    inputs: { name: string; shape: number[] }[];
+    inputs: { name: string; shape: number[]; dims?: (number | string)[] }[];
     outputs: string[];
     nodes: { name: string; op: string; inputs: string[]; outputs: string[]; attrs: RawAttrs }[];
     formats?: Record<string, string>;
@@ -116,7 +116,7 @@ export async function encodeDeft(graph: Graph, metadata: DeftMetadata = {}): Pro
   }
   const header: Header = {
     graph: {
-      inputs: graph.inputs.map((v) => ({ name: v.name, shape: [...v.shape] })),
+      inputs: graph.inputs.map((v) => ({ name: v.name, shape: [...v.shape], ...(v.dims ? { dims: [...v.dims] } : {}) })),
       outputs: [...graph.outputs],
       nodes: graph.nodes.map((n) => ({ name: n.name, op: n.op, inputs: [...n.inputs], outputs: [...n.outputs], attrs: n.attrs })),
       ...(formats && formats.size ? { formats: Object.fromEntries(formats) } : {}),
@@ -205,7 +205,7 @@ function graphFromHeader(h: Header, data: Uint8Array): Graph {
     const stored = readWords(data, e.offset, bytes / 4);
     initializers.set(e.name, new Tensor(e.shape, format ? unpack(stored, format, n) : new Float32Array(stored.buffer)));
   }
-  const inputs: ValueInfo[] = g.inputs.map((v) => ({ name: v.name, shape: [...v.shape] }));
+  const inputs: ValueInfo[] = g.inputs.map((v) => ({ name: v.name, shape: [...v.shape], ...(v.dims ? { dims: [...v.dims] } : {}) }));
   const nodes: Node[] = g.nodes.map((n) => ({ name: n.name, op: n.op, inputs: [...n.inputs], outputs: [...n.outputs], attrs: n.attrs ?? {} }));
   const graph: Graph = { inputs, outputs: [...g.outputs], nodes, initializers };
   return g.formats ? { ...graph, formats: new Map(Object.entries(g.formats)) } : graph;
@@ -219,6 +219,8 @@ function checkGraphShape(g: Header['graph'], bad: (what: string) => never): void
   for (const v of g.inputs) {
     if (!v || !isName(v.name) || !isShape(v.shape)) bad(`graph input ${JSON.stringify(v)?.slice(0, 80)} is not { name, shape: positive integers }`);
     if (sizeOf(v.shape) > MAX_TENSOR_ELEMENTS) bad(`graph input '${v.name}' has shape [${v.shape.join(', ')}], more than deftnn's limit of ${MAX_TENSOR_ELEMENTS} elements`);
+    const dimsOk = (d: unknown[]) => d.length === v.shape.length && d.every((x, i) => (isName(x) && x.length > 0) || x === v.shape[i]);
+    if (v.dims !== undefined && !(Array.isArray(v.dims) && dimsOk(v.dims))) bad(`graph input '${v.name}' declares dims ${JSON.stringify(v.dims)?.slice(0, 80)}, not one name or its size per dimension of [${v.shape.join(', ')}]`);
   }
   if (!g.outputs.every(isName)) bad(`graph outputs ${JSON.stringify(g.outputs).slice(0, 80)} are not all names`);
   for (const n of g.nodes) {

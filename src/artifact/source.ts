@@ -69,5 +69,5 @@ export function withInputShapes(graph: Graph, inputShapes: Readonly<Record<strin
     }
   }
   if (!Object.keys(inputShapes).length) return graph;
-  return { ...graph, inputs: graph.inputs.map((v) => ({ name: v.name, shape: inputShapes[v.name] ? [...inputShapes[v.name]] : v.shape })) };
+  return { ...graph, inputs: graph.inputs.map((v) => ({ ...v, shape: inputShapes[v.name] ? [...inputShapes[v.name]] : v.shape })) };
 }

@@ -32,6 +32,7 @@ export class GpuError extends DeftnnError {
 }
 
 const STORAGE = 0x80 | 0x8 | 0x4; // STORAGE | COPY_DST | COPY_SRC, numeric so browsers without globals work
+const UNIFORM = 0x40 | 0x8; // UNIFORM | COPY_DST
 
 /**
  * Dawn rounds timestamp queries to 2^16 ns (65.5 µs) unless this feature is off; per-layer timings
@@ -241,6 +242,17 @@ export class Gpu {
       }
     }
     this.freeBuffers.clear();
+  }
+
+  /**
+   * A uniform buffer holding `words` (a shape-generic kernel's sizes, kernels/uniforms.ts). Not
+   * pooled: the caller destroys it with the session that binds it.
+   */
+  uniform(words: Uint32Array): GPUBuffer {
+    this.check();
+    const buf = this.device.createBuffer({ size: roundSize(words.byteLength), usage: UNIFORM });
+    this.device.queue.writeBuffer(buf, 0, words.buffer, words.byteOffset, words.byteLength);
+    return buf;
   }
 
   upload(data: ArrayBufferView & { byteLength: number }, into?: GPUBuffer): GPUBuffer {

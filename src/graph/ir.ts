@@ -15,6 +15,18 @@ export interface Node {
 export interface ValueInfo {
   readonly name: string;
   readonly shape: Shape;
+  /**
+   * Graph inputs: the dimensions as the model declares them, a number where it fixes one, a name
+   * where it is free (ONNX dim_param, '?' when unnamed). `shape` is the size this graph was made
+   * for; absent: every dimension is fixed at `shape`.
+   */
+  readonly dims?: readonly (number | string)[];
+}
+
+/** An input's name and declared dimensions (see ValueInfo.dims). */
+export interface ValueDims {
+  readonly name: string;
+  readonly dims: readonly (number | string)[];
 }
 
 export interface Graph {

@@ -12,6 +12,7 @@ import { planBuffers } from './planner.js';
 import { splitOversizeWeights } from './split.js';
 import { inferShapes, type InferredGraph } from './shapes.js';
 import { InputError } from '../errors.js';
+import type { SizeLifts } from '../kernels/uniforms.js';
 
 export type Backend = 'webgpu' | 'cpu';
 
@@ -45,6 +46,77 @@ export interface SessionOptions {
    * staging, { fission: 'load' } for data fission's split-at-load variant.
    */
   readonly kernel?: Partial<KernelContext>;
+  /**
+   * WebGPU only: what of each kernel varies with the input size (kernels/uniforms.ts), shared by
+   * the sessions of one model at different sizes so that they share compiled pipelines. The
+   * session teaches it its own kernels too.
+   */
+  readonly lifts?: SizeLifts;
+  /** WebGPU only: initializers' GPU copies shared with the model's sessions at other sizes. */
+  readonly weights?: SharedWeights;
+}
+
+/** The graph as a device runs it: weights larger than one storage binding split into blocks of columns (split.ts). */
+function forDevice(graph: Graph, ctx: KernelContext, state: SessionOptions['state'] = []): Graph {
+  const keep = new Set([...state.map(([v]) => v), ...(graph.formats?.keys() ?? [])]);
+  return splitOversizeWeights(graph, ctx.maxStorageBufferBindingSize, keep);
+}
+
+/** Every node's dispatches (or 'view'), generated for the graph's shapes and value formats. */
+function nodeDispatches(ig: InferredGraph, ctx: KernelContext, formats: ReadonlyMap<string, FloatFormat>): (Dispatch[] | 'view')[] {
+  return ig.nodes.map((r) => r.op.gpu(r.inputShapes, r.outputShapes, r.attrs, ctx, nodeFormats(r, formats)));
+}
+
+/** How SizeLifts knows a kernel across sizes: its node and its place among the node's dispatches. */
+function kernelKey(node: string, dispatch: number): string {
+  return `${node}#${dispatch}`;
+}
+
+/**
+ * Teach `lifts` the kernels of `graph` (at its input shapes) as a session on `ctx` would generate
+ * them, without building anything: how a model with free input dimensions learns which literals
+ * depend on them. Returns the ids of the graph's kernels (SizeLifts.learn).
+ */
+export function learnKernels(lifts: SizeLifts, graph: Graph, ctx: KernelContext): string[] {
+  const ig = inferShapes(forDevice(graph, ctx));
+  return nodeDispatches(ig, ctx, valueFormats(ig)).flatMap((d, i) => (d === 'view' ? [] : d.map((dispatch, k) => lifts.learn(kernelKey(ig.nodes[i].node.name, k), dispatch.wgsl))));
+}
+
+/**
+ * The GPU copies of initializers, shared by the sessions one model builds for different input
+ * sizes: a session asks for each of its initializers and gets the copy already made when one of
+ * that name holds the same values in the same format (the weights of a model imported again at
+ * another size); otherwise it uploads its own.
+ */
+export class SharedWeights {
+  private readonly held = new Map<string, { tensor: Tensor; format?: FloatFormat; buffer: GPUBuffer }>();
+
+  constructor(private readonly gpu: Gpu) {}
+
+  /** The shared copy of initializer `name` holding `t` in format `f`; undefined: upload your own. */
+  buffer(name: string, t: Tensor, f: FloatFormat | undefined): GPUBuffer | undefined {
+    const h = this.held.get(name);
+    if (!h) {
+      const buffer = this.gpu.upload(f ? packWords(t.data, f) : t.data);
+      this.held.set(name, { tensor: t, format: f, buffer });
+      return buffer;
+    }
+    return h.format === f && sameValues(h.tensor, t) ? h.buffer : undefined;
+  }
+
+  dispose(): void {
+    for (const h of this.held.values()) this.gpu.release(h.buffer);
+    this.held.clear();
+  }
+}
+
+function sameValues(a: Tensor, b: Tensor): boolean {
+  if (a === b || a.data === b.data) return shapeStr(a.shape) === shapeStr(b.shape);
+  if (shapeStr(a.shape) !== shapeStr(b.shape)) return false;
+  const x = a.data;
+  const y = b.data;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i] && !(Number.isNaN(x[i]) && Number.isNaN(y[i]))) return false;
+  return true;
 }
 
 abstract class BaseSession {
@@ -145,22 +217,25 @@ export class GpuSession extends BaseSession implements Session {
   /** Node name of each step, for profiles. */
   private readonly stepNodes: { node: string; op: string }[] = [];
   private readonly owned: GPUBuffer[] = [];
+  private readonly uniforms: GPUBuffer[] = [];
   private readonly valueBuffers = new Map<string, GPUBuffer>();
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
 
   private readonly kernel: Partial<KernelContext>;
+  private readonly lifts?: SizeLifts;
+  private readonly weights?: SharedWeights;
 
   constructor(
     readonly device: Gpu,
     graph: Graph,
     opts: SessionOptions = {},
   ) {
-    // Weights larger than one storage binding run as several GEMMs over blocks of columns (split.ts).
-    const keep = new Set([...(opts.state ?? []).map(([v]) => v), ...(graph.formats?.keys() ?? [])]);
-    graph = splitOversizeWeights(graph, opts.kernel?.maxStorageBufferBindingSize ?? device.kernelContext.maxStorageBufferBindingSize, keep);
+    graph = forDevice(graph, { ...device.kernelContext, ...opts.kernel }, opts.state);
     super(inferShapes(graph), opts);
     this.kernel = opts.kernel ?? {};
+    this.lifts = opts.lifts;
+    this.weights = opts.weights;
     try {
       this.build(graph);
     } catch (e) {
@@ -173,7 +248,7 @@ export class GpuSession extends BaseSession implements Session {
     const gpu = this.device;
     const ig = this.ig;
     const ctx = { ...gpu.kernelContext, ...this.kernel };
-    const views = ig.nodes.map((r) => r.op.gpu(r.inputShapes, r.outputShapes, r.attrs, ctx, nodeFormats(r, this.formats)));
+    const views = nodeDispatches(ig, ctx, this.formats);
     const plan = planBuffers(
       ig,
       (i) => views[i] === 'view',
@@ -182,10 +257,13 @@ export class GpuSession extends BaseSession implements Session {
     );
     const slots = plan.slotBytes.map((b) => this.own(gpu.buffer(b)));
     for (const [name, slot] of plan.slotOf) this.valueBuffers.set(name, slots[slot]);
-    // Packed initializers go up as their packed words (weights packed offline).
+    // Packed initializers go up as their packed words (weights packed offline). Training state
+    // changes in place, so it is never shared with the model's sessions at other sizes.
+    const state = new Set(this.state.map(([v]) => v));
     for (const [name, t] of graph.initializers) {
       const f = this.formats.get(name);
-      this.valueBuffers.set(name, this.own(gpu.upload(f ? packWords(t.data, f) : t.data)));
+      const shared = state.has(name) ? undefined : this.weights?.buffer(name, t, f);
+      this.valueBuffers.set(name, shared ?? this.own(gpu.upload(f ? packWords(t.data, f) : t.data)));
     }
     ig.nodes.forEach((r, i) => {
       const d = views[i];
@@ -196,9 +274,16 @@ export class GpuSession extends BaseSession implements Session {
       // Scratch buffers of unnamed outputs, shared by the node's dispatches (a later one may read
       // what an earlier one wrote there, e.g. a loss's per-row values).
       const scratch = new Map<number, GPUBuffer>();
-      for (const dispatch of d) {
+      for (const [k, dispatch] of d.entries()) {
         const buffers = dispatch.bindings.map((b) => this.bindingBuffer(b, r.node.inputs, r.node.outputs, r.outputShapes, scratch));
-        this.steps.push({ ...gpu.prepare(dispatch.wgsl, buffers), workgroups: dispatch.workgroups });
+        const key = kernelKey(r.node.name, k);
+        const lifted = this.lifts ? this.lifts.lift(key, dispatch.wgsl) : { wgsl: dispatch.wgsl, values: new Uint32Array(0), binding: -1 };
+        if (lifted.values.length > 0) {
+          const u = gpu.uniform(lifted.values);
+          this.uniforms.push(u);
+          buffers[lifted.binding] = u;
+        }
+        this.steps.push({ ...gpu.prepare(lifted.wgsl, buffers), workgroups: dispatch.workgroups });
         this.stepNodes.push({ node: r.node.name, op: r.node.op });
       }
     });
@@ -295,6 +380,8 @@ export class GpuSession extends BaseSession implements Session {
     if (this.disposed) return;
     this.disposed = true;
     for (const b of this.owned) this.device.release(b);
+    for (const b of this.uniforms) b.destroy();
+    this.uniforms.length = 0;
     this.owned.length = 0;
   }
 }

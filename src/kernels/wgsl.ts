@@ -22,7 +22,7 @@ export function u32(x: number): string {
 /** An i32 literal. */
 export function i32(x: number): string {
   if (!Number.isInteger(x) || x < -0x80000000 || x > 0x7fffffff) throw new RangeError(`not an i32: ${x}`);
-  return x < 0 ? `(${x}i)` : `${x}i`;
+  return `(${x}i)`; // parenthesised either way, so that a sign change keeps the text's structure (kernels/uniforms.ts)
 }
 
 /**

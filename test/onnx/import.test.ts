@@ -11,8 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpu } from '../../src/device/gpu.js';
 import { load } from '../../src/model.js';
+import { importModel } from '../../src/onnx/import.js';
+import { readModel } from '../../src/onnx/source.js';
 import { OnnxError } from '../../src/onnx/proto.js';
-import { Tensor } from '../../src/tensor.js';
+import { sizeOf, Tensor } from '../../src/tensor.js';
 import { assertClose, rng, testGpu } from '../helpers.js';
 import { asFloat, buildModel, encodeModel, f32, i64, modelObject, rawBytes, tensor, type ModelSpec, type NodeSpec } from './build.js';
 import { checkAgainstOrt, randomData, randomFeeds, runOrt } from './oracle.js';
@@ -342,13 +344,26 @@ test('a small CNN (Conv-BN-Relu, depthwise Conv-BN-Clip, pools, Gemm-HardSigmoid
 
 // ---- inputShapes ----
 
-test('symbolic input dims: error without inputShapes naming the input and the option; inputShapes is checked', async () => {
+test('symbolic input dims: the importer asks for inputShapes; load() runs any size and checks the fixed dims; inputShapes is checked', async () => {
   const bytes = buildModel({
     inputs: [{ name: 'image', dims: ['batch', 3, 'height', 'width'] }, { name: 'scale', dims: [1] }],
     outputs: ['y'],
     nodes: [{ op: 'Mul', inputs: ['image', 'scale'], outputs: ['y'] }],
   });
-  await assert.rejects(load(bytes, { backend: 'cpu' }), (e: Error) => {
+  const m = await load(bytes, { backend: 'cpu' });
+  assert.deepEqual(m.inputs, [{ name: 'image', shape: [-1, 3, -1, -1], dims: ['batch', 3, 'height', 'width'] }, { name: 'scale', shape: [1] }]);
+  assert.throws(() => m.graph, /has not run yet and its inputs have free dimensions \('image' \[batch, 3, height, width\]/);
+  for (const shape of [[1, 3, 2, 5], [2, 3, 4, 1]]) {
+    const image = new Tensor(shape, randomData(sizeOf(shape), 5));
+    const { y } = await m.run({ image, scale: new Tensor([1], [2]) });
+    assert.deepEqual([...y.data], [...image.data].map((v) => Math.fround(v * 2)));
+    assert.deepEqual(m.inputs[0].shape, shape);
+  }
+  assert.deepEqual(m.sizes, ['image=1x3x2x5,scale=1', 'image=2x3x4x1,scale=1']);
+  await assert.rejects(m.run({ image: new Tensor([1, 4, 2, 2]), scale: new Tensor([1]) }), /input 'image' has shape \[1, 4, 2, 2\]: dim 1 is 4, but the model fixes it at 3 \(\[batch, 3, height, width\]\)/);
+  m.dispose();
+  const onnx = await readModel(bytes);
+  assert.throws(() => importModel(onnx), (e: Error) => {
     assert.ok(e instanceof OnnxError);
     assert.match(e.message, /input 'image' has symbolic dimensions: \[batch, 3, height, width\], dim 0 \('batch'\), dim 2 \('height'\), dim 3 \('width'\)/);
     assert.match(e.message, /inputShapes: \{ 'image': \[batch, 3, height, width\] \}/);
@@ -358,9 +373,9 @@ test('symbolic input dims: error without inputShapes naming the input and the op
   await assert.rejects(load(bytes, { backend: 'cpu', inputShapes: { image: [1, 4, 8, 8] } }), /sets dim 1 to 4, but the model fixes it at 3/);
   await assert.rejects(load(bytes, { backend: 'cpu', inputShapes: { image: [1, 3, 0, 8] } }), /must be a list of positive integers/);
   await assert.rejects(load(bytes, { backend: 'cpu', inputShapes: { img: [1, 3, 8, 8] } }), /inputShapes names 'img', which is not an input of this model \(inputs: image, scale\)/);
-  const m = await load(bytes, { backend: 'cpu', inputShapes: { image: [2, 3, 4, 5] } });
-  assert.deepEqual(m.inputs, [{ name: 'image', shape: [2, 3, 4, 5] }, { name: 'scale', shape: [1] }]);
-  assert.deepEqual(m.outputs, [{ name: 'y', shape: [2, 3, 4, 5] }]);
+  const built = await load(bytes, { backend: 'cpu', inputShapes: { image: [2, 3, 4, 5] } });
+  assert.deepEqual(built.inputs, [{ name: 'image', shape: [2, 3, 4, 5], dims: ['batch', 3, 'height', 'width'] }, { name: 'scale', shape: [1] }]);
+  assert.deepEqual(built.outputs, [{ name: 'y', shape: [2, 3, 4, 5] }]);
 });
 
 // ---- the public API ----
@@ -419,7 +434,8 @@ test('run() names wrong inputs: unknown name, missing input, wrong shape, wrong 
     const b = new Tensor([3]);
     await assert.rejects(m.run({ a, b, c: b }), /unknown input 'c'; this model's inputs are: a, b/);
     await assert.rejects(m.run({ a }), /missing input 'b' \(shape \[3\]\)/);
-    await assert.rejects(m.run({ a, b: new Tensor([1, 3]) }), /input 'b' has shape \[1, 3\], expected \[3\]/);
+    await assert.rejects(m.run({ a, b: new Tensor([1, 3]) }), /input 'b' has shape \[1, 3\] of rank 2, but the model declares \[3\] \(rank 1\)/);
+    await assert.rejects(m.run({ a, b: new Tensor([4]) }), /input 'b' has shape \[4\]: dim 0 is 4, but the model fixes it at 3/);
     await assert.rejects(m.run({ a, b: { shape: [3], data: new Int32Array(3) } as unknown as Tensor }), /input 'b' must hold float32 data/);
     assert.deepEqual([...(await m.run({ a, b: new Tensor([3], [1, 2, 3]) })).y.data], [1, 2, 3, 1, 2, 3]);
     m.dispose();
