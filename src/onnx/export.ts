@@ -290,6 +290,7 @@ export const EXPORTERS: Readonly<Record<string, Exporter>> = {
   Clip,
   Softmax,
   LogSoftmax: (n, w) => Softmax(n, w, 'LogSoftmax'),
+  Hardmax: (n, w) => Softmax(n, w, 'Hardmax'),
   GroupNormalization,
   BatchNormalization,
   AveragePool,

@@ -224,10 +224,11 @@ function Softmax(n: NodeIO): void {
   n.emit(n.node.opType, [0], axis === rank - 1 ? { axis } : { axis, legacy_coerce_2d: 1 });
 }
 
-/** LogSoftmax changed as Softmax did in opset 13. */
+/** LogSoftmax and Hardmax changed as Softmax did in opset 13. */
 function LogSoftmax(n: NodeIO): void {
   Softmax(n);
 }
+const Hardmax = LogSoftmax;
 
 function BatchNormalization(n: NodeIO): void {
   // Training mode (opset 14+): batch statistics, and the running ones as outputs 1 and 2; our op
@@ -420,6 +421,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   Clip,
   Softmax,
   LogSoftmax,
+  Hardmax,
   BatchNormalization,
   MaxPool,
   AveragePool,

@@ -186,6 +186,8 @@ add('Mean', 'two inputs, broadcast', { a: [2, 3, 5], b: [1, 5] }, {});
 add('Max', 'three inputs, broadcast', { a: [2, 3, 5], b: [3, 1], c: [1] }, {});
 add('Min', 'one input', { a: [2, 3] }, {});
 add('Min', 'two inputs, weight constant', { a: [4, 3] }, {}, { consts: { b: w([3]) } });
+add('Hardmax', 'axis 1 of rank 3 (coerced to 2-D)', { x: [2, 3, 4] }, { axis: 1 }, { opset: 11 });
+add('Hardmax', 'axis 0 of rank 3', { x: [3, 2, 4] }, { axis: 0 });
 add('LogSoftmax', 'axis 1 of rank 3 (coerced to 2-D)', { x: [2, 3, 4] }, { axis: 1 }, { opset: 11, range: [-3, 3] });
 add('LogSoftmax', 'axis 1 of rank 3', { x: [2, 3, 4] }, { axis: 1 }, { range: [-3, 3] });
 add('LayerNormalization', 'axis -1 (opset 17)', { x: [2, 3, 5] }, {}, { opset: 17, consts: { s: w([5]), b: w([5]) } });
