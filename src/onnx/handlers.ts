@@ -7,7 +7,7 @@
 // by `passthrough`.
 
 import type { RawAttrs } from '../ops/op.js';
-import { importOnUnitAxis, importPool3d } from './unit-axis.js';
+import { importConvTranspose3d, importOnUnitAxis, importPool3d } from './unit-axis.js';
 import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
 import { PICK_EMITS, PICK_HANDLERS } from './picks.js';
 import { LOSS_EMITS, LOSS_HANDLERS } from './losses.js';
@@ -262,6 +262,7 @@ function Conv(n: NodeIO): void {
 }
 function ConvTranspose(n: NodeIO): void {
   if (n.value(0).shape.length === 3) return importOnUnitAxis(n, true);
+  if (n.value(0).shape.length === 5) return importConvTranspose3d(n);
   passthrough(n);
 }
 

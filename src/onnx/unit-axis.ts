@@ -9,8 +9,16 @@
 // (H, W); the average is too, because the box's count of taps (inside the input, or inside the
 // padded input for count_include_pad = 1) is the product of the per-axis counts, and padding,
 // auto_pad and ceil_mode act on each axis alone.
+//
+// 3-D ConvTranspose (X [N, C, D, H, W], W [C, M/g, KD, KH, KW]) is a sum over the depth taps kd
+// of 2-D ConvTransposes: input depth id with tap kd lands at output depth id·sd + kd·dd - pad,
+// so each T_kd = ConvTranspose2d(X viewed as [N·D, C, H, W], W[:, :, kd]) is spread along depth
+// (stride sd: each row followed by sd - 1 zero rows, a Pad of a unit axis), shifted by
+// kd·dd - pad and cut to the output depth (one Pad, negative where it crops), and the KD results
+// are added; the bias is added once at the end.
 
 import type { RawAttrs } from '../ops/op.js';
+import { sizeOf } from '../tensor.js';
 import { getOp } from '../ops/registry.js';
 import { LEGACY_ATTRS } from './legacy.js';
 import type { NodeIO } from './node.js';
@@ -76,4 +84,49 @@ export function importPool3d(n: NodeIO, drop: readonly string[] = []): void {
   const [, , OH, OW] = def.shape([[N, C * D, H, W]], def.attrs(hw, [[N, C * D, H, W]]))[0];
   const z = n.step(op, [n.step('Reshape', [y], { shape: [N, C, D, OH * OW] })], d);
   n.emit('Reshape', [z], { shape: [N, C, -1, OH, OW] });
+}
+
+/** Import ConvTranspose `n` with a [N, C, D, H, W] input as 2-D ConvTransposes summed over depth taps. */
+export function importConvTranspose3d(n: NodeIO): void {
+  const [N, C, D, H, W] = n.value(0).shape;
+  const w = n.value(1);
+  if (w.shape.length !== 5 || w.shape[0] !== C) n.fail(`weight must be [C, M/group, KD, KH, KW] with C = ${C}, got [${w.shape.join(', ')}]`);
+  for (const a of ['auto_pad', 'output_shape']) if (n.attrs[a] !== undefined && n.attrs[a] !== 'NOTSET') n.fail(`attribute '${a}' is not supported on a 3-D input (give pads and output_padding)`);
+  const [, Mg, KD, KH, KW] = w.shape;
+  const three = (name: string, dflt: number): number[] => {
+    const v = (n.attrs[name] as number[] | undefined) ?? [dflt, dflt, dflt];
+    if (v.length !== 3) n.fail(`attribute '${name}' needs 3 values for a 3-D input, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const [sd, sh, sw] = three('strides', 1);
+  const [dd, dh, dw] = three('dilations', 1);
+  const [opd, oph, opw] = three('output_padding', 0);
+  const pads = (n.attrs.pads as number[] | undefined) ?? [0, 0, 0, 0, 0, 0];
+  if (pads.length !== 6) n.fail(`attribute 'pads' needs 6 values for a 3-D input, got ${JSON.stringify(pads)}`);
+  if (KD !== three('kernel_shape', KD)[0] || opd >= Math.max(sd, dd) || opd < 0) n.fail(`kernel_shape or output_padding do not fit the weight [${w.shape.join(', ')}] and strides`);
+  const OD = sd * (D - 1) + opd + (KD - 1) * dd + 1 - pads[0] - pads[3];
+  if (OD < 1) n.fail(`the output depth would be ${OD}`);
+  const attrs2d: RawAttrs = { group: n.attrs.group ?? 1, kernel_shape: [KH, KW], strides: [sh, sw], dilations: [dh, dw], pads: [pads[1], pads[2], pads[4], pads[5]], output_padding: [oph, opw] };
+  const x = n.step('Reshape', [n.step('Transpose', [0], { perm: [0, 2, 1, 3, 4] })], { shape: [N * D, C, H, W] });
+  let sum: string | undefined;
+  let shape2d: readonly number[] = [];
+  for (let kd = 0; kd < KD; kd++) {
+    // W[:, :, kd] (folded at import when the weight is a constant).
+    const wk = n.step('Reshape', [n.step('Slice', [1], { starts: [kd], ends: [kd + 1], axes: [2], steps: [1] })], { shape: [C, Mg, KH, KW] });
+    const t = n.step('ConvTranspose', [x, wk], attrs2d);
+    if (kd === 0) {
+      const def = getOp('ConvTranspose');
+      shape2d = def.shape([[N * D, C, H, W], [C, Mg, KH, KW]], def.attrs(attrs2d, [[N * D, C, H, W], [C, Mg, KH, KW]]))[0];
+    }
+    const P = sizeOf(shape2d.slice(1));
+    let z = n.step('Reshape', [t], { shape: [N, D, 1, P] });
+    if (sd > 1) z = n.step('Pad', [z], { pads: [0, 0, 0, 0, 0, 0, sd - 1, 0], mode: 'constant', value: 0 });
+    const shift = kd * dd - pads[0];
+    z = n.step('Pad', [n.step('Reshape', [z], { shape: [N, D * sd, P] })], { pads: [0, shift, 0, 0, OD - (D * sd + shift), 0], mode: 'constant', value: 0 });
+    sum = sum === undefined ? z : n.step('Add', [sum, z], {});
+  }
+  const [, M, OH, OW] = shape2d;
+  let y = n.step('Transpose', [n.step('Reshape', [sum!], { shape: [N, OD, M, OH, OW] })], { perm: [0, 2, 1, 3, 4] });
+  if (n.has(2)) y = n.step('Add', [y, n.step('Reshape', [2], { shape: [M, 1, 1, 1] })], {});
+  n.emit('Reshape', [y], { shape: [N, M, OD, OH, OW] });
 }
