@@ -7,7 +7,7 @@
 // by `passthrough`.
 
 import type { RawAttrs } from '../ops/op.js';
-import { importConvTranspose3d, importOnUnitAxis, importPool3d } from './unit-axis.js';
+import { importConv3d, importConvTranspose3d, importOnUnitAxis, importPool3d } from './unit-axis.js';
 import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
 import { PICK_EMITS, PICK_HANDLERS } from './picks.js';
 import { LOSS_EMITS, LOSS_HANDLERS } from './losses.js';
@@ -258,6 +258,7 @@ function AveragePool(n: NodeIO): void {
 }
 function Conv(n: NodeIO): void {
   if (n.value(0).shape.length === 3) return importOnUnitAxis(n, true);
+  if (n.value(0).shape.length === 5) return importConv3d(n);
   passthrough(n);
 }
 function ConvTranspose(n: NodeIO): void {

@@ -10,6 +10,11 @@
 // padded input for count_include_pad = 1) is the product of the per-axis counts, and padding,
 // auto_pad and ceil_mode act on each axis alone.
 //
+// 3-D Conv (X [N, C, D, H, W], W [M, C/g, KD, KH, KW]) is a sum over the depth taps kd of 2-D
+// convolutions: output depth od reads input depth od·sd + kd·dd - pad, so X is zero-padded in
+// depth, the depths each tap reads are one strided Slice ([N, C, OD, H, W], viewed as
+// [N·OD, C, H, W]), convolved with W[:, :, kd], and the KD results added; then the bias.
+//
 // 3-D ConvTranspose (X [N, C, D, H, W], W [C, M/g, KD, KH, KW]) is a sum over the depth taps kd
 // of 2-D ConvTransposes: input depth id with tap kd lands at output depth id·sd + kd·dd - pad,
 // so each T_kd = ConvTranspose2d(X viewed as [N·D, C, H, W], W[:, :, kd]) is spread along depth
@@ -126,6 +131,66 @@ export function importConvTranspose3d(n: NodeIO): void {
     sum = sum === undefined ? z : n.step('Add', [sum, z], {});
   }
   const [, M, OH, OW] = shape2d;
+  let y = n.step('Transpose', [n.step('Reshape', [sum!], { shape: [N, OD, M, OH, OW] })], { perm: [0, 2, 1, 3, 4] });
+  if (n.has(2)) y = n.step('Add', [y, n.step('Reshape', [2], { shape: [M, 1, 1, 1] })], {});
+  n.emit('Reshape', [y], { shape: [N, M, OD, OH, OW] });
+}
+
+/** Depth pads [begin, end] of a 3-D Conv: `pads`, or auto_pad's (SAME_*: output depth ceil(D / sd)). */
+function depthPads(n: NodeIO, D: number, K: number, s: number, d: number): [number, number] {
+  const autoPad = (n.attrs.auto_pad as string | undefined) ?? 'NOTSET';
+  if (autoPad === 'NOTSET') {
+    const pads = (n.attrs.pads as number[] | undefined) ?? [0, 0, 0, 0, 0, 0];
+    if (pads.length !== 6) n.fail(`attribute 'pads' needs 6 values for a 3-D input, got ${JSON.stringify(pads)}`);
+    return [pads[0], pads[3]];
+  }
+  if (n.attrs.pads !== undefined) n.fail(`pads together with auto_pad '${autoPad}' is refused (onnxruntime refuses it too)`);
+  if (autoPad === 'VALID') return [0, 0];
+  const total = Math.max(0, (Math.ceil(D / s) - 1) * s + (K - 1) * d + 1 - D);
+  const small = Math.floor(total / 2);
+  if (autoPad === 'SAME_UPPER') return [small, total - small];
+  if (autoPad === 'SAME_LOWER') return [total - small, small];
+  return n.fail(`auto_pad '${autoPad}' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID`);
+}
+
+/** Import Conv `n` with a [N, C, D, H, W] input as 2-D convolutions summed over depth taps. */
+export function importConv3d(n: NodeIO): void {
+  const [N, C, D, H, W] = n.value(0).shape;
+  const w = n.value(1).shape;
+  if (w.length !== 5) n.fail(`weight must be [M, C/group, KD, KH, KW], got [${w.join(', ')}]`);
+  const [M, Cg, KD, KH, KW] = w;
+  const three = (name: string, dflt: number): number[] => {
+    const v = (n.attrs[name] as number[] | undefined) ?? [dflt, dflt, dflt];
+    if (v.length !== 3) n.fail(`attribute '${name}' needs 3 values for a 3-D input, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const [sd, sh, sw] = three('strides', 1);
+  const [dd, dh, dw] = three('dilations', 1);
+  if (three('kernel_shape', KD)[0] !== KD) n.fail(`kernel_shape does not fit the weight [${w.join(', ')}]`);
+  const [p0, p1] = depthPads(n, D, KD, sd, dd);
+  const OD = Math.floor((D + p0 + p1 - (KD - 1) * dd - 1) / sd) + 1;
+  if (OD < 1) n.fail(`the output depth would be ${OD}`);
+  const autoPad = (n.attrs.auto_pad as string | undefined) ?? 'NOTSET';
+  const pads = (n.attrs.pads as number[] | undefined) ?? [0, 0, 0, 0, 0, 0];
+  const attrs2d: RawAttrs = {
+    group: n.attrs.group ?? 1,
+    kernel_shape: [KH, KW],
+    strides: [sh, sw],
+    dilations: [dh, dw],
+    ...(autoPad === 'NOTSET' ? { pads: [pads[1], pads[2], pads[4], pads[5]] } : { auto_pad: autoPad }),
+  };
+  const x = p0 || p1 ? n.step('Pad', [0], { pads: [0, 0, p0, 0, 0, 0, 0, p1, 0, 0], mode: 'constant', value: 0 }) : 0;
+  let sum: string | undefined;
+  for (let kd = 0; kd < KD; kd++) {
+    const start = kd * dd;
+    const depths = n.step('Slice', [x], { starts: [start], ends: [start + (OD - 1) * sd + 1], axes: [2], steps: [sd] });
+    const planes = n.step('Reshape', [n.step('Transpose', [depths], { perm: [0, 2, 1, 3, 4] })], { shape: [N * OD, C, H, W] });
+    const wk = n.step('Reshape', [n.step('Slice', [1], { starts: [kd], ends: [kd + 1], axes: [2], steps: [1] })], { shape: [M, Cg, KH, KW] });
+    const y = n.step('Conv', [planes, wk], attrs2d);
+    sum = sum === undefined ? y : n.step('Add', [sum, y], {});
+  }
+  const def = getOp('Conv');
+  const [, , OH, OW] = def.shape([[N * OD, C, H, W], [M, Cg, KH, KW]], def.attrs(attrs2d, [[N * OD, C, H, W], [M, Cg, KH, KW]]))[0];
   let y = n.step('Transpose', [n.step('Reshape', [sum!], { shape: [N, OD, M, OH, OW] })], { perm: [0, 2, 1, 3, 4] });
   if (n.has(2)) y = n.step('Add', [y, n.step('Reshape', [2], { shape: [M, 1, 1, 1] })], {});
   n.emit('Reshape', [y], { shape: [N, M, OD, OH, OW] });
