@@ -7,7 +7,7 @@
 // by `passthrough`.
 
 import type { RawAttrs } from '../ops/op.js';
-import { importConv3d, importConvTranspose3d, importOnUnitAxis, importPool3d } from './unit-axis.js';
+import { importConv3d, importConvTranspose3d, importOnUnitAxis, importPool3d } from './other-ranks.js';
 import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
 import { PICK_EMITS, PICK_HANDLERS } from './picks.js';
 import { LOSS_EMITS, LOSS_HANDLERS } from './losses.js';
@@ -250,7 +250,7 @@ function MaxPool(n: NodeIO): void {
   passthrough(n, ['storage_order']);
 }
 
-// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis, 3-D pools as two 2-D pools (unit-axis.ts).
+// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis, 3-D ones as 2-D ops (other-ranks.ts).
 function AveragePool(n: NodeIO): void {
   if (n.value(0).shape.length === 3) return importOnUnitAxis(n, false);
   if (n.value(0).shape.length === 5) return importPool3d(n);

@@ -59,7 +59,7 @@ function add(op: string, label: string, inputs: Record<string, number[]>, attrs:
 
 // ---- Conv ----
 add('Conv', '3x3, no bias', { x: [1, 3, 7, 9] }, {}, { consts: { w: w([4, 3, 3, 3]) } });
-// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis (onnx/unit-axis.ts).
+// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis (onnx/other-ranks.ts).
 add('Conv', '1-D: bias, pads, stride, dilation', { x: [2, 3, 17] }, { pads: [1, 2], strides: [2], dilations: [2] }, { consts: { w: w([4, 3, 3]), b: w([4]) } });
 add('Conv', '1-D: depthwise, SAME_UPPER', { x: [1, 4, 10] }, { group: 4, auto_pad: 'SAME_UPPER' }, { consts: { w: w([4, 1, 5]) } });
 add('Conv', '1-D: runtime weight', { x: [1, 2, 9], w: [3, 2, 3] }, {});
@@ -67,14 +67,14 @@ add('ConvTranspose', '1-D: stride 2, output_padding', { x: [1, 2, 5] }, { stride
 add('MaxPool', '1-D: kernel 3, stride 2, pads', { x: [2, 3, 11] }, { kernel_shape: [3], strides: [2], pads: [1, 1] });
 add('AveragePool', '1-D: kernel 4, count_include_pad', { x: [1, 3, 13] }, { kernel_shape: [4], pads: [2, 1], count_include_pad: 1 });
 add('AveragePool', '1-D: ceil_mode', { x: [1, 2, 10] }, { kernel_shape: [3], strides: [2], ceil_mode: 1 });
-// 3-D Conv: 2-D convolutions per depth tap over strided depth slices, summed (onnx/unit-axis.ts).
+// 3-D Conv: 2-D convolutions per depth tap over strided depth slices, summed (onnx/other-ranks.ts).
 add('Conv', '3-D: strides, pads, dilations, bias, odd sizes', { x: [2, 3, 7, 6, 5] }, { strides: [2, 1, 2], pads: [1, 0, 1, 2, 1, 0], dilations: [2, 1, 1] }, { consts: { w: w([4, 3, 3, 2, 3]), b: w([4]) } });
 add('Conv', '3-D: group 2, SAME_UPPER, runtime weight', { x: [1, 4, 5, 5, 4], w: [6, 2, 2, 3, 3] }, { group: 2, strides: [2, 2, 1], auto_pad: 'SAME_UPPER' });
 add('Conv', '3-D: depthwise, SAME_LOWER, kernel 1 in depth', { x: [1, 3, 4, 5, 5] }, { group: 3, auto_pad: 'SAME_LOWER', strides: [1, 2, 2] }, { consts: { w: w([3, 1, 1, 3, 2]) } });
-// 3-D ConvTranspose: 2-D ConvTransposes per depth tap, spread, shifted and summed (onnx/unit-axis.ts).
+// 3-D ConvTranspose: 2-D ConvTransposes per depth tap, spread, shifted and summed (onnx/other-ranks.ts).
 add('ConvTranspose', '3-D: strides, pads, dilations, output_padding, bias', { x: [2, 3, 3, 4, 5] }, { strides: [2, 1, 2], pads: [1, 0, 1, 0, 1, 1], dilations: [2, 1, 1], output_padding: [1, 0, 1] }, { consts: { w: w([3, 2, 3, 2, 3]), b: w([2]) } });
 add('ConvTranspose', '3-D: group 2, stride 3 in depth, runtime weight', { x: [1, 4, 2, 3, 3], w: [4, 1, 2, 3, 1] }, { group: 2, strides: [3, 1, 1], pads: [0, 1, 0, 1, 1, 0] });
-// 3-D pools ([N, C, D, H, W]) run as a 2-D pool over (H, W) and one over D (onnx/unit-axis.ts).
+// 3-D pools ([N, C, D, H, W]) run as a 2-D pool over (H, W) and one over D (onnx/other-ranks.ts).
 add('MaxPool', '3-D: pads, strides, odd sizes', { x: [2, 3, 5, 7, 6] }, { kernel_shape: [3, 2, 3], strides: [2, 1, 2], pads: [1, 0, 1, 1, 1, 0] });
 add('MaxPool', '3-D: dilations, ceil_mode', { x: [1, 2, 7, 5, 9] }, { kernel_shape: [2, 3, 2], strides: [2, 2, 3], dilations: [2, 1, 1], ceil_mode: 1 });
 add('MaxPool', '3-D: auto_pad SAME_UPPER', { x: [1, 2, 5, 6, 7] }, { kernel_shape: [3, 2, 3], strides: [2, 2, 2], auto_pad: 'SAME_UPPER' });

@@ -1,3 +1,5 @@
+// Convolution and pooling of ranks other than 2, on the 2-D ops.
+//
 // 1-D convolution and pooling (audio and keyword-spotting CNNs: X is [N, C, L]) run on the 2-D
 // kernels with a unit height: X is unsqueezed to [N, C, 1, L], the weight to [M, C/g, 1, K], the
 // attributes gain a leading entry that does nothing along the unit axis (kernel 1, stride 1,
@@ -64,18 +66,20 @@ export function importOnUnitAxis(n: NodeIO, weighted: boolean, drop: readonly st
   n.emit('Squeeze', [y], { axes: [2] });
 }
 
+/** A per-axis attribute of a node with a 3-D input: its 3 values, or `dflt` on each axis. */
+function three(n: NodeIO, name: string, dflt: number): number[] {
+  const v = n.attrs[name];
+  if (v === undefined) return [dflt, dflt, dflt];
+  if (!Array.isArray(v) || v.length !== 3) n.fail(`attribute '${name}' needs 3 values for a 3-D input, got ${JSON.stringify(v)}`);
+  return v as number[];
+}
+
 /** Import MaxPool or AveragePool `n` with a [N, C, D, H, W] input as two 2-D pools. */
 export function importPool3d(n: NodeIO, drop: readonly string[] = []): void {
   const [N, C, D, H, W] = n.value(0).shape;
-  const per = (name: string, dflt: number): number[] => {
-    const v = n.attrs[name];
-    if (v === undefined) return [dflt, dflt, dflt];
-    if (!Array.isArray(v) || v.length !== 3) n.fail(`attribute '${name}' needs 3 values for a 3-D input, got ${JSON.stringify(v)}`);
-    return v as number[];
-  };
-  const [kd, kh, kw] = per('kernel_shape', 0);
-  const [sd, sh, sw] = per('strides', 1);
-  const [dd, dh, dw] = per('dilations', 1);
+  const [kd, kh, kw] = three(n, 'kernel_shape', 0);
+  const [sd, sh, sw] = three(n, 'strides', 1);
+  const [dd, dh, dw] = three(n, 'dilations', 1);
   const pads = n.attrs.pads === undefined ? [0, 0, 0, 0, 0, 0] : (n.attrs.pads as number[]);
   if (pads.length !== 6) n.fail(`attribute 'pads' needs 6 values for a 3-D input, got ${JSON.stringify(pads)}`);
   const [pd0, ph0, pw0, pd1, ph1, pw1] = pads;
@@ -98,17 +102,12 @@ export function importConvTranspose3d(n: NodeIO): void {
   if (w.shape.length !== 5 || w.shape[0] !== C) n.fail(`weight must be [C, M/group, KD, KH, KW] with C = ${C}, got [${w.shape.join(', ')}]`);
   for (const a of ['auto_pad', 'output_shape']) if (n.attrs[a] !== undefined && n.attrs[a] !== 'NOTSET') n.fail(`attribute '${a}' is not supported on a 3-D input (give pads and output_padding)`);
   const [, Mg, KD, KH, KW] = w.shape;
-  const three = (name: string, dflt: number): number[] => {
-    const v = (n.attrs[name] as number[] | undefined) ?? [dflt, dflt, dflt];
-    if (v.length !== 3) n.fail(`attribute '${name}' needs 3 values for a 3-D input, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const [sd, sh, sw] = three('strides', 1);
-  const [dd, dh, dw] = three('dilations', 1);
-  const [opd, oph, opw] = three('output_padding', 0);
+  const [sd, sh, sw] = three(n, 'strides', 1);
+  const [dd, dh, dw] = three(n, 'dilations', 1);
+  const [opd, oph, opw] = three(n, 'output_padding', 0);
   const pads = (n.attrs.pads as number[] | undefined) ?? [0, 0, 0, 0, 0, 0];
   if (pads.length !== 6) n.fail(`attribute 'pads' needs 6 values for a 3-D input, got ${JSON.stringify(pads)}`);
-  if (KD !== three('kernel_shape', KD)[0] || opd >= Math.max(sd, dd) || opd < 0) n.fail(`kernel_shape or output_padding do not fit the weight [${w.shape.join(', ')}] and strides`);
+  if (KD !== three(n, 'kernel_shape', KD)[0] || opd >= Math.max(sd, dd) || opd < 0) n.fail(`kernel_shape or output_padding do not fit the weight [${w.shape.join(', ')}] and strides`);
   const OD = sd * (D - 1) + opd + (KD - 1) * dd + 1 - pads[0] - pads[3];
   if (OD < 1) n.fail(`the output depth would be ${OD}`);
   const attrs2d: RawAttrs = { group: n.attrs.group ?? 1, kernel_shape: [KH, KW], strides: [sh, sw], dilations: [dh, dw], pads: [pads[1], pads[2], pads[4], pads[5]], output_padding: [oph, opw] };
@@ -159,14 +158,9 @@ export function importConv3d(n: NodeIO): void {
   const w = n.value(1).shape;
   if (w.length !== 5) n.fail(`weight must be [M, C/group, KD, KH, KW], got [${w.join(', ')}]`);
   const [M, Cg, KD, KH, KW] = w;
-  const three = (name: string, dflt: number): number[] => {
-    const v = (n.attrs[name] as number[] | undefined) ?? [dflt, dflt, dflt];
-    if (v.length !== 3) n.fail(`attribute '${name}' needs 3 values for a 3-D input, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const [sd, sh, sw] = three('strides', 1);
-  const [dd, dh, dw] = three('dilations', 1);
-  if (three('kernel_shape', KD)[0] !== KD) n.fail(`kernel_shape does not fit the weight [${w.join(', ')}]`);
+  const [sd, sh, sw] = three(n, 'strides', 1);
+  const [dd, dh, dw] = three(n, 'dilations', 1);
+  if (three(n, 'kernel_shape', KD)[0] !== KD) n.fail(`kernel_shape does not fit the weight [${w.join(', ')}]`);
   const [p0, p1] = depthPads(n, D, KD, sd, dd);
   const OD = Math.floor((D + p0 + p1 - (KD - 1) * dd - 1) / sd) + 1;
   if (OD < 1) n.fail(`the output depth would be ${OD}`);
