@@ -99,7 +99,7 @@ export function refusesExport(op: string): boolean {
 }
 
 /** Ops that only exist from some opset on (checked for every exported node, passed through or not). */
-const SINCE: Readonly<Record<string, number>> = { HardSwish: 14, Mish: 18, Gelu: 20, LayerNormalization: 17, GroupNormalization: 18 };
+const SINCE: Readonly<Record<string, number>> = { HardSwish: 14, Mish: 18, Gelu: 20, LayerNormalization: 17, GroupNormalization: 18, GridSample: 16 };
 
 /** Attributes ONNX types as FLOAT even when the value is whole (Gemm's beta = 1, LRN's bias = 2 ...). */
 const FLOAT_ATTRS: ReadonlySet<string> = new Set(['alpha', 'beta', 'bias', 'gamma', 'epsilon', 'momentum', 'cubic_coeff_a', 'extrapolation_value']);
@@ -186,6 +186,13 @@ function GroupNormalization(n: ExportNode, w: Writer): void {
   const perChannel = n.inputShapes[1].reduce((x, y) => x * y, 1) === c && c !== intAttr(n.attrs, 'num_groups', 0);
   if (perChannel !== w.opset >= 21) w.fail(`a scale per ${perChannel ? 'channel needs opset >= 21' : 'group needs opset 18 to 20'}`);
   w.node('GroupNormalization', n.inputs, n.outputs, n.attrs);
+}
+
+/** GridSample's modes were renamed in opset 20 (bilinear -> linear, bicubic -> cubic). */
+function GridSample(n: ExportNode, w: Writer): void {
+  const names: Record<string, string> = w.opset >= 20 ? { bilinear: 'linear', bicubic: 'cubic' } : { linear: 'bilinear', cubic: 'bicubic' };
+  const mode = stringAttr(n.attrs, 'mode', 'bilinear');
+  w.node('GridSample', n.inputs, n.outputs, { ...n.attrs, mode: names[mode] ?? mode });
 }
 
 /** dilations on AveragePool came with opset 19; all-ones dilations are the default anyway. */
@@ -292,6 +299,7 @@ export const EXPORTERS: Readonly<Record<string, Exporter>> = {
   LogSoftmax: (n, w) => Softmax(n, w, 'LogSoftmax'),
   Hardmax: (n, w) => Softmax(n, w, 'Hardmax'),
   GroupNormalization,
+  GridSample,
   BatchNormalization,
   AveragePool,
   Slice,

@@ -116,6 +116,8 @@ add('InstanceNormalization', '', [[2, 3, 5]], {}, { consts: [w([3]), w([3])] });
 add('GroupNormalization', 'per channel (opset 21)', [[2, 6, 5]], { num_groups: 3 }, { consts: [w([6]), w([6])], minOpset: 21 });
 add('LogSoftmax', 'legacy_coerce_2d, axis 1 of rank 3', [[2, 3, 4]], { axis: 1, legacy_coerce_2d: 1 }, { range: [-3, 3] });
 
+add('GridSample', 'bicubic, reflection', [[1, 2, 4, 5], [1, 3, 2, 2]], { mode: 'bicubic', padding_mode: 'reflection' }, { range: [-1.5, 1.5], minOpset: 16 });
+add('GridSample', 'linear (opset 20 name), border', [[1, 2, 4, 5], [1, 3, 2, 2]], { mode: 'linear', padding_mode: 'border', align_corners: 1 }, { range: [-1.5, 1.5], minOpset: 16 });
 add('Hardmax', 'axis 1 of rank 3', [[2, 3, 4]], { axis: 1 });
 add('Hardmax', 'legacy_coerce_2d, axis 1 of rank 3', [[2, 3, 4]], { axis: 1, legacy_coerce_2d: 1 });
 

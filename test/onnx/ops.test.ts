@@ -105,6 +105,13 @@ add('DequantizeLinear', 'per axis, scale at run time', { s: [3] }, { axis: 1 }, 
 add('DequantizeLinear', 'per tensor, uint8, constant scale', { y: [4] }, {}, { consts: { x: tensor('uint8', [4], [0, 3, 128, 255]), s: f32([], [0.5]), z: tensor('uint8', [], [128]) }, inputOrder: ['x', 's', 'z'] });
 for (const [op, periodic] of [['HannWindow', 1], ['HammingWindow', 0], ['BlackmanWindow', 1]] as const) add(op, `periodic ${periodic}`, {}, { periodic }, { opset: 17, consts: { n: i64([9], []) } });
 
+for (const mode of ['bilinear', 'nearest', 'bicubic']) {
+  for (const [padding_mode, align_corners] of [['zeros', 0], ['border', 1], ['reflection', 0], ['reflection', 1]] as const) {
+    add('GridSample', `${mode}, ${padding_mode}, align_corners ${align_corners}`, { x: [2, 3, 5, 4], g: [2, 3, 7, 2] }, { mode, padding_mode, align_corners }, { opset: 16, range: [-1.7, 1.7] });
+  }
+}
+add('GridSample', 'opset 20 names: linear', { x: [1, 2, 4, 5], g: [1, 3, 2, 2] }, { mode: 'linear' }, { opset: 20, range: [-1.2, 1.2] });
+
 // Losses with constant targets (onnx/losses.ts).
 add('NegativeLogLikelihoodLoss', 'mean, weight at run time, ignore_index', { x: [3, 5, 2], w: [5] }, { ignore_index: 1 }, { consts: { t: i64([0, 4, 1, 2, 3, 1], [3, 2]) }, inputOrder: ['x', 't', 'w'] });
 add('NegativeLogLikelihoodLoss', 'none', { x: [4, 3] }, { reduction: 'none' }, { consts: { t: i64([2, 0, 1, 2]) } });
