@@ -126,6 +126,11 @@ function DequantizeLinear(n: NodeIO): void {
   n.emit('Mul', [n.has(2) ? n.step('Sub', [0, along(2)], {}) : 0, along(1)], {});
 }
 
+/** Range is folded when its inputs are constants (fold.ts); otherwise its length is unknown at load. */
+function Range(n: NodeIO): void {
+  n.fail(`start, limit and delta must be known at load time: they decide the output's length`);
+}
+
 // ---- inputs that became attributes ----
 
 /** Reshape's target: attribute `shape` in version 1, input since 5. */
@@ -443,6 +448,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ReduceLogSum,
   MeanVarianceNormalization,
   DequantizeLinear,
+  Range,
   Pad,
   Resize,
   Upsample,
@@ -465,6 +471,7 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   Cast: [],
   MeanVarianceNormalization: ['ReduceMean', 'Sub', 'Mul', 'Sqrt', 'Add', 'Div'],
   DequantizeLinear: ['Reshape', 'Sub', 'Mul'],
+  Range: [],
   ...REARRANGE_EMITS,
   ...PICK_EMITS,
   ...LOSS_EMITS,
