@@ -12,6 +12,7 @@ import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
 import { PICK_EMITS, PICK_HANDLERS } from './picks.js';
 import { LOSS_EMITS, LOSS_HANDLERS } from './losses.js';
 import { GENERATOR_EMITS, GENERATOR_HANDLERS } from './generators.js';
+import { RECURRENT_EMITS, RECURRENT_HANDLERS } from './recurrent.js';
 import { LEGACY_ATTRS, legacyBroadcast, legacyCastTarget, legacyUpsample } from './legacy.js';
 import { constSize, makeConst } from './constant.js';
 import { ONNX_DTYPES } from './fold.js';
@@ -456,6 +457,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ...PICK_HANDLERS,
   ...LOSS_HANDLERS,
   ...GENERATOR_HANDLERS,
+  ...RECURRENT_HANDLERS,
 };
 
 /**
@@ -476,4 +478,5 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   ...PICK_EMITS,
   ...LOSS_EMITS,
   ...GENERATOR_EMITS,
+  ...RECURRENT_EMITS,
 };

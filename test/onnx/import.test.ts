@@ -505,6 +505,14 @@ test('unsupported uses of supported ops are named: runtime integer Cast, MaxPool
     load(one([{ op: 'ReduceL2', inputs: ['x', 'a'], outputs: ['y'], attrs: { noop_with_empty_axes: 1 } }], ['y'], 18, { a: i64([]) }), { backend: 'cpu' }),
     /ReduceL2, version 18\): noop_with_empty_axes = 1 with empty axes is ambiguous/,
   );
+  const lstm = buildModel({
+    opset: 14,
+    inputs: [{ name: 'x', dims: [2, 2, 3] }],
+    outputs: ['y'],
+    nodes: [{ op: 'LSTM', inputs: ['x', 'w', 'r', '', 'l'], outputs: ['y'], attrs: { hidden_size: 2 } }],
+    initializers: { w: f32([1, 8, 3], new Array(24).fill(0.1)), r: f32([1, 8, 2], new Array(16).fill(0.1)), l: tensor('int32', [2], [2, 1]) },
+  });
+  await assert.rejects(load(lstm, { backend: 'cpu' }), /LSTM, version 14\): sequence_lens \[2, 1\] shorter than the sequence \(2\) are not supported/);
   await assert.rejects(
     load(one([{ op: 'Relu', inputs: ['nowhere'], outputs: ['y'] }]), { backend: 'cpu' }),
     /reads 'nowhere', which no earlier node produces/,

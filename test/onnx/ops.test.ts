@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { OPS } from '../../src/ops/registry.js';
 import { isOnnxOp } from '../../src/onnx/import.js';
 import { testGpu } from '../helpers.js';
-import { asFloat, f32, i64, oneNodeModel, tensor, type AttrSpec, type TensorSpec } from './build.js';
+import { asFloat, asFloats, f32, i64, oneNodeModel, tensor, type AttrSpec, type TensorSpec } from './build.js';
 import { checkAgainstOrt, randomData, randomFeeds } from './oracle.js';
 
 const gpu = await testGpu();
@@ -111,6 +111,19 @@ for (const mode of ['bilinear', 'nearest', 'bicubic']) {
   }
 }
 add('GridSample', 'opset 20 names: linear', { x: [1, 2, 4, 5], g: [1, 3, 2, 2] }, { mode: 'linear' }, { opset: 20, range: [-1.2, 1.2] });
+
+// Recurrent ops unrolled over the sequence (onnx/recurrent.ts): Y, Y_h (and Y_c) against onnxruntime.
+add('LSTM', 'bidirectional, bias, initial states, peepholes', { x: [4, 3, 5] }, { hidden_size: 6, direction: 'bidirectional' }, {
+  opset: 14, outputs: 3,
+  consts: { w: w([2, 24, 5]), r: w([2, 24, 6]), b: w([2, 48]), l: tensor('int32', [3], [4, 4, 4]), h: w([2, 3, 6]), c: w([2, 3, 6]), p: w([2, 18]) },
+});
+// (onnxruntime has no layout = 1; ONNX's node tests check that form.)
+add('LSTM', 'reverse, clip, weights at run time', { x: [5, 2, 3], w: [1, 16, 3], r: [1, 16, 4] }, { hidden_size: 4, direction: 'reverse', clip: asFloat(0.5) }, { opset: 14, outputs: 3 });
+add('GRU', 'bidirectional, linear_before_reset, bias', { x: [5, 2, 3] }, { hidden_size: 4, direction: 'bidirectional', linear_before_reset: 1 }, { opset: 14, outputs: 2, consts: { w: w([2, 12, 3]), r: w([2, 12, 4]), b: w([2, 24]) } });
+add('GRU', 'reverse, initial state, HardSigmoid/Softsign', { x: [3, 2, 4] }, { hidden_size: 3, direction: 'reverse', activations: ['HardSigmoid', 'Softsign'], activation_alpha: asFloats([0.3]), activation_beta: asFloats([0.4]) }, {
+  opset: 14, outputs: 2, consts: { w: w([1, 9, 4]), r: w([1, 9, 3]), b: w([1, 18]), l: tensor('int32', [2], [3, 3]), h: w([1, 2, 3]) },
+});
+add('RNN', 'bidirectional, Relu and Tanh', { x: [4, 2, 3] }, { hidden_size: 5, direction: 'bidirectional', activations: ['Relu', 'Tanh'] }, { opset: 14, outputs: 2, consts: { w: w([2, 5, 3]), r: w([2, 5, 5]), b: w([2, 10]) } });
 
 // Losses with constant targets (onnx/losses.ts).
 add('NegativeLogLikelihoodLoss', 'mean, weight at run time, ignore_index', { x: [3, 5, 2], w: [5] }, { ignore_index: 1 }, { consts: { t: i64([0, 4, 1, 2, 3, 1], [3, 2]) }, inputOrder: ['x', 't', 'w'] });
