@@ -5,8 +5,9 @@
 // one Gather from its float inputs, flattened and concatenated in input order (pick below): a
 // copy, exact for every value, on every backend, and trainable through Gather's gradient.
 //
-// An index that is itself computed at run time is refused, naming the input; so are the
-// reductions of ScatterElements/ScatterND (add, mul, max, min), which are not copies.
+// An index that is itself computed at run time is refused, naming the input. The reductions of
+// ScatterElements/ScatterND (add, mul, max, min) add one Gather and one Add/Mul/Max/Min per
+// update landing on the same position (see scatter).
 
 import { stridesOf, type Shape } from '../tensor.js';
 import { broadcastIndex, broadcastShapes, constSize, makeConst, type Const } from './constant.js';
@@ -40,9 +41,37 @@ function indexOn(n: NodeIO, v: number, len: number, what: string): number {
 /** The coordinates of flat position p in `shape`, given its strides. */
 const coords = (p: number, shape: Shape, strides: readonly number[]) => shape.map((d, k) => Math.floor(p / strides[k]) % d);
 
-function scatterReduction(n: NodeIO): void {
-  const r = n.attrs.reduction ?? 'none';
-  if (r !== 'none') n.fail(`reduction '${String(r)}' is not supported (only 'none', a copy)`);
+/** Each reduction of ScatterElements / ScatterND: the binary op and its identity. */
+const REDUCTIONS: Readonly<Record<string, [string, number]>> = { add: ['Add', 0], mul: ['Mul', 1], max: ['Max', -Infinity], min: ['Min', Infinity] };
+
+/**
+ * data (input 0, `size` elements) with update u (input 2, flat index) written to flat position
+ * targets[u]. reduction none: later updates win, one Gather. Otherwise the updates that land on a
+ * position are combined with it in index order, as ONNX's reference does: layer j of the chain
+ * gathers every position's j-th update (the reduction's identity where it has fewer) and
+ * combines it into the running result.
+ */
+function scatter(n: NodeIO, size: number, targets: readonly number[]): void {
+  const reduction = String(n.attrs.reduction ?? 'none');
+  const updates = constSize(n.value(2).shape);
+  if (reduction === 'none') {
+    const at = Array.from({ length: size }, (_, i) => i);
+    targets.forEach((t, u) => (at[t] = size + u));
+    pick(n, [0, 2], [size, updates], at, n.value(0).shape);
+    return;
+  }
+  const [op, identity] = REDUCTIONS[reduction] ?? n.fail(`reduction '${reduction}' is not none, add, mul, max or min`);
+  const lists: number[][] = Array.from({ length: size }, () => []);
+  targets.forEach((t, u) => lists[t].push(u));
+  const layers = Math.max(...lists.map((l) => l.length));
+  const shape = n.value(0).shape;
+  const unit = n.literal(makeConst('float32', [1], [identity]));
+  let acc: number | string = 0;
+  for (let j = 0; j < layers; j++) {
+    const layer = pick(n, [2, unit], [updates, 1], lists.map((l) => (j < l.length ? l[j] : updates)), shape, true)!;
+    if (j === layers - 1) n.emit(op, [acc, layer], {});
+    else acc = n.step(op, [acc, layer], {});
+  }
 }
 
 /** Where(condition, x, y), numpy broadcasting. */
@@ -74,16 +103,12 @@ function GatherElements(n: NodeIO): void {
   pick(n, [0], [constSize(data)], elementOffsets(n, data, indices, axis), indices.shape);
 }
 
-/** ScatterElements / Scatter(data, indices, updates; axis): data with data[p's target] = updates[p]. */
+/** ScatterElements / Scatter(data, indices, updates; axis, reduction): data with data[p's target] = updates[p]. */
 function ScatterElements(n: NodeIO): void {
-  scatterReduction(n);
   const data = n.value(0).shape;
   const indices = known(n, 1, 'indices');
   const axis = normAxis(n, intAttrOf(n, 'axis', 0), data.length);
-  const size = constSize(data);
-  const at = Array.from({ length: size }, (_, i) => i);
-  elementOffsets(n, data, indices, axis).forEach((target, p) => (at[target] = size + p));
-  pick(n, [0, 2], [size, constSize(n.value(2).shape)], at, data);
+  scatter(n, constSize(data), elementOffsets(n, data, indices, axis));
 }
 
 /**
@@ -119,16 +144,10 @@ function GatherND(n: NodeIO): void {
 
 /** ScatterND(data, indices, updates): data with each addressed slice replaced by its updates. */
 function ScatterND(n: NodeIO): void {
-  scatterReduction(n);
   const data = n.value(0).shape;
   const indices = known(n, 1, 'indices');
   const { starts, inner } = sliceOffsets(n, data, indices, 0);
-  const size = constSize(data);
-  const at = Array.from({ length: size }, (_, i) => i);
-  starts.forEach((s, t) => {
-    for (let e = 0; e < inner; e++) at[s + e] = size + t * inner + e;
-  });
-  pick(n, [0, 2], [size, constSize(n.value(2).shape)], at, data);
+  scatter(n, constSize(data), starts.flatMap((s) => Array.from({ length: inner }, (_, e) => s + e)));
 }
 
 /** Compress(input, condition; axis): the slices (or, without axis, the flat elements) where condition is true. */

@@ -94,6 +94,11 @@ add('GatherND', 'pairs into a matrix, slices', { x: [3, 4, 5] }, {}, { consts: {
 add('ScatterElements', 'axis 1, later updates win', { x: [3, 5], u: [3, 2] }, { axis: 1 }, { consts: { i: i64([1, 3, 0, -1, 4, 2], [3, 2]) }, inputOrder: ['x', 'i', 'u'] });
 add('Scatter', 'opset 9', { x: [4, 3], u: [2, 3] }, {}, { opset: 9, consts: { i: i64([1, 0, 2, 3, 2, 1], [2, 3]) }, inputOrder: ['x', 'i', 'u'] });
 add('ScatterND', 'slices', { x: [4, 3, 2], u: [2, 3, 2] }, {}, { consts: { i: i64([2, 0], [2, 1]) }, inputOrder: ['x', 'i', 'u'] });
+for (const reduction of ['add', 'mul', 'max', 'min']) {
+  const opset = reduction === 'add' || reduction === 'mul' ? 16 : 18;
+  add('ScatterElements', `reduction ${reduction}, repeated indices`, { x: [3, 4], u: [3, 3] }, { axis: 1, reduction }, { opset, consts: { i: i64([1, 1, 3, 0, 0, 0, 2, -1, 2], [3, 3]) }, inputOrder: ['x', 'i', 'u'] });
+  add('ScatterND', `reduction ${reduction}, repeated slices`, { x: [4, 3], u: [3, 3] }, { reduction }, { opset, consts: { i: i64([2, 0, 2], [3, 1]) }, inputOrder: ['x', 'i', 'u'] });
+}
 add('Compress', 'axis 1', { x: [3, 5] }, { axis: 1 }, { consts: { c: tensor('bool', [4], [1, 0, 1, 1]) } });
 add('Compress', 'flattened', { x: [2, 3] }, {}, { consts: { c: tensor('bool', [5], [0, 1, 1, 0, 1]) } });
 add('OneHot', 'axis 1, negative and out-of-range indices, values at run time', { v: [2] }, { axis: 1 }, { consts: { i: i64([1, -2, 7, 0], [2, 2]), d: f32([], [5]) }, inputOrder: ['i', 'd', 'v'] });
