@@ -99,7 +99,7 @@ export function refusesExport(op: string): boolean {
 }
 
 /** Ops that only exist from some opset on (checked for every exported node, passed through or not). */
-const SINCE: Readonly<Record<string, number>> = { HardSwish: 14, Mish: 18, Gelu: 20, LayerNormalization: 17, GroupNormalization: 18 };
+const SINCE: Readonly<Record<string, number>> = { HardSwish: 14, Mish: 18, Gelu: 20, LayerNormalization: 17, GroupNormalization: 18, GridSample: 16 };
 
 /** Attributes ONNX types as FLOAT even when the value is whole (Gemm's beta = 1, LRN's bias = 2 ...). */
 const FLOAT_ATTRS: ReadonlySet<string> = new Set(['alpha', 'beta', 'bias', 'gamma', 'epsilon', 'momentum', 'cubic_coeff_a', 'extrapolation_value']);
@@ -188,6 +188,13 @@ function GroupNormalization(n: ExportNode, w: Writer): void {
   w.node('GroupNormalization', n.inputs, n.outputs, n.attrs);
 }
 
+/** GridSample's modes were renamed in opset 20 (bilinear -> linear, bicubic -> cubic). */
+function GridSample(n: ExportNode, w: Writer): void {
+  const names: Record<string, string> = w.opset >= 20 ? { bilinear: 'linear', bicubic: 'cubic' } : { linear: 'bilinear', cubic: 'bicubic' };
+  const mode = stringAttr(n.attrs, 'mode', 'bilinear');
+  w.node('GridSample', n.inputs, n.outputs, { ...n.attrs, mode: names[mode] ?? mode });
+}
+
 /** dilations on AveragePool came with opset 19; all-ones dilations are the default anyway. */
 function AveragePool(n: ExportNode, w: Writer): void {
   const dil = n.attrs.dilations === undefined ? [] : intsAttr(n.attrs, 'dilations');
@@ -224,7 +231,12 @@ function Split(n: ExportNode, w: Writer): void {
 function reduce(inputSince: number): Exporter {
   return (n, w) => {
     const { axes, keepdims } = n.resolved as ReduceAttrs;
-    if (axes.length === 0) return w.node('Identity', [n.inputs[0]], n.outputs);
+    if (axes.length === 0) {
+      // Our reduction over no axis maps each element (x², |x|, log x); ONNX's noop form is
+      // ambiguous for those (see handlers.ts) and the identity for the others.
+      if (['ReduceSumSquare', 'ReduceL1', 'ReduceL2', 'ReduceLogSum'].includes(n.op)) w.fail(`${n.op} over no axis has no unambiguous ONNX form`);
+      return w.node('Identity', [n.inputs[0]], n.outputs);
+    }
     const k = keepdims ? 1 : 0;
     if (w.opset >= inputSince) w.node(n.op, [n.inputs[0], w.int64('axes', axes)], n.outputs, { keepdims: k });
     else w.node(n.op, [n.inputs[0]], n.outputs, { axes, keepdims: k });
@@ -247,7 +259,7 @@ function Pad(n: ExportNode, w: Writer): void {
 function Resize(n: ExportNode, w: Writer): void {
   const x = n.inputShapes[0];
   const axes = intsAttr(n.attrs, 'axes', x.map((_, i) => i)).map((a) => (a < 0 ? a + x.length : a));
-  const attrs: Record<string, AttrValue> = { ...without(n.attrs, 'scales', 'sizes', 'axes') };
+  const attrs: Record<string, AttrValue> = { ...without(n.attrs, 'scales', 'sizes', 'axes', 'roi') };
   if (intAttr(n.attrs, 'antialias', 0) === 0) delete attrs.antialias;
   if (stringAttr(n.attrs, 'keep_aspect_ratio_policy', 'stretch') === 'stretch') delete attrs.keep_aspect_ratio_policy;
   if ((attrs.antialias !== undefined || attrs.keep_aspect_ratio_policy !== undefined) && w.opset < 18) {
@@ -262,7 +274,10 @@ function Resize(n: ExportNode, w: Writer): void {
   } else {
     const full = [...x];
     axes.forEach((a, k) => (full[a] = intsAttr(n.attrs, 'sizes')[k]));
-    w.node('Resize', [n.inputs[0], '', '', w.int64('sizes', full)], n.outputs, attrs);
+    // tf_crop_and_resize's roi: starts then ends at full rank, [0, 1] on axes it does not crop.
+    const roi = n.attrs.roi as number[] | undefined;
+    const crop = roi && [...x.map((_, a) => (axes.includes(a) ? roi[axes.indexOf(a)] : 0)), ...x.map((_, a) => (axes.includes(a) ? roi[axes.indexOf(a) + axes.length] : 1))];
+    w.node('Resize', [n.inputs[0], crop ? w.float('roi', crop, [crop.length]) : '', '', w.int64('sizes', full)], n.outputs, attrs);
   }
 }
 
@@ -282,7 +297,9 @@ export const EXPORTERS: Readonly<Record<string, Exporter>> = {
   Clip,
   Softmax,
   LogSoftmax: (n, w) => Softmax(n, w, 'LogSoftmax'),
+  Hardmax: (n, w) => Softmax(n, w, 'Hardmax'),
   GroupNormalization,
+  GridSample,
   BatchNormalization,
   AveragePool,
   Slice,
@@ -291,6 +308,12 @@ export const EXPORTERS: Readonly<Record<string, Exporter>> = {
   ReduceSum: reduce(13),
   ReduceMean: reduce(18),
   ReduceMax: reduce(18),
+  ReduceMin: reduce(18),
+  ReduceProd: reduce(18),
+  ReduceSumSquare: reduce(18),
+  ReduceL1: reduce(18),
+  ReduceL2: reduce(18),
+  ReduceLogSum: reduce(18),
   Pad,
   Resize,
   Upsample,

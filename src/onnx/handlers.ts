@@ -7,8 +7,12 @@
 // by `passthrough`.
 
 import type { RawAttrs } from '../ops/op.js';
-import { importOnUnitAxis } from './unit-axis.js';
+import { importConv3d, importConvTranspose3d, importOnUnitAxis, importPool3d } from './other-ranks.js';
 import { REARRANGE_EMITS, REARRANGE_HANDLERS } from './rearrange.js';
+import { PICK_EMITS, PICK_HANDLERS } from './picks.js';
+import { LOSS_EMITS, LOSS_HANDLERS } from './losses.js';
+import { GENERATOR_EMITS, GENERATOR_HANDLERS } from './generators.js';
+import { RECURRENT_EMITS, RECURRENT_HANDLERS } from './recurrent.js';
 import { LEGACY_ATTRS, legacyBroadcast, legacyCastTarget, legacyUpsample } from './legacy.js';
 import { constSize, makeConst } from './constant.js';
 import { ONNX_DTYPES } from './fold.js';
@@ -88,7 +92,9 @@ function Identity(n: NodeIO): void {
  * float type up to opset 9. (The ONNX reference implementation gives all true everywhere.)
  */
 function Dropout(n: NodeIO): void {
-  if (n.opset >= 12 && n.has(2) && n.scalar(2, 'training_mode')) n.fail(`training_mode is true; deftnn imports models for inference`);
+  // In training mode a ratio of 0 drops nothing (output x, mask all true); any other drops at random.
+  const training = n.opset >= 12 && n.has(2) && n.scalar(2, 'training_mode');
+  if (training && (!n.has(1) || n.scalar(1, 'ratio') !== 0)) n.fail(`training_mode is true with a ratio other than 0; deftnn imports models for inference`);
   n.alias(0, 0);
   if (!n.node.outputs[1]) return;
   const shape = n.value(0).shape;
@@ -104,6 +110,26 @@ function Cast(n: NodeIO): void {
     n.fail(`casting the runtime value '${n.node.inputs[0]}' to ${to ?? `data type ${n.attrs.to}`} is not supported: deftnn computes in float32 (integer values are supported only when they are known at load time)`);
   }
   n.alias(0, 0);
+}
+
+/**
+ * DequantizeLinear(x, x_scale, x_zero_point?; axis): (x - zero_point) · scale, per tensor or per
+ * slice along `axis`. x holds integers, which deftnn takes only as constants (quantised weights),
+ * so the result is a constant, or a Mul by a scale computed at run time.
+ */
+function DequantizeLinear(n: NodeIO): void {
+  const x = n.constant(0) ?? n.fail(`input 'x' holds integers computed at run time; deftnn computes in float32 and takes integer tensors only as constants (quantised weights)`);
+  const along = (i: number) => {
+    if (constSize(n.value(i).shape) === 1) return i;
+    const axis = normAxis(n, intAttrOf(n, 'axis', 1), x.shape.length);
+    return n.step('Reshape', [i], { shape: x.shape.map((d, k) => (k === axis ? d : 1)) });
+  };
+  n.emit('Mul', [n.has(2) ? n.step('Sub', [0, along(2)], {}) : 0, along(1)], {});
+}
+
+/** Range is folded when its inputs are constants (fold.ts); otherwise its length is unknown at load. */
+function Range(n: NodeIO): void {
+  n.fail(`start, limit and delta must be known at load time: they decide the output's length`);
 }
 
 // ---- inputs that became attributes ----
@@ -204,13 +230,16 @@ function Softmax(n: NodeIO): void {
   n.emit(n.node.opType, [0], axis === rank - 1 ? { axis } : { axis, legacy_coerce_2d: 1 });
 }
 
-/** LogSoftmax changed as Softmax did in opset 13. */
+/** LogSoftmax and Hardmax changed as Softmax did in opset 13. */
 function LogSoftmax(n: NodeIO): void {
   Softmax(n);
 }
+const Hardmax = LogSoftmax;
 
 function BatchNormalization(n: NodeIO): void {
-  if (intAttrOf(n, 'training_mode', 0)) n.fail(`training_mode is 1; deftnn imports models for inference`);
+  // Training mode (opset 14+): batch statistics, and the running ones as outputs 1 and 2; our op
+  // has it (the training loop uses it), so it imports as given.
+  if (intAttrOf(n, 'training_mode', 0)) return passthrough(n, ['spatial']);
   // Before version 9, spatial=0 meant statistics per (channel, position): scale etc. of shape [C, D1, ...].
   if (n.opset < 9 && intAttrOf(n, 'spatial', 1) === 0 && n.value(1).shape.length !== 1) {
     n.fail(`spatial=0 with per-position statistics (scale [${n.value(1).shape.join(', ')}]) is not supported; only per-channel statistics are`);
@@ -223,20 +252,24 @@ function BatchNormalization(n: NodeIO): void {
 function MaxPool(n: NodeIO): void {
   if (n.node.outputs[1]) n.fail(`the Indices output is not supported`);
   if (n.value(0).shape.length === 3) return importOnUnitAxis(n, false, ['storage_order']);
+  if (n.value(0).shape.length === 5) return importPool3d(n, ['storage_order']);
   passthrough(n, ['storage_order']);
 }
 
-// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis (unit-axis.ts).
+// 1-D forms ([N, C, L]) run on the 2-D kernels over a unit axis, 3-D ones as 2-D ops (other-ranks.ts).
 function AveragePool(n: NodeIO): void {
   if (n.value(0).shape.length === 3) return importOnUnitAxis(n, false);
+  if (n.value(0).shape.length === 5) return importPool3d(n);
   passthrough(n);
 }
 function Conv(n: NodeIO): void {
   if (n.value(0).shape.length === 3) return importOnUnitAxis(n, true);
+  if (n.value(0).shape.length === 5) return importConv3d(n);
   passthrough(n);
 }
 function ConvTranspose(n: NodeIO): void {
   if (n.value(0).shape.length === 3) return importOnUnitAxis(n, true);
+  if (n.value(0).shape.length === 5) return importConvTranspose3d(n);
   passthrough(n);
 }
 
@@ -274,9 +307,67 @@ function ReduceMean(n: NodeIO): void {
 function ReduceMax(n: NodeIO): void {
   reduce(n, 18);
 }
+// The other reductions took their axes as an input from opset 18, as ReduceMax did.
+const ReduceMin = ReduceMax;
+const ReduceProd = ReduceMax;
+
+/**
+ * Reductions that map or finish each element (x², |x|, log): with empty axes and
+ * noop_with_empty_axes = 1 ONNX's spec says the input passes through unchanged while its
+ * reference implementation maps it (onnxruntime 1.22 fails), so that form is refused.
+ */
+function mappingReduce(n: NodeIO): void {
+  if (reduceAxes(n, n.value(0).shape.length, 18) === 'identity') n.fail(`noop_with_empty_axes = 1 with empty axes is ambiguous here (ONNX's spec passes the input through, its reference maps each element); not supported`);
+  reduce(n, 18);
+}
+const ReduceSumSquare = mappingReduce;
+const ReduceL1 = mappingReduce;
+const ReduceL2 = mappingReduce;
+const ReduceLogSum = mappingReduce;
+
+/**
+ * MeanVarianceNormalization (ONNX defines it as a function): (x - mean) / (sqrt(variance) + 1e-9)
+ * over `axes` (default [0, 2, 3]), the variance as the mean of squared deviations (ONNX's body
+ * takes E[x²] - E[x]², equal in exact arithmetic and less accurate in float32).
+ */
+function MeanVarianceNormalization(n: NodeIO): void {
+  const rank = n.value(0).shape.length;
+  const axes = (intsAttrOf(n, 'axes') ?? [0, 2, 3]).map((a) => normAxis(n, a, rank));
+  const d = n.step('Sub', [0, n.step('ReduceMean', [0], { axes, keepdims: 1 })], {});
+  const variance = n.step('ReduceMean', [n.step('Mul', [d, d], {})], { axes, keepdims: 1 });
+  const eps = n.literal(makeConst('float32', [], [1e-9]));
+  n.emit('Div', [d, n.step('Add', [n.step('Sqrt', [variance], {}), eps], {})], {});
+}
 
 function Pad(n: NodeIO): void {
+  if (n.opset >= 11 && n.has(2) && !n.constant(2) && (n.attrs.mode ?? 'constant') === 'constant') return padWithRuntimeValue(n);
   n.emit('Pad', [0], padArgs(n, n.value(0).shape.length));
+}
+
+/**
+ * Pad in constant mode with `constant_value` computed at run time (one value): negative pads crop
+ * first (a Pad whose fill is never used), then each padded axis gets slabs of the value on either
+ * side (value + zeros of the slab's shape, then a Concat). Exact for every value, inf and NaN too.
+ */
+function padWithRuntimeValue(n: NodeIO): void {
+  const v = n.value(2);
+  if (constSize(v.shape) !== 1) n.fail(`input 'constant_value' must hold one value, got shape [${v.shape.join(', ')}]`);
+  const shape = [...n.value(0).shape];
+  const rank = shape.length;
+  const { pads } = padArgs(n, rank, false);
+  const crop = pads.map((p) => Math.min(p, 0));
+  const grow = Array.from({ length: rank }, (_, a) => [Math.max(pads[a], 0), Math.max(pads[a + rank], 0)]).flatMap(([b, e], axis) => (b || e ? [{ axis, b, e }] : []));
+  if (!grow.length) return n.emit('Pad', [0], { pads: crop, mode: 'constant', value: 0 });
+  let y: number | string = crop.some((p) => p < 0) ? n.step('Pad', [0], { pads: crop, mode: 'constant', value: 0 }) : 0;
+  crop.forEach((p, k) => (shape[k % rank] += p));
+  grow.forEach(({ axis, b, e }, k) => {
+    const zeros = (len: number) => shape.map((d, a) => (a === axis ? len : d));
+    const slab = (len: number) => n.step('Add', [2, n.literal(makeConst('float32', zeros(len), new Float32Array(constSize(zeros(len)))))], {});
+    const parts = [...(b ? [slab(b)] : []), y, ...(e ? [slab(e)] : [])];
+    shape[axis] += b + e;
+    if (k === grow.length - 1) n.emit('Concat', parts, { axis });
+    else y = n.step('Concat', parts, { axis });
+  });
 }
 
 /**
@@ -286,6 +377,7 @@ function Pad(n: NodeIO): void {
 function Resize(n: NodeIO): void {
   if (n.opset < 11) return resizeLegacy(n, floats(n, 1, 'scales'));
   const attrs: Record<string, RawAttrs[string]> = { ...n.attrs };
+  if (n.attrs.coordinate_transformation_mode === 'tf_crop_and_resize' && n.has(1)) attrs.roi = floats(n, 1, 'roi');
   const scales = n.has(2) ? floats(n, 2, 'scales') : [];
   if (scales.length > 0) attrs.scales = scales;
   else if (n.has(3)) attrs.sizes = n.ints(3, 'sizes');
@@ -337,6 +429,7 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   Clip,
   Softmax,
   LogSoftmax,
+  Hardmax,
   BatchNormalization,
   MaxPool,
   AveragePool,
@@ -348,10 +441,23 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   ReduceSum,
   ReduceMean,
   ReduceMax,
+  ReduceMin,
+  ReduceProd,
+  ReduceSumSquare,
+  ReduceL1,
+  ReduceL2,
+  ReduceLogSum,
+  MeanVarianceNormalization,
+  DequantizeLinear,
+  Range,
   Pad,
   Resize,
   Upsample,
   ...REARRANGE_HANDLERS,
+  ...PICK_HANDLERS,
+  ...LOSS_HANDLERS,
+  ...GENERATOR_HANDLERS,
+  ...RECURRENT_HANDLERS,
 };
 
 /**
@@ -365,5 +471,12 @@ export const EMITS: Readonly<Record<string, readonly string[]>> = {
   Identity: [],
   Dropout: [],
   Cast: [],
+  MeanVarianceNormalization: ['ReduceMean', 'Sub', 'Mul', 'Sqrt', 'Add', 'Div'],
+  DequantizeLinear: ['Reshape', 'Sub', 'Mul'],
+  Range: [],
   ...REARRANGE_EMITS,
+  ...PICK_EMITS,
+  ...LOSS_EMITS,
+  ...GENERATOR_EMITS,
+  ...RECURRENT_EMITS,
 };

@@ -16,7 +16,7 @@ import { OPS } from '../ops/registry.js';
 import type { Graph, Node, ValueDims, ValueInfo } from '../graph/ir.js';
 import type { RawAttrs } from '../ops/op.js';
 import type { Tensor } from '../tensor.js';
-import { constSize, fromTensor, toTensor, type Const } from './constant.js';
+import { constSize, fromTensor, isFloat, toTensor, type Const } from './constant.js';
 import { FOLDS } from './fold.js';
 import { EMITS, HANDLERS, passthrough } from './handlers.js';
 import type { NodeIO, Value } from './node.js';
@@ -219,7 +219,15 @@ class Importer {
     for (const o of this.g.outputs) {
       const v = this.values.get(o.name);
       if (!v) throw new OnnxError(`graph output '${o.name}' is not produced by any node`);
-      if (v.constant) throw new OnnxError(`graph output '${o.name}' is a constant (it does not depend on any input); deftnn does not return constants`);
+      if (v.constant) {
+        // An output known at load time (it depends on no input): a view of the constant, which
+        // becomes an initializer under its own name.
+        if (!isFloat(v.constant.dtype)) throw new OnnxError(`graph output '${o.name}' is a constant of type ${v.constant.dtype}; deftnn returns float32 only`);
+        const c = `${o.name}:constant`;
+        this.initializers.set(c, toTensor(v.constant));
+        copies.push({ name: this.uniqueNodeName(`${o.name}:copy`), op: 'Reshape', inputs: [c], outputs: [o.name], attrs: { shape: [...v.shape] } });
+        continue;
+      }
       if (v.name === o.name) continue;
       if (inputNames.has(v.name) || rename.has(v.name) || this.g.outputs.some((p) => p.name === v.name)) {
         // An input passed through (Identity, a no-op reduction) or one value under two output
@@ -336,6 +344,11 @@ class Importer {
         add(op, inputs, attrs, [{ name, kept: true }]);
         return name;
       },
+      literal(c) {
+        const v = `${name}:literal${steps++}`;
+        self.values.set(v, { name: v, shape: c.shape, constant: c });
+        return v;
+      },
       setConst(k, c) {
         if (node.outputs[k]) self.values.set(node.outputs[k], { name: node.outputs[k], shape: c.shape, constant: c });
       },
@@ -344,7 +357,7 @@ class Importer {
         replaced.set(i, { name: v, shape: c.shape, constant: c });
       },
       alias(k, i) {
-        if (node.outputs[k]) self.values.set(node.outputs[k], value(i));
+        if (node.outputs[k]) self.values.set(node.outputs[k], valueOf(i));
       },
       fail,
     };

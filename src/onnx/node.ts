@@ -40,10 +40,15 @@ export interface NodeIO {
    * or such names).
    */
   step(op: string, inputs: readonly (number | string)[], attrs: RawAttrs): string;
+  /** A value known at load time (zeros to broadcast against, a mask ...) that later steps may read. */
+  literal(c: Const): string;
   /** Output `out` is known at load time. */
   setConst(out: number, c: Const): void;
-  /** Output `out` is input `input`, unchanged (Identity, Dropout, no-op casts). */
-  alias(out: number, input: number): void;
+  /**
+   * Output `out` is input `input` unchanged (Identity, Dropout, no-op casts), or the value an
+   * earlier step named (a chain's second output).
+   */
+  alias(out: number, input: number | string): void;
   /** From now on, input i of this node reads `c` instead (a constant the handler derived from it). */
   replaceInput(i: number, c: Const): void;
   /** Throw an OnnxError naming this node. */
@@ -202,8 +207,11 @@ export function reduceAxes(n: NodeIO, rank: number, inputSince: number): number[
   return normAxes(n, given, rank).sort((a, b) => a - b);
 }
 
-/** Pad's pads (full rank, begins then ends), mode and constant value, for every opset. */
-export function padArgs(n: NodeIO, rank: number): { pads: number[]; mode: string; value: number } {
+/**
+ * Pad's pads (full rank, begins then ends), mode and constant value, for every opset; with
+ * `readValue` false the value is left to the caller (it is computed at run time) and reads 0.
+ */
+export function padArgs(n: NodeIO, rank: number, readValue = true): { pads: number[]; mode: string; value: number } {
   const mode = typeof n.attrs.mode === 'string' ? n.attrs.mode : 'constant';
   if (n.opset < 11) {
     // Pad-1 called them `paddings` (same layout); Pad-2 `pads`.
@@ -213,7 +221,7 @@ export function padArgs(n: NodeIO, rank: number): { pads: number[]; mode: string
     return { pads, mode, value };
   }
   const given = n.ints(1, 'pads');
-  const value = n.has(2) ? n.scalar(2, 'constant_value') : 0;
+  const value = readValue && n.has(2) && mode === 'constant' ? n.scalar(2, 'constant_value') : 0;
   const axes = n.opset >= 18 && n.has(3) ? normAxes(n, n.ints(3, 'axes'), rank) : Array.from({ length: rank }, (_, i) => i);
   if (given.length !== 2 * axes.length) n.fail(`pads has ${given.length} values, expected ${2 * axes.length}`);
   const pads = new Array<number>(2 * rank).fill(0);

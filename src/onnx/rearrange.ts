@@ -4,6 +4,7 @@
 //     Transpose, which is one copy);
 //   Expand (target shape known at load time): x + zeros of the broadcast shape;
 //   Tile (repeats known at load time): Concat of copies along each repeated axis.
+// (Where, GatherElements, Scatter* ... with constant indices are in picks.ts.)
 
 import { makeConst } from './constant.js';
 import type { Handler } from './handlers.js';

@@ -12,12 +12,22 @@
 //
 // The kernel: one workgroup per row; each invocation sums its strided share, a tree reduction in
 // workgroup memory gives the mean and then the variance (two passes over the row: no
-// cancellation), then every invocation writes its share. No backward yet.
+// cancellation), then every invocation writes its share.
+//
+// Backward: a chain of ops that have kernels (Reshape, ReduceMean, Sub, Mul, ...), in a view V of X
+// whose trailing axes make up one row and in which the scale broadcasts from a shape P:
+//   LayerNormalization  V = [rows, n],             P = [1, n]
+//   per row (Instance, Group-18)  V = [rows/count, count, n],  P = [1, count, 1]
+//   per channel (Group-21)        V = [N, G, C/G, spatial],    P = [1, G, C/G, 1]
+// (P all 1s when Scale holds one value). With x̂ = (x - mean)·inv and g = gy·scale:
+//   gx = inv·(g - mean_row(g) - x̂·mean_row(g·x̂)),  gScale = Σ gy·x̂,  gB = Σ gy,
+// the sums over everything that shares a parameter (sumTo from V to P). LayerNormalization's Mean
+// and InvStdDev outputs have no gradient.
 
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import { f32, linearGrid, u32 } from '../kernels/wgsl.js';
 import type { KernelContext } from '../kernels/context.js';
-import { defineOp, floatAttr, intAttr, OpError, type OpDef, type RawAttrs } from './op.js';
+import { defineOp, floatAttr, intAttr, OpError, type GradContext, type OpDef, type RawAttrs } from './op.js';
 
 /** How a row element picks its scale/bias index. */
 type ScaleRule = { kind: 'element' } | { kind: 'row'; count: number } | { kind: 'channel'; groups: number; perGroup: number; spatial: number };
@@ -114,6 +124,40 @@ ${stats ? '  if (t == 0u) { mean_out[row] = mean; inv_out[row] = inv; }' : ''}
   return [{ wgsl, workgroups: linearGrid(a.rows, 1, ctx), bindings }];
 }
 
+/** The view V of X (rows in the trailing `rowAxes`) and the shape P a parameter broadcasts from. */
+function rowView(a: NormAttrs, param: Shape): { V: number[]; P: number[]; rowAxes: number[] } {
+  const one = sizeOf(param) === 1;
+  const r = a.rule;
+  if (r.kind === 'element') return { V: [a.rows, a.n], P: [1, one ? 1 : a.n], rowAxes: [1] };
+  if (r.kind === 'row') return { V: [a.rows / r.count, r.count, a.n], P: [1, one ? 1 : r.count, 1], rowAxes: [2] };
+  return { V: [a.rows / r.groups, r.groups, r.perGroup, r.spatial], P: one ? [1, 1, 1, 1] : [1, r.groups, r.perGroup, 1], rowAxes: [2, 3] };
+}
+
+function normGrad(g: GradContext<NormAttrs>): (string | undefined)[] {
+  if (g.gradOutputs.slice(1).some((v) => v !== undefined)) throw new OpError(`LayerNormalization: no gradient through the Mean and InvStdDev outputs`);
+  const a = g.attrs;
+  const [x, scale] = g.inputs;
+  const { V, P, rowAxes } = rowView(a, g.inputShapes[1]);
+  const mean = (v: string) => g.emit('ReduceMean', [v], { axes: rowAxes, keepdims: 1 });
+  const mul = (u: string, v: string) => g.emit('Mul', [u, v]);
+  const view = (v: string, shape: readonly number[]) => g.emit('Reshape', [v], { shape: [...shape] });
+  const xv = view(x, V);
+  const d = g.emit('Sub', [xv, mean(xv)]);
+  const variance = g.emit('Add', [mean(mul(d, d)), g.constant(new Tensor([], [a.epsilon]))]);
+  const inv = g.emit('Reciprocal', [g.emit('Sqrt', [variance])]);
+  const xhat = mul(d, inv);
+  const gy = view(g.gradOutputs[0]!, V);
+  const out: (string | undefined)[] = g.inputs.map(() => undefined);
+  if (g.wants[0]) {
+    const gs = mul(gy, view(scale, P));
+    const centred = g.emit('Sub', [g.emit('Sub', [gs, mean(gs)]), mul(xhat, mean(mul(gs, xhat)))]);
+    out[0] = view(mul(inv, centred), g.inputShapes[0]);
+  }
+  if (g.wants[1]) out[1] = view(g.sumTo(mul(gy, xhat), V, P), g.inputShapes[1]);
+  if (g.inputs.length > 2 && g.wants[2]) out[2] = view(g.sumTo(gy, V, P), g.inputShapes[2]);
+  return out;
+}
+
 function normOp(type: string, arity: [number, number], resolve: (raw: RawAttrs, inputs: readonly Shape[]) => NormAttrs, maxOutputs = 1): OpDef<NormAttrs> {
   return defineOp<NormAttrs>({
     type,
@@ -122,6 +166,7 @@ function normOp(type: string, arity: [number, number], resolve: (raw: RawAttrs, 
     shape: ([x], a) => (maxOutputs > 1 ? [x, a.statShape!, a.statShape!] : [x]),
     cpu: (xs, a) => cpu(a, xs, maxOutputs),
     gpu: (ins, outs, a, ctx) => gpu(a, ins, outs.length, ctx),
+    grad: normGrad,
   });
 }
 

@@ -6,7 +6,8 @@
 // MaxPool takes the max over the taps inside the input, AveragePool sums those and divides by
 // either their number (count_include_pad = 0) or the number of taps inside the padded input
 // (count_include_pad = 1). A ceil_mode window may reach past the end padding; taps out there
-// count for neither (this is what onnxruntime and PyTorch do).
+// count for neither (PyTorch's rule; onnxruntime 1.22's CPU kernel agrees with count_include_pad
+// = 0 but with 1 divides by the whole window there, a difference the tests avoid).
 //
 // Global pools reduce one (n, c) row of H·W values per workgroup with a tree in workgroup memory,
 // or, for short rows, per invocation.

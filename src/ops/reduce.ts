@@ -1,10 +1,14 @@
-// ReduceSum, ReduceMean, ReduceMax over any set of axes, as one family.
+// ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2
+// and ReduceLogSum over any set of axes, as one family: each maps every element (x², |x|, or x
+// itself), folds the mapped values with one combining step (+, ·, max, min) and finishes the fold
+// (÷ count, sqrt, log).
 //
 // Our IR carries the axes as the attribute `axes: number[]` for every opset: the ONNX importer
 // turns opset-18's (and ReduceSum-13's) constant `axes` input into that attribute. Empty or
 // absent axes mean every axis, unless noop_with_empty_axes = 1, when the op is the identity.
-// keepdims defaults to 1. Reducing over an axis of length 0 gives 0 (Sum), NaN (Mean, 0/0) and
-// -Inf (Max, the identity of max), as ONNX specifies.
+// keepdims defaults to 1. Reducing over an axis of length 0 gives the finished identity: 0 (Sum,
+// SumSquare, L1, L2), NaN (Mean, 0/0), -Inf (Max, LogSum's log 0), +Inf (Min), 1 (Prod), as ONNX
+// specifies.
 //
 // The WebGPU kernel first merges neighbouring axes that are both kept or both reduced, so the
 // usual cases (global pooling over H×W, a channel sum) become a 2-D [kept, reduced] walk with
@@ -16,7 +20,7 @@
 // the count for the mean). Broadcasting does the copying: the gradient, reshaped to keep the
 // reduced axes as 1s, times a constant that has the reduced axes' sizes and 1s elsewhere (1 or
 // 1/count), broadcasts to the input's shape, and the constant is only as big as one reduction.
-// ReduceMax has no gradient here.
+// The other reductions have no gradient here.
 
 import { sizeOf, stridesOf, Tensor, type Shape } from '../tensor.js';
 import { elementwiseMain, f32, linearGrid, linearIndexFn, u32, unravelWgsl } from '../kernels/wgsl.js';
@@ -30,33 +34,38 @@ export interface ReduceAttrs {
 }
 
 interface ReduceKind {
-  /** Start value of the accumulator. */
+  /** Start value of the accumulator (the combining step's identity). */
   readonly init: number;
+  /** Each element before it is folded in (default: itself). */
+  readonly map?: (x: number) => number;
+  readonly mapWgsl?: (x: string) => string;
+  /** Combine an accumulator with a mapped element, or two accumulators. */
   readonly cpu: (acc: number, x: number) => number;
-  /** WGSL combining `acc` with `x`. */
   readonly wgsl: (acc: string, x: string) => string;
-  /** Final value from the accumulator and the count reduced. */
-  readonly finish: (acc: number, count: number) => number;
-  readonly finishWgsl: (acc: string, count: number) => string;
+  /** Final value from the accumulator and the count reduced (default: the accumulator). */
+  readonly finish?: (acc: number, count: number) => number;
+  readonly finishWgsl?: (acc: string, count: number) => string;
 }
 
+const add = { init: 0, cpu: (a: number, x: number) => a + x, wgsl: (a: string, x: string) => `${a} + ${x}` };
+const square = { map: (x: number) => x * x, mapWgsl: (x: string) => `${x} * ${x}` };
+
 const KINDS: Record<string, ReduceKind> = {
-  ReduceSum: { init: 0, cpu: (a, x) => a + x, wgsl: (a, x) => `${a} + ${x}`, finish: (a) => a, finishWgsl: (a) => a },
-  ReduceMean: {
-    init: 0,
-    cpu: (a, x) => a + x,
-    wgsl: (a, x) => `${a} + ${x}`,
-    finish: (a, n) => a / n,
-    finishWgsl: (a, n) => `${a} / ${f32(n)}`,
-  },
-  ReduceMax: {
-    init: -Infinity,
-    cpu: (a, x) => (x > a || Number.isNaN(x) ? x : a),
-    wgsl: (a, x) => `max(${a}, ${x})`,
-    finish: (a) => a,
-    finishWgsl: (a) => a,
-  },
+  ReduceSum: add,
+  ReduceMean: { ...add, finish: (a, n) => a / n, finishWgsl: (a, n) => `${a} / ${f32(n)}` },
+  ReduceMax: { init: -Infinity, cpu: (a, x) => (x > a || Number.isNaN(x) ? x : a), wgsl: (a, x) => `max(${a}, ${x})` },
+  ReduceMin: { init: Infinity, cpu: (a, x) => (x < a || Number.isNaN(x) ? x : a), wgsl: (a, x) => `min(${a}, ${x})` },
+  ReduceProd: { init: 1, cpu: (a, x) => a * x, wgsl: (a, x) => `${a} * ${x}` },
+  ReduceSumSquare: { ...add, ...square },
+  ReduceL1: { ...add, map: Math.abs, mapWgsl: (x) => `abs(${x})` },
+  ReduceL2: { ...add, ...square, finish: Math.sqrt, finishWgsl: (a) => `sqrt(${a})` },
+  ReduceLogSum: { ...add, finish: Math.log, finishWgsl: (a) => `log(${a})` },
 };
+
+const mapOf = (k: ReduceKind) => k.map ?? ((x: number) => x);
+const mapWgslOf = (k: ReduceKind) => k.mapWgsl ?? ((x: string) => x);
+const finishOf = (k: ReduceKind) => k.finish ?? ((a: number) => a);
+const finishWgslOf = (k: ReduceKind) => k.finishWgsl ?? ((a: string) => a);
 
 function resolveAxes(raw: RawAttrs, inputs: readonly Shape[]): ReduceAttrs {
   const rank = inputs[0].length;
@@ -95,9 +104,9 @@ function reduceCpu(kind: ReduceKind, x: Tensor, a: ReduceAttrs): Tensor {
     for (let d = 0; d < x.rank; d++) {
       if (!a.axes.includes(d)) o += (Math.floor(i / inStrides[d]) % x.shape[d]) * outStrides[d];
     }
-    acc[o] = kind.cpu(acc[o], x.data[i]);
+    acc[o] = kind.cpu(acc[o], mapOf(kind)(x.data[i]));
   }
-  return new Tensor(outShape(x.shape, a), acc.map((v) => kind.finish(v, count)));
+  return new Tensor(outShape(x.shape, a), acc.map((v) => finishOf(kind)(v, count)));
 }
 
 /** Merge neighbouring axes of the same role: returns dims and whether each is reduced. */
@@ -130,7 +139,9 @@ function reduceGpu(kind: ReduceKind, x: Shape, out: Shape, a: ReduceAttrs, ctx: 
   const outCount = sizeOf(out);
   const count = a.axes.reduce((n, i) => n * x[i], 1);
   if (outCount === 0) return [];
-  if (count === 1) return 'view'; // reducing only length-1 axes changes nothing but the shape
+  // Reducing only length-1 axes changes nothing but the shape, unless the kind maps or finishes
+  // a single element into something else (SumSquare's x², LogSum's log x ...).
+  if (count === 1 && !kind.map && finishOf(kind)(7, 1) === 7) return 'view';
   const bindings = [{ input: 0 }, { output: 0 }] as const;
   const decls = `@group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;`;
@@ -138,7 +149,7 @@ function reduceGpu(kind: ReduceKind, x: Shape, out: Shape, a: ReduceAttrs, ctx: 
     // An empty reduction: every output is the finished identity. NaN and -Inf cannot be WGSL
     // literals, so the value is uploaded as a one-element constant. x has no elements and is not
     // bound (an unused binding would not be in the pipeline's layout).
-    const fill = new Float32Array([kind.finish(kind.init, 0)]);
+    const fill = new Float32Array([finishOf(kind)(kind.init, 0)]);
     const wgsl = `@group(0) @binding(0) var<storage, read_write> y: array<f32>;
 @group(0) @binding(1) var<storage, read> fill: array<f32>;
 ${elementwiseMain(outCount, ROWS_WG, '  y[i] = fill[0];')}`;
@@ -150,8 +161,10 @@ ${elementwiseMain(outCount, ROWS_WG, '  y[i] = fill[0];')}`;
   const keptStrides = strides.filter((_, k) => !reduced[k]);
   const redDims = dims.filter((_, k) => reduced[k]);
   const redStrides = strides.filter((_, k) => reduced[k]);
-  // Accumulators start from an element of x, not from the identity: -Inf (ReduceMax's) is not
-  // a WGSL literal, and -FLT_MAX would be wrong when every element is -Inf.
+  // Accumulators start from a (mapped) element of x, not from the identity: ±Inf (ReduceMax's,
+  // ReduceMin's) is not a WGSL literal, and ∓FLT_MAX would be wrong when every element is ±Inf.
+  const map = mapWgslOf(kind);
+  const finish = finishWgslOf(kind);
 
   if (outCount >= 1024 || count < 256) {
     // One invocation per output element.
@@ -162,12 +175,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let o = linearIndex(gid, nwg);
   if (o >= ${u32(outCount)}) { return; }
 ${offsetOf('o', keptDims, keptStrides, 'base')}
-  var acc = x[base];
+  var acc = ${map('x[base]')};
   for (var r = 1u; r < ${u32(count)}; r++) {
 ${offsetOf('r', redDims, redStrides, 'off')}
-    acc = ${kind.wgsl('acc', 'x[base + off]')};
+    acc = ${kind.wgsl('acc', map('x[base + off]'))};
   }
-  y[o] = ${kind.finishWgsl('acc', count)};
+  y[o] = ${finish('acc', count)};
 }`;
     return [{ wgsl, workgroups: linearGrid(outCount, ROWS_WG, ctx), bindings: [...bindings] }];
   }
@@ -180,10 +193,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let o = wid.x;
 ${offsetOf('o', keptDims, keptStrides, 'base')}
 ${offsetOf('t', redDims, redStrides, 'first')}
-  var acc = x[base + first]; // count >= 256 > ${WG}: every invocation has an element
+  var acc = ${map('x[base + first]')}; // count >= 256 > ${WG}: every invocation has an element
   for (var r = t + ${WG}u; r < ${u32(count)}; r += ${WG}u) {
 ${offsetOf('r', redDims, redStrides, 'off')}
-    acc = ${kind.wgsl('acc', 'x[base + off]')};
+    acc = ${kind.wgsl('acc', map('x[base + off]'))};
   }
   part[t] = acc;
   workgroupBarrier();
@@ -191,7 +204,7 @@ ${offsetOf('r', redDims, redStrides, 'off')}
     if (t < s) { part[t] = ${kind.wgsl('part[t]', 'part[t + s]')}; }
     workgroupBarrier();
   }
-  if (t == 0u) { y[o] = ${kind.finishWgsl('part[0]', count)}; }
+  if (t == 0u) { y[o] = ${finish('part[0]', count)}; }
 }`;
   return [{ wgsl, workgroups: [outCount, 1, 1], bindings: [...bindings] }];
 }
@@ -205,7 +218,7 @@ function reduceOp(type: string): OpDef<ReduceAttrs> {
     shape: ([x], a) => [outShape(x, a)],
     cpu: ([x], a) => [reduceCpu(kind, x, a)],
     gpu: ([x], [out], a, ctx) => reduceGpu(kind, x, out, a, ctx),
-    grad: type === 'ReduceMax' ? undefined : (g) => [reduceGrad(g, type === 'ReduceMean')],
+    grad: type === 'ReduceSum' || type === 'ReduceMean' ? (g) => [reduceGrad(g, type === 'ReduceMean')] : undefined,
   });
 }
 

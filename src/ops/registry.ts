@@ -4,7 +4,7 @@ import { OpError, type OpDef } from './op.js';
 import { unaryOps } from './unary.js';
 import { poolOps } from './pool.js';
 import { binaryOps } from './binary.js';
-import { logSoftmaxOp, softmaxOp } from './softmax.js';
+import { hardmaxOp, logSoftmaxOp, softmaxOp } from './softmax.js';
 import { batchNormOp, batchNormGradOp } from './batchnorm.js';
 import { reshapeOps } from './reshape.js';
 import { transposeOp } from './transpose.js';
@@ -20,10 +20,11 @@ import { convTransposeOp } from './convtranspose.js';
 import { lrnOp } from './lrn.js';
 import { variadicOps } from './variadic.js';
 import { normalizationOps } from './normalization.js';
+import { gridSampleOp } from './gridsample.js';
 import { lossOps } from '../train/losses.js';
 import { optimizerOps } from '../train/optimizers.js';
 
-const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, logSoftmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...convGradOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp, ...variadicOps, ...normalizationOps, ...lossOps, ...optimizerOps];
+const ALL: OpDef<any>[] = [...unaryOps, ...poolOps, ...binaryOps, softmaxOp, logSoftmaxOp, hardmaxOp, batchNormOp, batchNormGradOp, ...reshapeOps, transposeOp, concatOp, ...reduceOps, padOp, ...sliceOps, ...convOps, ...convGradOps, ...gemmOps, ...resizeOps, convTransposeOp, lrnOp, ...variadicOps, ...normalizationOps, gridSampleOp, ...lossOps, ...optimizerOps];
 
 export const OPS: ReadonlyMap<string, OpDef<any>> = new Map(ALL.map((op) => [op.type, op]));
 

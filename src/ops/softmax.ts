@@ -1,6 +1,7 @@
 // Softmax, numerically stable: y = exp(x - max) / sum(exp(x - max)) along each row; LogSoftmax,
 // its logarithm computed directly: y = x - max - log(sum(exp(x - max))). Same rows, same kernels
-// but for the final store.
+// but for the final store. Hardmax on the same rows: 1 at the row's first maximum, 0 elsewhere
+// (a NaN counts as the maximum, as numpy's argmax has it); it has no gradient.
 //
 // Opset 13 semantics by default: the row runs along one `axis` (default -1, any axis). Models of
 // opset < 13 defined Softmax differently: the input is coerced to 2-D at `axis` (default 1) and
@@ -156,4 +157,47 @@ export const logSoftmaxOp = defineOp<SoftmaxAttrs>({
     const gx = g.emit('Sub', [gy, g.emit('Mul', [g.emit('Exp', [view(g.outputs[0])]), total])]);
     return [g.emit('Reshape', [gx], { shape: [...g.inputShapes[0]], allowzero: 1 })];
   },
+});
+
+function hardmaxCpu(x: Tensor, { outer, n, inner }: SoftmaxAttrs): Tensor {
+  const y = new Float32Array(x.size);
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < inner; j++) {
+      const at = (k: number) => (o * n + k) * inner + j;
+      let best = 0;
+      for (let k = 1; k < n; k++) {
+        const [v, m] = [x.data[at(k)], x.data[at(best)]];
+        if (v > m || (Number.isNaN(v) && !Number.isNaN(m))) best = k;
+      }
+      if (n > 0) y[at(best)] = 1;
+    }
+  }
+  return new Tensor(x.shape, y);
+}
+
+/** One invocation per row: find the first maximum, then write the row's 0s and its 1. */
+function hardmaxGpu({ outer, n, inner }: SoftmaxAttrs, ctx: KernelContext) {
+  const rows = outer * inner;
+  if (rows === 0 || n === 0) return [];
+  const base = inner === 1 ? `row * ${u32(n)}` : `(row / ${u32(inner)}) * ${u32(n * inner)} + row % ${u32(inner)}`;
+  const at = (k: string) => (inner === 1 ? `base + ${k}` : `base + ${k} * ${u32(inner)}`);
+  const body = `  let row = i;
+  let base = ${base};
+  var best = 0u;
+  var m = x[base];
+  for (var k = 1u; k < ${u32(n)}; k++) {
+    let v = x[${at('k')}];
+    if (v > m || (v != v && m == m)) { best = k; m = v; }
+  }
+  for (var k = 0u; k < ${u32(n)}; k++) { y[${at('k')}] = select(0.0, 1.0, k == best); }`;
+  return [{ wgsl: `${BINDINGS}\n${elementwiseMain(rows, WG_SHORT, body)}`, workgroups: linearGrid(rows, WG_SHORT, ctx), bindings: [{ input: 0 }, { output: 0 }] }];
+}
+
+export const hardmaxOp = defineOp<SoftmaxAttrs>({
+  type: 'Hardmax',
+  arity: [1, 1],
+  attrs: (raw, [shape]) => resolve(raw, shape),
+  shape: ([x]) => [x],
+  cpu: ([x], a) => [hardmaxCpu(x, a)],
+  gpu: (_in, _out, a, ctx) => hardmaxGpu(a, ctx),
 });

@@ -5,7 +5,10 @@
 // buffers per shader stage.
 //
 // Backward: Sum and Mean pass the output gradient (scaled by 1/n for Mean) to every input, summed
-// down to its shape. Max and Min have none here: nothing in the models we train uses them.
+// down to its shape. Max and Min pass it to the inputs equal to the output, shared evenly between
+// ties (PyTorch's rule for maximum/minimum), as a chain of ops with kernels: for each input,
+// hit_k = 1 + sign(x_k - y) for Max (1 - sign for Min) is 1 where x_k is the extreme and 0 where it
+// is not; gx_k = gy · hit_k / Σ_j hit_j, summed down to x_k's shape.
 
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import { coalesceDims, elementwiseMain, linearGrid, stridedOffsets } from '../kernels/wgsl.js';
@@ -37,12 +40,22 @@ const DEFS: Record<string, VariadicDef> = {
   Max: {
     cpu: (a, v) => (Number.isNaN(a) || Number.isNaN(v) ? NaN : Math.max(a, v)),
     wgsl: (a, v) => `select(max(${a}, ${v}), ${a} + ${v}, ${a} != ${a} || ${v} != ${v})`,
+    grad: (g) => extremeGrad(g, 'Add'),
   },
   Min: {
     cpu: (a, v) => (Number.isNaN(a) || Number.isNaN(v) ? NaN : Math.min(a, v)),
     wgsl: (a, v) => `select(min(${a}, ${v}), ${a} + ${v}, ${a} != ${a} || ${v} != ${v})`,
+    grad: (g) => extremeGrad(g, 'Sub'),
   },
 };
+
+/** Max (`toOne` Add: 1 + sign(x - y), as x <= y) or Min (Sub: 1 - sign(x - y), as x >= y). */
+function extremeGrad(g: GradContext<null>, toOne: 'Add' | 'Sub'): (string | undefined)[] {
+  const one = g.constant(new Tensor([], [1]));
+  const hits = g.inputs.map((x) => g.emit(toOne, [one, g.emit('Sign', [g.emit('Sub', [x, g.outputs[0]])])]));
+  const share = g.emit('Div', [g.gradOutputs[0]!, hits.length > 1 ? g.emit('Sum', hits) : hits[0]]);
+  return g.inputs.map((_, k) => (g.wants[k] ? g.sumTo(g.emit('Mul', [share, hits[k]]), g.outputShapes[0], g.inputShapes[k]) : undefined));
+}
 
 function passDown(g: GradContext<null>, gy: string): (string | undefined)[] {
   return g.inputs.map((_, k) => (g.wants[k] ? g.sumTo(gy, g.outputShapes[0], g.inputShapes[k]) : undefined));

@@ -116,6 +116,11 @@ add('InstanceNormalization', '', [[2, 3, 5]], {}, { consts: [w([3]), w([3])] });
 add('GroupNormalization', 'per channel (opset 21)', [[2, 6, 5]], { num_groups: 3 }, { consts: [w([6]), w([6])], minOpset: 21 });
 add('LogSoftmax', 'legacy_coerce_2d, axis 1 of rank 3', [[2, 3, 4]], { axis: 1, legacy_coerce_2d: 1 }, { range: [-3, 3] });
 
+add('GridSample', 'bicubic, reflection', [[1, 2, 4, 5], [1, 3, 2, 2]], { mode: 'bicubic', padding_mode: 'reflection' }, { range: [-1.5, 1.5], minOpset: 16 });
+add('GridSample', 'linear (opset 20 name), border', [[1, 2, 4, 5], [1, 3, 2, 2]], { mode: 'linear', padding_mode: 'border', align_corners: 1 }, { range: [-1.5, 1.5], minOpset: 16 });
+add('Hardmax', 'axis 1 of rank 3', [[2, 3, 4]], { axis: 1 });
+add('Hardmax', 'legacy_coerce_2d, axis 1 of rank 3', [[2, 3, 4]], { axis: 1, legacy_coerce_2d: 1 });
+
 // ---- Softmax ----
 add('Softmax', 'default axis', [[3, 5]], {}, { range: [-3, 3] });
 add('Softmax', 'axis 1 of rank 3', [[2, 3, 4]], { axis: 1 }, { range: [-3, 3] });
@@ -161,6 +166,11 @@ for (const op of ['ReduceSum', 'ReduceMean', 'ReduceMax']) {
   add(op, 'all axes', [[3, 4]], { keepdims: 0 });
   add(op, 'noop_with_empty_axes', [[2, 3]], { axes: [], noop_with_empty_axes: 1 });
 }
+for (const op of ['ReduceMin', 'ReduceProd', 'ReduceSumSquare', 'ReduceL1', 'ReduceL2', 'ReduceLogSum']) {
+  const range: [number, number] | undefined = op === 'ReduceLogSum' ? [0.1, 1] : undefined;
+  add(op, 'axes, keepdims', [[2, 3, 4, 5]], { axes: [2, 3] }, { range });
+  add(op, 'negative axis, keepdims 0', [[2, 3, 4]], { axes: [-2], keepdims: 0 }, { range });
+}
 
 // ---- Pad ----
 add('Pad', 'constant value', [[1, 2, 3, 4]], { pads: [0, 1, 1, 0, 0, 0, 2, 1], value: -0.75 });
@@ -194,6 +204,8 @@ add('MatMul', 'batched with broadcasting', [[2, 1, 3, 5], [3, 5, 2]]);
 // ---- Resize, Upsample, LRN ----
 add('Resize', 'nearest asymmetric floor, scales', [[1, 2, 3, 4]], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor', scales: [1, 1, 2, 1.5] });
 add('Resize', 'linear half_pixel, sizes', [[1, 2, 4, 5]], { mode: 'linear', sizes: [1, 2, 7, 3] });
+add('Resize', 'cubic, exclude_outside', [[1, 2, 5, 4]], { mode: 'cubic', exclude_outside: 1, cubic_coeff_a: -0.5, sizes: [1, 2, 7, 3] });
+add('Resize', 'tf_crop_and_resize over axes, extrapolation', [[1, 2, 5, 4]], { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize', axes: [3, 2], sizes: [5, 3], roi: [-0.2, 0.1, 0.9, 1.3], extrapolation_value: 2.5 });
 add('Resize', 'linear align_corners', [[1, 1, 3, 3]], { mode: 'linear', coordinate_transformation_mode: 'align_corners', scales: [1, 1, 2, 2] });
 add('Resize', 'linear pytorch_half_pixel, axes, defaults of opset 18', [[1, 2, 4, 4]], { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel', axes: [2, 3], scales: [0.5, 1.5], antialias: 0, keep_aspect_ratio_policy: 'stretch' });
 add('Resize', 'nearest, sizes on axes', [[1, 2, 4, 5]], { mode: 'nearest', axes: [3, 2], sizes: [3, 7] });
@@ -308,6 +320,9 @@ test('op forms that need a later opset are refused below it, naming the node and
   const zeros = { ...noZero.graph, inputs: [{ name: 'in0', shape: [2, 0, 4] }], nodes: [{ ...noZero.graph.nodes[0], attrs: { shape: [0, 8], allowzero: 1 } }] };
   assert.throws(() => exportOnnx(zeros, { opset: 13 }), /allowzero = 1 .* needs opset >= 14/);
   assert.doesNotThrow(() => exportOnnx(zeros, { opset: 14 }));
+  // A mapping reduction over no axis (x² per element) has no unambiguous ONNX form.
+  const l2 = oneNodeGraph('ReduceL2', [new Tensor([2, 3])], { axes: [], noop_with_empty_axes: 1 }, 1, [false]);
+  assert.throws(() => exportOnnx(l2), /node '.+' \(ReduceL2\): ReduceL2 over no axis has no unambiguous ONNX form/);
 });
 
 test('opset outside 13..21 is refused', () => {

@@ -262,8 +262,8 @@ test('a constant-only branch through a registered op (Transpose of a weight) run
   assert.deepEqual([...m.graph.initializers.values()].map((t) => [...t.shape]), [[5, 4]]);
 });
 
-test('Identity and Dropout (opsets 9, 10 and 12, with mask) disappear; outputs keep their ONNX names', async () => {
-  for (const opset of [9, 10, 12, 13]) {
+test('Identity and Dropout (opsets 9, 10 and 12, with mask; training with ratio 0) disappear; outputs keep their ONNX names', async () => {
+  for (const [opset, training] of [[9, 0], [10, 0], [12, 0], [13, 0], [13, 1]]) {
     const dropout: NodeSpec =
       opset < 12
         ? { op: 'Dropout', inputs: ['i1'], outputs: ['d', 'mask'], attrs: { ratio: 0.3 } }
@@ -282,9 +282,9 @@ test('Identity and Dropout (opsets 9, 10 and 12, with mask) disappear; outputs k
       inputs: [{ name: 'x', dims: [2, 5] }],
       outputs: ['y', 'same'],
       nodes,
-      initializers: opset < 12 ? {} : { ratio: f32([], [0.5]), train: tensor('bool', [], [0]) },
+      initializers: opset < 12 ? {} : { ratio: f32([], [training ? 0 : 0.5]), train: tensor('bool', [], [training]) },
     });
-    await checkAgainstOrt(bytes, randomFeeds({ x: [2, 5] }, 12), { gpu, what: `Dropout opset ${opset}` });
+    await checkAgainstOrt(bytes, randomFeeds({ x: [2, 5] }, 12), { gpu, what: `Dropout opset ${opset}${training ? ', training, ratio 0' : ''}` });
     const m = await load(bytes, { backend: 'cpu', optimize: false });
     // Relu, the Mul by the constant mask (all true; all false before opset 12, as onnxruntime
     // has it), and a view giving the passed-through input its name.
@@ -446,9 +446,9 @@ test('run() names wrong inputs: unknown name, missing input, wrong shape, wrong 
 
 test('unsupported ops: one error listing every op type and its nodes, before any GPU work', async () => {
   const nodes: NodeSpec[] = [
-    { op: 'LSTM', inputs: ['x'], outputs: ['a'], name: 'lstm_1' },
+    { op: 'Det', inputs: ['x'], outputs: ['a'], name: 'det_1' },
     { op: 'Relu', inputs: ['a'], outputs: ['b'] },
-    { op: 'LSTM', inputs: ['b'], outputs: ['c'], name: 'lstm_2' },
+    { op: 'Det', inputs: ['b'], outputs: ['c'], name: 'det_2' },
     { op: 'FusedConv', inputs: ['c'], outputs: ['d'], name: 'fused', domain: 'com.microsoft' },
     { op: 'Einsum', inputs: ['d'], outputs: ['e'], name: '' },
     // deftnn's own backward ops are in the op registry but are not ONNX ops.
@@ -460,7 +460,7 @@ test('unsupported ops: one error listing every op type and its nodes, before any
   await assert.rejects(load(bytes, { backend: 'webgpu', gpu: untouchable }), (e: Error) => {
     assert.ok(e instanceof OnnxError, String(e));
     assert.match(e.message, /uses 4 ONNX op types that deftnn does not support/);
-    assert.match(e.message, /LSTM \(version 7\): 2 nodes \('lstm_1', 'lstm_2'\)/);
+    assert.match(e.message, /Det \(version 11\): 2 nodes \('det_1', 'det_2'\)/);
     assert.match(e.message, /com\.microsoft\.FusedConv: 1 node \('fused'\)/);
     assert.match(e.message, /Einsum \(version 12\): 1 node \(#4 -> e\)/);
     assert.match(e.message, /MaxPoolGrad: 1 node \('grad'\)/);
@@ -470,7 +470,22 @@ test('unsupported ops: one error listing every op type and its nodes, before any
   });
 });
 
-test('unsupported uses of supported ops are named: runtime integer Cast, MaxPool Indices, runtime Reshape shape, constant output', async () => {
+test('a graph output known at load time (a Constant, a folded chain, EyeLike) is returned on every backend', async () => {
+  const bytes = buildModel({
+    opset: 13,
+    inputs: [{ name: 'x', dims: [2, 3] }],
+    outputs: ['y', 'k', 'z', 'e'],
+    nodes: [
+      { op: 'Relu', inputs: ['x'], outputs: ['y'] },
+      { op: 'EyeLike', inputs: ['x'], outputs: ['e'], attrs: { k: 1 } }, // depends on x's shape only
+      { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value: f32([2, 2], [1, -2, 3.5, 0]) } },
+      { op: 'Mul', inputs: ['k', 'k'], outputs: ['z'] },
+    ],
+  });
+  await checkAgainstOrt(bytes, randomFeeds({ x: [2, 3] }, 14), { gpu, what: 'constant outputs' });
+});
+
+test('unsupported uses of supported ops are named: runtime integer Cast, MaxPool Indices, runtime Reshape shape, integer constant output', async () => {
   const one = (nodes: NodeSpec[], outputs = ['y'], opset = 13, initializers = {}) =>
     buildModel({ opset, inputs: [{ name: 'x', dims: [1, 2, 4, 4] }], outputs, nodes, initializers });
   await assert.rejects(load(one([{ op: 'Cast', inputs: ['x'], outputs: ['y'], attrs: { to: 7 } }]), { backend: 'cpu' }), /casting the runtime value 'x' to int64 is not supported/);
@@ -483,9 +498,21 @@ test('unsupported uses of supported ops are named: runtime integer Cast, MaxPool
     /Reshape, version \d+\): input 'shape' \('x'\) must be known at load time/,
   );
   await assert.rejects(
-    load(one([{ op: 'Relu', inputs: ['x'], outputs: ['y'] }, { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value_float: asFloat(1) } }], ['y', 'k']), { backend: 'cpu' }),
-    /graph output 'k' is a constant/,
+    load(one([{ op: 'Relu', inputs: ['x'], outputs: ['y'] }, { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value_int: 1 } }], ['y', 'k']), { backend: 'cpu' }),
+    /graph output 'k' is a constant of type int64; deftnn returns float32 only/,
   );
+  await assert.rejects(
+    load(one([{ op: 'ReduceL2', inputs: ['x', 'a'], outputs: ['y'], attrs: { noop_with_empty_axes: 1 } }], ['y'], 18, { a: i64([]) }), { backend: 'cpu' }),
+    /ReduceL2, version 18\): noop_with_empty_axes = 1 with empty axes is ambiguous/,
+  );
+  const lstm = buildModel({
+    opset: 14,
+    inputs: [{ name: 'x', dims: [2, 2, 3] }],
+    outputs: ['y'],
+    nodes: [{ op: 'LSTM', inputs: ['x', 'w', 'r', '', 'l'], outputs: ['y'], attrs: { hidden_size: 2 } }],
+    initializers: { w: f32([1, 8, 3], new Array(24).fill(0.1)), r: f32([1, 8, 2], new Array(16).fill(0.1)), l: tensor('int32', [2], [2, 1]) },
+  });
+  await assert.rejects(load(lstm, { backend: 'cpu' }), /LSTM, version 14\): sequence_lens \[2, 1\] shorter than the sequence \(2\) are not supported/);
   await assert.rejects(
     load(one([{ op: 'Relu', inputs: ['nowhere'], outputs: ['y'] }]), { backend: 'cpu' }),
     /reads 'nowhere', which no earlier node produces/,

@@ -4,7 +4,14 @@ import { Tensor } from '../../src/tensor.js';
 import { assertClose, randomTensor, rng, runBoth, testGpu } from '../helpers.js';
 
 const gpu = await testGpu();
-const OPS = ['ReduceSum', 'ReduceMean', 'ReduceMax'];
+const OPS = ['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceSumSquare', 'ReduceL1', 'ReduceL2', 'ReduceLogSum'];
+/** Inputs per op: positive sums for LogSum's log, factors near ±1 so that products of ~400 stay normal. */
+function input(op: string, shape: number[], r: () => number): Tensor {
+  if (op === 'ReduceLogSum') return randomTensor(shape, r, 0.1, 1);
+  if (op !== 'ReduceProd') return randomTensor(shape, r, -1, 1);
+  const t = randomTensor(shape, r, 0.97, 1.03);
+  return new Tensor(shape, t.data.map((v) => (r() < 0.5 ? -v : v)));
+}
 
 // [shape, attrs]: every path of the kernel builder: per-invocation loops (short reductions),
 // one workgroup per output (reductions of >= 256 elements with few outputs), contiguous and
@@ -32,7 +39,7 @@ for (const op of OPS) {
   test(`${op}: WebGPU matches the CPU reference on every axes/keepdims case`, { skip: !gpu && 'no WebGPU adapter' }, async () => {
     const r = rng(op.length * 31);
     for (const [shape, attrs] of cases) {
-      const x = randomTensor(shape, r, -1, 1);
+      const x = input(op, shape, r);
       const { cpu, gpu: g } = await runBoth(gpu, op, [x], attrs as never);
       // f32 sums of up to ~400 terms in [-1, 1] against the reference's double sum.
       assertClose(g![0], cpu[0], { atol: 1e-4, rtol: 1e-5 }, `${op} ${JSON.stringify(shape)} ${JSON.stringify(attrs)}`);
@@ -40,9 +47,19 @@ for (const op of OPS) {
   });
 }
 
-test('reductions over an axis of length 0 give 0, NaN and -Inf', { skip: !gpu && 'no WebGPU adapter' }, async () => {
+test('reductions over an axis of length 0 give the finished identity: 0, NaN, ±Inf, 1', { skip: !gpu && 'no WebGPU adapter' }, async () => {
   const x = new Tensor([2, 0, 3], []);
-  const want: Record<string, number> = { ReduceSum: 0, ReduceMean: NaN, ReduceMax: -Infinity };
+  const want: Record<string, number> = {
+    ReduceSum: 0,
+    ReduceMean: NaN,
+    ReduceMax: -Infinity,
+    ReduceMin: Infinity,
+    ReduceProd: 1,
+    ReduceSumSquare: 0,
+    ReduceL1: 0,
+    ReduceL2: 0,
+    ReduceLogSum: -Infinity,
+  };
   for (const op of OPS) {
     const { cpu, gpu: g } = await runBoth(gpu, op, [x], { axes: [1] });
     assert.deepEqual(cpu[0].shape, [2, 1, 3]);
@@ -74,6 +91,13 @@ test('CPU references give known values', async () => {
   assert.deepEqual([y.shape, [...y.data]], [[2, 3], [1, 2, 3, 4, 5, 6]]);
   y = await run('ReduceMean', { keepdims: 0 });
   assert.deepEqual([y.shape, [...y.data]], [[], [3.5]]);
+  const rows = async (op: string) => [...(await run(op, { axes: [1], keepdims: 0 })).data];
+  assert.deepEqual(await rows('ReduceMin'), [1, 4]);
+  assert.deepEqual(await rows('ReduceProd'), [6, 120]);
+  assert.deepEqual(await rows('ReduceSumSquare'), [14, 77]);
+  assert.deepEqual(await rows('ReduceL1'), [6, 15]);
+  assertClose(new Tensor([2], await rows('ReduceL2')), new Tensor([2], [Math.sqrt(14), Math.sqrt(77)]), { atol: 0, rtol: 1e-6 });
+  assertClose(new Tensor([2], await rows('ReduceLogSum')), new Tensor([2], [Math.log(6), Math.log(15)]), { atol: 0, rtol: 1e-6 });
 });
 
 test('bad attributes are refused with clear errors', async () => {

@@ -36,6 +36,37 @@ for (const coord of COORD) {
   });
 }
 
+for (const [coord, cubic] of COORD.filter((c) => c !== 'tf_half_pixel_for_nn').flatMap((c) => [
+  [c, {}],
+  [c, { exclude_outside: 1, cubic_coeff_a: -0.5 }],
+] as const)) {
+  test(`Resize cubic, ${coord} ${JSON.stringify(cubic)}: WebGPU matches the CPU reference`, { skip: !gpu && 'no WebGPU adapter' }, async () => {
+    const r = rng(coord.length * 11 + Object.keys(cubic).length);
+    for (const [shape, target] of [...targets.slice(0, 6), targets[8]]) {
+      const x = randomTensor(shape, r);
+      const attrs = { mode: 'cubic', coordinate_transformation_mode: coord, ...cubic, ...target };
+      const { cpu, gpu: g } = await runBoth(gpu, 'Resize', [x], attrs as never);
+      // Blends of 4^2 values in [-1, 1] with weights up to ~1.2: f32 on both sides, other order.
+      assertClose(g![0], cpu[0], { atol: 1e-5, rtol: 1e-5 }, `${JSON.stringify(shape)} ${JSON.stringify(attrs)}`);
+    }
+  });
+}
+
+test('Resize tf_crop_and_resize (crops reaching outside, extrapolation): WebGPU matches the CPU reference', { skip: !gpu && 'no WebGPU adapter' }, async () => {
+  const r = rng(5);
+  for (const mode of ['nearest', 'linear', 'cubic']) {
+    for (const [shape, sizes, roi] of [
+      [[1, 3, 7, 5], [1, 3, 4, 9], [0, 0, -0.3, 0.2, 1, 1, 0.9, 1.25]],
+      [[2, 3, 6], [2, 5, 1], [0, 0.1, 0.4, 1, 1.2, 0.6]],
+    ]) {
+      const attrs = { mode, coordinate_transformation_mode: 'tf_crop_and_resize', sizes, roi, extrapolation_value: -Infinity };
+      const { cpu, gpu: g } = await runBoth(gpu, 'Resize', [randomTensor(shape, r)], attrs as never);
+      assertClose(g![0], cpu[0], { atol: 1e-5, rtol: 1e-5 }, JSON.stringify(attrs));
+      assert.ok(cpu[0].data.includes(-Infinity), 'some outputs are extrapolated');
+    }
+  }
+});
+
 for (const nearest of NEAREST) {
   test(`Resize nearest, ${nearest}, every coordinate mode: WebGPU matches the CPU reference`, { skip: !gpu && 'no WebGPU adapter' }, async () => {
     const r = rng(nearest.length * 13);
@@ -167,6 +198,18 @@ test('CPU reference gives the ONNX documentation values (linear)', async () => {
   near(rows(y), [[1, 1.5, 2, 2]]);
 });
 
+test('CPU reference gives hand-computed values (cubic)', async () => {
+  // asymmetric, scale 2 on [0, 1, 2, 3]: x = o / 2. At x = 0.5 the taps -1, 0, 1, 2 have Keys'
+  // weights (A = -0.75) -0.09375, 0.59375, 0.59375, -0.09375; tap -1 clamps to 0 (value 0), so
+  // y = 0.59375 - 2 · 0.09375 = 0.40625; with exclude_outside it is dropped and the rest
+  // renormalised: 0.40625 / 1.09375. At x = 1.5 every tap is inside and cubic reproduces a line.
+  const v = new Tensor([4], [0, 1, 2, 3]);
+  let y = await resize(v, { mode: 'cubic', scales: [2], coordinate_transformation_mode: 'asymmetric' });
+  near([[y.data[0], y.data[1], y.data[2], y.data[3]]], [[0, 0.40625, 1, 1.5]]);
+  y = await resize(v, { mode: 'cubic', scales: [2], coordinate_transformation_mode: 'asymmetric', exclude_outside: 1 });
+  near([[y.data[1], y.data[3]]], [[0.40625 / 1.09375, 1.5]]);
+});
+
 test('bad attributes are refused with clear errors', async () => {
   const x = grid(2, 2);
   const bad = (attrs: Record<string, unknown>, re: RegExp, op = 'Resize') => assert.rejects(runBoth(null, op, [x], attrs as never), re);
@@ -176,9 +219,10 @@ test('bad attributes are refused with clear errors', async () => {
   await bad({ sizes: [1, 1, 4] }, /'sizes' needs 4 values, got 3/);
   await bad({ scales: [1, 1, 0, 2] }, /'scales' must be positive, got 0 for axis 2/);
   await bad({ sizes: [1, 1, 0, 2] }, /'sizes' must be positive, got 0 for axis 2/);
-  await bad({ scales: [1, 1, 2, 2], mode: 'cubic' }, /mode 'cubic' is not supported/);
-  await bad({ scales: [1, 1, 2, 2], mode: 'area' }, /'mode' must be nearest or linear/);
-  await bad({ scales: [1, 1, 2, 2], coordinate_transformation_mode: 'tf_crop_and_resize' }, /'tf_crop_and_resize' is not supported/);
+  await bad({ scales: [1, 1, 2, 2], mode: 'area' }, /'mode' must be one of nearest, linear, cubic/);
+  await bad({ scales: [1, 1, 2, 2], coordinate_transformation_mode: 'tf_crop_and_resize' }, /'tf_crop_and_resize' needs the roi input/);
+  await bad({ scales: [1, 1, 2, 2], roi: [0, 0, 0, 0, 1, 1, 1, 1], coordinate_transformation_mode: 'tf_crop_and_resize' }, /tf_crop_and_resize with scales is not supported/);
+  await bad({ sizes: [1, 1, 2, 2], roi: [0, 0, 1, 1], coordinate_transformation_mode: 'tf_crop_and_resize' }, /roi needs 8 values/);
   await bad({ scales: [1, 1, 2, 2], coordinate_transformation_mode: 'corners' }, /'coordinate_transformation_mode' must be one of/);
   await bad({ scales: [1, 1, 2, 2], nearest_mode: 'round' }, /'nearest_mode' must be one of round_prefer_floor/);
   await bad({ scales: [1, 1, 0.5, 0.5], antialias: 1 }, /antialias = 1 is not supported/);

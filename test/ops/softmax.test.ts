@@ -112,3 +112,22 @@ test('LogSoftmax: the CPU reference is the log of Softmax, finite where Softmax 
   const wide = new Tensor([3], [0, -200, 200]);
   assert.deepEqual([...(await runBoth(null, 'LogSoftmax', [wide])).cpu[0].data], [-200, -400, 0]);
 });
+
+test('Hardmax: WebGPU matches the CPU reference for every axis and both semantics', { skip: !gpu && 'no WebGPU adapter' }, async () => {
+  const r = rng(1307);
+  for (const [shape, attrs] of CASES) {
+    // Values on a coarse grid, so that rows have ties: the first maximum wins on both.
+    const x = randomTensor(shape, r, -4, 4);
+    const coarse = new Tensor(shape, x.data.map((v) => Math.round(v)));
+    const { cpu, gpu: g } = await runBoth(gpu, 'Hardmax', [coarse], attrs);
+    assertClose(g![0], cpu[0], { atol: 0, rtol: 0 }, `Hardmax ${JSON.stringify(shape)} ${JSON.stringify(attrs)}`);
+  }
+});
+
+test('Hardmax: CPU reference gives known values (first maximum; NaN counts as the maximum)', async () => {
+  const x = new Tensor([2, 3], [1, 3, 3, 2, NaN, 5]);
+  const hm = async (attrs: RawAttrs) => [...(await runBoth(null, 'Hardmax', [x], attrs)).cpu[0].data];
+  assert.deepEqual(await hm({}), [0, 1, 0, 0, 1, 0]);
+  assert.deepEqual(await hm({ axis: 0 }), [0, 0, 0, 1, 1, 1]);
+  assert.deepEqual(await hm({ axis: 0, legacy_coerce_2d: 1 }), [0, 0, 0, 0, 1, 0]);
+});
