@@ -126,9 +126,9 @@ async function read(file: File): Promise<void> {
     });
     drawPage(page, null);
     showResult(null);
-    // Kernels are compiled per input shape (until they are shape-generic): a page or line width
-    // the models have not seen yet costs a compile, which a person should be told about.
-    setState('busy', `Reading ${file.name}… (a new page size or line width compiles the models' kernels first: the first read is slow)`);
+    // The first read compiles the models' kernels; later pages and line widths reuse them (kernels
+    // are shape-generic), but a person should know why the first one is slow.
+    setState('busy', `Reading ${file.name}… (the first page compiles the models' kernels, so it is slow)`);
     const result = await ocr(page, models, { classify: !params.has('nocls') });
     state.result = result;
     state.error = null;

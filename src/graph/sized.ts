@@ -21,15 +21,19 @@ export interface GraphMaker {
 }
 
 /**
- * The probes: how much each free dimension grows (or shrinks) in the sizes a model generates its
- * kernels at, besides the size it builds for, to learn which literals vary. A probe teaches the
- * kernels whose structure it keeps, and sizes change structure in two ways: kernels choose vec4
- * loads and stores where a row divides by 4 (+128 keeps that down to 1/32 of the input, the
+ * The probes: the sizes, besides the one it builds for, at which a model generates its kernels to
+ * learn which literals vary, each moving one free dimension d. A probe teaches the kernels whose
+ * structure it keeps, and sizes change structure in two ways: kernels choose vec4 loads and
+ * stores where a row divides by 4 (2d and d + 128 keep that down to 1/32 of the input, the
  * deepest stage of a stride-32 CNN), and some switch form at a length (a plane of more than 256
- * values is pooled by a workgroup tree: small steps either way keep that). Each free dimension is
- * probed alone, step after step, until every kernel has been seen at a size that differs in it.
+ * values is pooled by a workgroup tree: small steps either way keep that). Some literals move in
+ * large steps only (the number of 32-column tiles of a narrow late layer), so the first ALWAYS
+ * probes run for every dimension; the others while some kernel has not yet been seen at a size
+ * that differs in that dimension. A literal that every probe leaves unchanged stays in the text:
+ * a size that changes it compiles that kernel once more, and teaches it.
  */
-const PROBE_STEPS = [128, 32, -32, 8, -8, 2, -2];
+const PROBES: readonly ((d: number) => number)[] = [(d) => 2 * d, (d) => d + 128, (d) => d + 32, (d) => d - 32, (d) => d + 8, (d) => d - 8, (d) => d + 2, (d) => d - 2];
+const ALWAYS = 2;
 
 /** Sessions kept, one per input size, the least recently run dropped first. */
 const MAX_SESSIONS = 8;
@@ -61,7 +65,7 @@ export class SizedSessions {
 
   /**
    * The session for these input shapes, built on first use. Building teaches the SizeLifts the
-   * new kernels first, and probe sizes too (PROBE_STEPS), so that the literals that vary with the
+   * new kernels first, and probe sizes too (PROBES), so that the literals that vary with the
    * size are lifted already: then the next size reuses this one's pipelines.
    */
   get(shapes: Readonly<Record<string, Shape>>): SizedSession {
@@ -82,9 +86,9 @@ export class SizedSessions {
       // that dimension to be known.
       for (const dim of this.freeDims(shapes)) {
         let untaught = new Set(ids);
-        for (const step of PROBE_STEPS) {
-          if (untaught.size === 0) break;
-          const probe = dim.at(step);
+        for (const [k, size] of PROBES.entries()) {
+          if (untaught.size === 0 && k >= ALWAYS) break;
+          const probe = dim.at(size);
           if (!probe) continue;
           try {
             for (const id of learnKernels(this.lifts, this.maker.graphFor(probe), ctx)) untaught.delete(id);
@@ -120,17 +124,17 @@ export class SizedSessions {
   }
 
   /**
-   * The free dimensions of these shapes that probes may move, each with the probe that moves it
-   * alone by `step` (null when that would leave it below 2). Dimensions of 1 stay: kernels drop
+   * The free dimensions of these shapes that probes may move, each with the probe that sets it
+   * alone to `size(d)` (null when that would be below 2). Dimensions of 1 stay: kernels drop
    * unit dimensions, so a batch of 1 and a batch of 33 are different structures, and a probe must
    * keep the structure to teach.
    */
-  private freeDims(shapes: Readonly<Record<string, Shape>>): { name: string; at(step: number): Record<string, Shape> | null }[] {
+  private freeDims(shapes: Readonly<Record<string, Shape>>): { name: string; at(size: (d: number) => number): Record<string, Shape> | null }[] {
     return this.maker.declared.flatMap((v) =>
       shapes[v.name].flatMap((d, i) =>
         typeof v.dims[i] === 'number' || d === 1
           ? []
-          : [{ name: `${v.name}[${i}]`, at: (step: number) => (d + step < 2 ? null : { ...shapes, [v.name]: shapes[v.name].map((e, j) => (j === i ? d + step : e)) }) }],
+          : [{ name: `${v.name}[${i}]`, at: (size: (d: number) => number) => (size(d) < 2 ? null : { ...shapes, [v.name]: shapes[v.name].map((e, j) => (j === i ? size(d) : e)) }) }],
       ),
     );
   }
