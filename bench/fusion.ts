@@ -11,13 +11,12 @@
 
 import { readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Gpu } from '../src/device/gpu.js';
 import { bytesMoved } from '../src/ndf/pack.js';
 import { load } from '../src/model.js';
 import { Tensor } from '../src/tensor.js';
 import { seededRandom } from '../src/random.js';
-import { markdownTable, timeInterleaved } from './harness.js';
+import { beforeAfterOptions, markdownTable, timeInterleaved } from './harness.js';
 import { installDawn, PRECISE_TIMESTAMPS } from './peers.js';
 
 interface FusionModel {
@@ -59,17 +58,7 @@ function relDiff(a: ArrayLike<number>, ref: ArrayLike<number>): number {
 }
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({
-    options: {
-      before: { type: 'string' },
-      models: { type: 'string', default: '' },
-      reps: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '1' },
-      out: { type: 'string' },
-      torchvision: { type: 'string', default: '/work/cache/torchvision' },
-    },
-  });
-  if (!a.before) throw new Error('--before DIR: a checkout of main to measure against (its src/model.ts is imported)');
+  const a = beforeAfterOptions();
   const before = resolve(a.before);
   const baseLoad = (await import(join(before, 'src/model.ts'))).load as typeof load;
   const baseBytes = (await import(join(before, 'src/ndf/pack.ts'))).bytesMoved as typeof bytesMoved;
@@ -81,7 +70,7 @@ async function main(): Promise<void> {
   ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', import.meta.url).pathname;
   ort.env.wasm.numThreads = 1;
   const ortNode = await import('onnxruntime-node');
-  const wanted = a.models ? new Set(a.models.split(',')) : undefined;
+  const wanted = a.models;
   const rows: (string | number)[][] = [];
   const checks: string[] = [];
   const write = () => {
@@ -95,7 +84,7 @@ async function main(): Promise<void> {
       renameSync(`${a.out}.tmp`, a.out);
     }
   };
-  for (const m of models(a.torchvision!)) {
+  for (const m of models(a.torchvision)) {
     if (wanted && !wanted.has(m.name)) continue;
     if (!existsSync(m.path)) {
       console.error(`${m.name}: ${m.path} missing (scripts/export-torchvision.py)`);
@@ -127,7 +116,7 @@ async function main(): Promise<void> {
         { name: 'after', run: runAfter },
         { name: 'ort-web', run: runWeb },
       ],
-      { warmup: Number(a.warmup), reps: Number(a.reps) },
+      { warmup: a.warmup, reps: a.reps },
     );
     const mb = (n: number) => n / 1e6;
     const bBefore = mb(baseBytes(base.graph as never).total);

@@ -11,12 +11,11 @@
 
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Gpu } from '../src/device/gpu.js';
 import { load } from '../src/model.js';
 import { seededRandom } from '../src/random.js';
 import { Tensor } from '../src/tensor.js';
-import { markdownTable, timeInterleaved } from './harness.js';
+import { beforeAfterOptions, markdownTable, timeInterleaved } from './harness.js';
 import { symbolicBatch } from './models.js';
 import { installDawn, PRECISE_TIMESTAMPS } from './peers.js';
 
@@ -56,17 +55,7 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
 }
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({
-    options: {
-      before: { type: 'string' },
-      models: { type: 'string', default: '' },
-      reps: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '1' },
-      out: { type: 'string' },
-      torchvision: { type: 'string', default: '/work/cache/torchvision' },
-    },
-  });
-  if (!a.before) throw new Error('--before DIR: a checkout from before shape-generic kernels (its src/model.ts is imported)');
+  const a = beforeAfterOptions();
   const before = resolve(a.before);
   const baseLoad = (await import(join(before, 'src/model.ts'))).load as typeof load;
   process.env.MESA_SHADER_CACHE_DISABLE = 'true';
@@ -74,7 +63,7 @@ async function main(): Promise<void> {
   const ort = await import('onnxruntime-web/webgpu');
   ort.env.wasm.wasmPaths = new URL('../node_modules/onnxruntime-web/dist/', import.meta.url).pathname;
   ort.env.wasm.numThreads = 1;
-  const wanted = a.models ? new Set(a.models.split(',')) : undefined;
+  const wanted = a.models;
   const rows: (string | number)[][] = [];
   let adapter = '';
   const write = () => {
@@ -88,7 +77,7 @@ async function main(): Promise<void> {
       renameSync(`${a.out}.tmp`, a.out);
     }
   };
-  for (const c of cases(a.torchvision!)) {
+  for (const c of cases(a.torchvision)) {
     if (wanted && !wanted.has(c.name)) continue;
     if (!existsSync(c.path)) {
       console.error(`${c.name}: ${c.path} missing (scripts/export-torchvision.py)`);
@@ -139,7 +128,7 @@ async function main(): Promise<void> {
         { name: 'after B', run: () => after.run(feed(xb)) },
         { name: 'ort-web B', run: () => web.run(ortFeed(xb)) },
       ],
-      { warmup: Number(a.warmup), reps: Number(a.reps) },
+      { warmup: a.warmup, reps: a.reps },
     );
     const s = (ms: number) => (ms / 1000).toFixed(1);
     const ms = (k: number) => t[k].medianMs.toFixed(1);
