@@ -2,7 +2,7 @@
 
 export { DeftnnError, InputError, isDeftnnError } from './errors.js';
 
-export { load, fromGraph, Model, type LoadOptions, type FromGraphOptions, type ModelSource, type Backend } from './model.js';
+export { load, fromGraph, Model, type GraphMaker, type LoadOptions, type FromGraphOptions, type ModelSource, type Backend } from './model.js';
 export { Tensor, sizeOf, type Shape } from './tensor.js';
 export { Gpu, GpuError, type AdapterDescription } from './device/gpu.js';
 export type { Graph, Node, ValueInfo } from './graph/ir.js';
@@ -10,7 +10,9 @@ export { GraphBuilder } from './graph/builder.js';
 export { inferShapes, GraphError } from './graph/shapes.js';
 export { optimizeGraph, unfuseActivations } from './graph/passes.js';
 export { foldAffine, fuseEpilogues, fuseInputScale, unfuseEpilogues } from './graph/fusion.js';
-export { CpuSession, GpuSession, type Session, type NodeTiming } from './graph/session.js';
+export { CpuSession, GpuSession, SharedWeights, type Session, type SessionOptions, type NodeTiming } from './graph/session.js';
+export { SizedSessions, type SizedSession } from './graph/sized.js';
+export { SizeLifts } from './kernels/uniforms.js';
 export { buildBackward } from './graph/autograd.js';
 export { OPS } from './ops/registry.js';
 export { OpError } from './ops/op.js';
