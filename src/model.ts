@@ -17,7 +17,7 @@ import { Gpu, GpuError } from './device/gpu.js';
 import type { Graph, ValueDims, ValueInfo } from './graph/ir.js';
 import { optimizeGraph } from './graph/passes.js';
 import type { Backend } from './graph/session.js';
-import { SizedSessions, type GraphMaker, type SizedSession } from './graph/sized.js';
+import { SizedSessions, type GraphMaker, type SizedOptions, type SizedSession } from './graph/sized.js';
 import { declaredInputs, importModel } from './onnx/import.js';
 import { readModel, type ModelSource } from './onnx/source.js';
 import { shapeStr, type Shape, type Tensor } from './tensor.js';
@@ -44,6 +44,11 @@ export interface LoadOptions {
    * false runs the graph as imported.
    */
   readonly optimize?: boolean;
+  /**
+   * Runs at one input size after which that size gets kernels compiled for it alone (default 3;
+   * 0 never): see SizedOptions.specialiseAfter in graph/sized.ts.
+   */
+  readonly specialiseAfter?: number;
 }
 
 export class Model {
@@ -57,8 +62,9 @@ export class Model {
     readonly backend: Backend,
     /** The device this model runs on (null on the CPU backend). */
     readonly gpu: Gpu | null,
+    opts: SizedOptions = {},
   ) {
-    this.sized = new SizedSessions(maker, gpu);
+    this.sized = new SizedSessions(maker, gpu, opts);
   }
 
   /** The graph IR of the last size run (or built at load): as imported, then optimised unless `optimize: false`. */
@@ -176,7 +182,7 @@ export async function defaultGpu(): Promise<Gpu | null> {
   return sharedGpu;
 }
 
-export interface FromGraphOptions {
+export interface FromGraphOptions extends SizedOptions {
   readonly backend?: Backend;
   readonly gpu?: Gpu;
 }
@@ -208,7 +214,7 @@ function graphMaker(graph: Graph): GraphMaker {
  */
 export async function fromGraph(graph: Graph, opts: FromGraphOptions = {}): Promise<Model> {
   const { backend, gpu } = await placement(opts);
-  const model = new Model(graphMaker(graph), backend, gpu);
+  const model = new Model(graphMaker(graph), backend, gpu, opts);
   model.prepare(Object.fromEntries(graph.inputs.map((v) => [v.name, v.shape])));
   return model;
 }
@@ -230,7 +236,7 @@ export async function load(source: ModelSource, opts: LoadOptions = {}): Promise
     },
   };
   const where = await placement(opts);
-  const model = new Model(maker, where.backend, where.gpu);
+  const model = new Model(maker, where.backend, where.gpu, opts);
   const fixed = maker.declared.every((v) => v.dims.every((d) => typeof d === 'number'));
   if (opts.inputShapes || fixed) {
     try {

@@ -44,9 +44,22 @@ export interface SizedSession {
   readonly session: Session;
 }
 
+export interface SizedOptions {
+  /**
+   * Runs at one size after which that size gets kernels of its own (WebGPU): its session is built
+   * again with every literal in the text, compiled then. Shape-generic kernels cost some warm
+   * latency where their index arithmetic divides by sizes the compiler no longer sees (PP-OCRv4's
+   * detector: Resize, Concat, broadcast Mul, ConvTranspose; docs/benchmarks.md), so a size that
+   * keeps coming back is worth one compile. Default 3; 0 never.
+   */
+  readonly specialiseAfter?: number;
+}
+
+const SPECIALISE_AFTER = 3;
+
 export class SizedSessions {
-  /** Sessions by input size, in order of last use. */
-  private readonly sessions = new Map<string, SizedSession>();
+  /** Sessions by input size, in order of last use, with the runs each had. */
+  private readonly sessions = new Map<string, { graph: Graph; session: Session; runs: number }>();
   private readonly lifts = new SizeLifts();
   private readonly weights?: SharedWeights;
 
@@ -54,6 +67,7 @@ export class SizedSessions {
     private readonly maker: GraphMaker,
     /** The device; null runs every size on the CPU reference. */
     private readonly gpu: Gpu | null,
+    private readonly opts: SizedOptions = {},
   ) {
     if (gpu) this.weights = new SharedWeights(gpu);
   }
@@ -66,7 +80,8 @@ export class SizedSessions {
   /**
    * The session for these input shapes, built on first use. Building teaches the SizeLifts the
    * new kernels first, and probe sizes too (PROBES), so that the literals that vary with the
-   * size are lifted already: then the next size reuses this one's pipelines.
+   * size are lifted already: then the next size reuses this one's pipelines. Each call counts
+   * as a run at that size (SizedOptions.specialiseAfter).
    */
   get(shapes: Readonly<Record<string, Shape>>): SizedSession {
     const key = sizeKey(shapes);
@@ -74,6 +89,7 @@ export class SizedSessions {
     if (hit) {
       this.sessions.delete(key);
       this.sessions.set(key, hit);
+      if (++hit.runs === (this.opts.specialiseAfter ?? SPECIALISE_AFTER) && this.gpu) this.specialise(hit);
       return hit;
     }
     const graph = this.graphAt(shapes);
@@ -100,7 +116,7 @@ export class SizedSessions {
       // What no probe taught stays specialised to this size (its literals in the text).
       session = new GpuSession(this.gpu, graph, { lifts: this.lifts, weights: this.weights });
     } else session = new CpuSession(graph);
-    const entry = { graph, session };
+    const entry = { graph, session, runs: 1 };
     this.sessions.set(key, entry);
     if (this.sessions.size > MAX_SESSIONS) {
       const [oldest, dropped] = this.sessions.entries().next().value!;
@@ -108,6 +124,16 @@ export class SizedSessions {
       dropped.session.dispose();
     }
     return entry;
+  }
+
+  /**
+   * Give a size that keeps coming back kernels of its own: a session without lifts (same weights).
+   * The generic session is disposed once the runs already queued on it are done.
+   */
+  private specialise(entry: { graph: Graph; session: Session }): void {
+    const generic = entry.session;
+    entry.session = new GpuSession(this.gpu!, entry.graph, { weights: this.weights });
+    void generic.read([]).finally(() => generic.dispose());
   }
 
   /** The graph for these shapes, its shapes inferred: a size the model cannot take fails here, named. */

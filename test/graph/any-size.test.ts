@@ -141,3 +141,22 @@ test('compacted (eliminated) and packed (data fission) layers take new sizes too
   model.dispose();
   cpu.dispose();
 });
+
+test('a size that keeps coming back gets kernels of its own at its third run, with the same results; specialiseAfter: 0 never', { skip: noGpu }, async () => {
+  const graph = manyOps();
+  const cpu = await fromGraph(graph, { backend: 'cpu' });
+  const x = randomTensor([1, 4, 16, 16], rng(400));
+  const want = await cpu.run({ x });
+  for (const specialiseAfter of [3, 0]) {
+    const model = await fromGraph(graph, { backend: 'webgpu', gpu: gpu!, specialiseAfter }); // run 1: the build
+    const generic = gpu!.pipelineCount;
+    await model.run({ x }); // run 2
+    assert.equal(gpu!.pipelineCount, generic);
+    const got = await model.run({ x }); // run 3: specialised when asked
+    for (const name of graph.outputs) assertClose(got[name], want[name], { atol: 1e-4, rtol: 1e-4 }, `${name} after specialising`);
+    if (specialiseAfter) assert.ok(gpu!.pipelineCount > generic, 'the specialised kernels were compiled');
+    else assert.equal(gpu!.pipelineCount, generic);
+    model.dispose();
+  }
+  cpu.dispose();
+});
