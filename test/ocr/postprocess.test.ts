@@ -11,7 +11,10 @@ import { cropBox } from '../../src/ocr/crop.js';
 import { ctcGreedy } from '../../src/ocr/ctc.js';
 import { boxesFromMap, boxScore, miniBox, orderClockwise, sortBoxes, unclip } from '../../src/ocr/db.js';
 import { detectorInput, detectorSize } from '../../src/ocr/detect.js';
-import { DET_NORM, HALF_NORM, writeBgrPlanes } from '../../src/ocr/pixels.js';
+import { CONVENTIONS, HALF_NORM } from '../../src/ocr/conventions.js';
+import { writeBgrPlanes } from '../../src/ocr/pixels.js';
+
+const DET_NORM = CONVENTIONS.paddleocr.detector.norm;
 
 test('detectorSize: longer side at most 960, sides rounded to the nearest multiple of 32 (halves to even), at least 32', () => {
   assert.deepEqual(detectorSize(480, 256), { width: 480, height: 256 });
