@@ -1,6 +1,6 @@
 // OCR on rendered text: the metrics of issue 15 item 4 for every OCR system on one seeded set.
 // Usage: npx tsx scripts/ocr-metrics.ts [--lines 500] [--pages 50] [--line-seed 9001]
-//        [--page-seed 9002] [--systems deftnn,guten,onnxruntime] [--json FILE] [--no-doc]
+//        [--page-seed 9002] [--systems deftnn,deftnn-guten,guten,onnxruntime] [--json FILE] [--no-doc]
 //
 // Renders lines 0..lines-1 of --line-seed and pages 0..pages-1 of --page-seed (src/data/render/;
 // both seeds must lie in the evaluation range 9000-9999, which nothing that adapts a model may
@@ -31,7 +31,8 @@ import { writeResultsSection } from './results-doc.js';
 import { deftnnPipeline, gutenOcr, onnxruntimeModels, type OcrSystem } from './ocr-systems.js';
 
 const SYSTEMS: Record<string, () => Promise<OcrSystem>> = {
-  deftnn: deftnnPipeline,
+  deftnn: () => deftnnPipeline(),
+  'deftnn-guten': () => deftnnPipeline('guten'),
   guten: gutenOcr,
   onnxruntime: onnxruntimeModels,
 };
