@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import { resizeImage, type Image } from '../src/image/image.js';
 import { loadOcrModels } from '../src/ocr/models.js';
 import { ctcGreedy } from '../src/ocr/ctc.js';
-import { HALF_NORM, writeBgrPlanes, type PixelNorm } from '../src/ocr/pixels.js';
+import { HALF_NORM } from '../src/ocr/conventions.js';
+import { writeBgrPlanes, type PixelNorm } from '../src/ocr/pixels.js';
 
 const NM = '/work/main/node_modules/@gutenye/';
 await import('@gutenye/ocr-node'); // registers the backend

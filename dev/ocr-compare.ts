@@ -5,16 +5,18 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ocr } from '../src/ocr/ocr.js';
 import { loadOcrModels } from '../src/ocr/models.js';
+import { convention } from '../src/ocr/conventions.js';
 
 const { values: a, positionals } = parseArgs({ options: { preset: { type: 'string' }, backend: { type: 'string' } }, allowPositionals: true });
 const FIX = new URL('../test/fixtures/ocr/', import.meta.url).pathname;
 const files = positionals.length ? positionals : (JSON.parse(readFileSync(FIX + 'pages.json', 'utf8')) as { file: string }[]).map((p) => FIX + p.file);
-const models = await loadOcrModels({ backend: (a.backend ?? 'webgpu') as 'cpu', ...(a.preset ? { preset: a.preset } : {}) } as never);
+const preset = convention(a.preset).preset;
+const models = await loadOcrModels({ backend: (a.backend ?? 'webgpu') as 'webgpu' | 'cpu' });
 const guten = await Ocr.create();
 const fmt = (b: readonly (readonly number[])[]) => b.map((p) => p.map((v) => Math.round(v * 10) / 10).join(',')).join(' ');
 for (const f of files) {
   const t0 = performance.now();
-  const ours = await ocr(f, models, a.preset ? ({ preset: a.preset } as never) : {});
+  const ours = await ocr(f, models, { preset });
   const t1 = performance.now();
   const theirs = (await guten.detect(f)) as { text: string; mean: number; box: number[][] }[];
   console.log(`${f} (deftnn ${(t1 - t0).toFixed(0)} ms)`);
