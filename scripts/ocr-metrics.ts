@@ -227,7 +227,11 @@ const section = [
   '## OCR on rendered text',
   wrap(`Written by \`npx tsx scripts/ocr-metrics.ts\` on ${date} at commit ${commit}${dirty}; ${totalS} s in all
 (rendering ${(renderMs / 1000).toFixed(0)} s), on ${cpus()[0]?.model ?? 'an unknown CPU'} (${cpus().length} cores, shared with other jobs: read
-the times as rough). No WebGPU adapter is involved: both systems run onnxruntime-node on the CPU.`),
+the times as rough). ${
+    results.some((r) => r.name.startsWith('deftnn'))
+      ? 'deftnn runs on the adapter its column names; Guten OCR and onnxruntime run onnxruntime-node on the CPU.'
+      : 'No WebGPU adapter is involved: these systems run onnxruntime-node on the CPU.'
+  }`),
   wrap(`Set: ${N_LINES} lines (seed ${LINE_SEED}: ${langs.latin} English, ${langs.cjk} Chinese) and ${N_PAGES} pages (seed ${PAGE_SEED}: ${truthBoxes}
 ground-truth lines), rendered by src/data/render/ with Debian's fonts (the held-out family excluded), blur,
 noise and JPEG; seeds from the evaluation range 9000-9999, which nothing that adapts a model uses
