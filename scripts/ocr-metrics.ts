@@ -1,6 +1,7 @@
 // OCR on rendered text: the metrics of issue 15 item 4 for every OCR system on one seeded set.
 // Usage: npx tsx scripts/ocr-metrics.ts [--lines 500] [--pages 50] [--line-seed 9001]
-//        [--page-seed 9002] [--systems deftnn,guten,onnxruntime] [--json FILE] [--no-doc]
+//        [--page-seed 9002] [--systems deftnn,deftnn-guten,guten,onnxruntime] [--json FILE] [--no-doc]
+//        [--page-log FILE]
 //
 // Renders lines 0..lines-1 of --line-seed and pages 0..pages-1 of --page-seed (src/data/render/;
 // both seeds must lie in the evaluation range 9000-9999, which nothing that adapts a model may
@@ -15,9 +16,11 @@
 //                src/ocr/metrics.ts says; edits and lengths summed over pages)
 // and prints one table (a column per system, a row per metric, '-' where a system lacks that
 // stage) with the time per line and per page. Unless --no-doc, the table and the set's
-// description replace the "## OCR on rendered text" section of docs/results.md.
+// description replace the "## OCR on rendered text" section of docs/results.md. --page-log appends
+// each page's counts (detection matches, page edits and characters) as one JSON line as soon as the
+// page is read, so a long run's pages can be summed before it ends.
 
-import { writeFileSync, renameSync } from 'node:fs';
+import { appendFileSync, writeFileSync, renameSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { execSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -31,7 +34,8 @@ import { writeResultsSection } from './results-doc.js';
 import { deftnnPipeline, gutenOcr, onnxruntimeModels, type OcrSystem } from './ocr-systems.js';
 
 const SYSTEMS: Record<string, () => Promise<OcrSystem>> = {
-  deftnn: deftnnPipeline,
+  deftnn: () => deftnnPipeline(),
+  'deftnn-guten': () => deftnnPipeline('guten'),
   guten: gutenOcr,
   onnxruntime: onnxruntimeModels,
 };
@@ -45,6 +49,7 @@ const { values: a } = parseArgs({
     systems: { type: 'string', default: Object.keys(SYSTEMS).join(',') },
     json: { type: 'string' },
     'no-doc': { type: 'boolean', default: false },
+    'page-log': { type: 'string' },
   },
 });
 const count = (v: string, what: string) => {
@@ -141,13 +146,21 @@ async function measure(sys: OcrSystem, ls: readonly RenderedLine[], ps: readonly
   }
   if (sys.read && ps.length) {
     let hulled = 0;
-    const { out, ms } = await each(`${sys.name}: read pages`, ps, async (p) => {
+    const { out, ms } = await each(`${sys.name}: read pages`, ps, async (p, i) => {
+      const start = performance.now();
       const reading = await sys.read!(p.image);
-      return reading.lines.map((l) => {
+      const lines = reading.lines.map((l) => {
         if (isConvex(l.box)) return { text: normaliseSpaces(l.text), box: l.box };
         hulled++;
         return { text: normaliseSpaces(l.text), box: hull(l.box) };
       });
+      if (a['page-log']) {
+        const { predicted, truth, matched } = detectionScores(lines.map((l) => l.box), p.lines.map((t) => t.box));
+        const { edits, referenceChars } = pageScores([p.lines], [lines]);
+        const entry = { system: sys.name, page: i, ms: Math.round(performance.now() - start), predicted, truth, matched, edits, referenceChars };
+        appendFileSync(a['page-log'], JSON.stringify(entry) + '\n');
+      }
+      return lines;
     });
     r.det = {
       merged: ps.reduce((n, p, i) => n + out[i].filter((l) => spans(l.box, p.lines.map((t) => t.box)) >= 2).length, 0),
@@ -214,7 +227,11 @@ const section = [
   '## OCR on rendered text',
   wrap(`Written by \`npx tsx scripts/ocr-metrics.ts\` on ${date} at commit ${commit}${dirty}; ${totalS} s in all
 (rendering ${(renderMs / 1000).toFixed(0)} s), on ${cpus()[0]?.model ?? 'an unknown CPU'} (${cpus().length} cores, shared with other jobs: read
-the times as rough). No WebGPU adapter is involved: both systems run onnxruntime-node on the CPU.`),
+the times as rough). ${
+    results.some((r) => r.name.startsWith('deftnn'))
+      ? 'deftnn runs on the adapter its column names; Guten OCR and onnxruntime run onnxruntime-node on the CPU.'
+      : 'No WebGPU adapter is involved: these systems run onnxruntime-node on the CPU.'
+  }`),
   wrap(`Set: ${N_LINES} lines (seed ${LINE_SEED}: ${langs.latin} English, ${langs.cjk} Chinese) and ${N_PAGES} pages (seed ${PAGE_SEED}: ${truthBoxes}
 ground-truth lines), rendered by src/data/render/ with Debian's fonts (the held-out family excluded), blur,
 noise and JPEG; seeds from the evaluation range 9000-9999, which nothing that adapts a model uses

@@ -11,7 +11,8 @@
 //   export: they are loaded from the packages' build folders (the module instances they use).
 // - deftnn: deftnn's own pipeline (src/ocr/: ocr() on the page; its recogniser and classifier
 //   alone on a line, the classifier by arg-max like the onnxruntime column), on WebGPU when there
-//   is an adapter, else the CPU reference.
+//   is an adapter, else the CPU reference, under the default convention (PaddleOCR's); deftnn-guten
+//   the same under Guten OCR's (src/ocr/conventions.ts: no classifier).
 // - onnxruntime (onnxruntime-node running PaddleOCR's ONNX files directly, no detector): the
 //   classifier on src/data/ocr-sets.ts's classifierInput; the recogniser on a line resized to
 //   height 48 (width ceil(48 w / h), padded right with zeros to at least 320, as PaddleOCR's
@@ -27,6 +28,7 @@ import { ocrModelsDir, recogniserCharacters } from '../src/data/render/index.js'
 import { imageToChw, type Image } from '../src/image/image.js';
 import type { Quad } from '../src/ocr/metrics.js';
 import { classify } from '../src/ocr/classify.js';
+import { convention, DEFAULT_PRESET, type OcrPreset } from '../src/ocr/conventions.js';
 import { ctcGreedy } from '../src/ocr/ctc.js';
 import { loadOcrModels } from '../src/ocr/models.js';
 import { ocr } from '../src/ocr/ocr.js';
@@ -130,21 +132,24 @@ export async function onnxruntimeModels(): Promise<OcrSystem> {
   };
 }
 
-export async function deftnnPipeline(): Promise<OcrSystem> {
-  const models = await loadOcrModels();
+export async function deftnnPipeline(preset: OcrPreset = DEFAULT_PRESET): Promise<OcrSystem> {
+  const conv = convention(preset);
+  const models = await loadOcrModels({ cls: conv.classify ? undefined : false });
   return {
-    name: 'deftnn',
-    describe: `deftnn ${DEFTNN_VERSION} pipeline (src/ocr/) on ${models.backend === 'webgpu' ? `WebGPU (${models.device})` : 'the CPU reference backend'}`,
+    name: preset === DEFAULT_PRESET ? 'deftnn' : `deftnn (${preset})`,
+    describe: `deftnn ${DEFTNN_VERSION} pipeline (src/ocr/) under ${preset === 'guten' ? "Guten OCR's" : "PaddleOCR's"} convention on ${models.backend === 'webgpu' ? `WebGPU (${models.device})` : 'the CPU reference backend'}`,
     async read(image) {
-      const r = await ocr(image, models);
+      const r = await ocr(image, models, { preset });
       return { lines: r.lines.map((l) => ({ text: l.text, box: l.box, score: l.score })) };
     },
     async recognise(line) {
-      return (await recognize(models.rec, [line], models.characters))[0].text;
+      return (await recognize(models.rec, [line], models.characters, conv.recogniser))[0].text;
     },
-    async classify(line) {
-      return (await classify(models.cls!, [line], 0))[0].angle === 180 ? 1 : 0;
-    },
+    ...(models.cls && {
+      async classify(line: Image) {
+        return (await classify(models.cls!, [line], 0))[0].angle === 180 ? 1 : 0;
+      },
+    }),
     async dispose() {
       models.dispose();
     },

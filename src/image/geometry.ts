@@ -6,6 +6,7 @@
 // image spans [-0.5, W - 0.5] (OpenCV's convention, which PaddleOCR's boxes follow).
 
 import type { Image } from './image.js';
+import { cubic } from './resample.js';
 
 export type Point = readonly [number, number];
 /** Four corners: top-left, top-right, bottom-right, bottom-left. */
@@ -210,31 +211,51 @@ export function applyHomography(h: Homography, [x, y]: Point): Point {
   return [(h[0] * x + h[1] * y + h[2]) / w, (h[3] * x + h[4] * y + h[5]) / w];
 }
 
+export type Interpolation = 'bilinear' | 'bicubic';
+
+/** OpenCV's INTER_CUBIC kernel parameter (Keys' a; libvips' bicubic uses -0.5). */
+const OPENCV_CUBIC_A = -0.75;
+
 /**
- * A width x height image whose pixel (x, y) is `src` sampled bilinearly at `toSource(x, y)`;
- * outside the source the nearest edge pixel is used (a replicated border).
+ * A width x height image whose pixel (x, y) is `src` sampled at `toSource(x, y)`: bilinearly from
+ * the 2x2 pixels around it, or bicubically from the 4x4 (OpenCV's INTER_CUBIC, which PaddleOCR's
+ * and Guten OCR's crops use); outside the source the nearest edge pixel is used (a replicated border).
  */
-export function sampleImage(src: Image, width: number, height: number, toSource: (x: number, y: number) => Point): Image {
+export function sampleImage(src: Image, width: number, height: number, toSource: (x: number, y: number) => Point, interpolation: Interpolation = 'bilinear'): Image {
   const rgba = new Uint8Array(width * height * 4);
   const { width: W, height: H, rgba: s } = src;
   const clampX = (x: number) => (x < 0 ? 0 : x > W - 1 ? W - 1 : x);
   const clampY = (y: number) => (y < 0 ? 0 : y > H - 1 ? H - 1 : y);
+  const taps = interpolation === 'bicubic' ? 4 : 2;
+  // The taps' weights along one axis for a sample at fractional offset t past the first inner tap.
+  const weights = (t: number, w: number[]) => {
+    if (taps === 2) [w[0], w[1]] = [1 - t, t];
+    else for (let k = 0; k < 4; k++) w[k] = cubic(k - 1 - t, OPENCV_CUBIC_A);
+  };
+  const wx = [0, 0, 0, 0];
+  const wy = [0, 0, 0, 0];
+  const first = taps === 2 ? 0 : -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const [sx, sy] = toSource(x, y);
-      const fx = clampX(sx);
-      const fy = clampY(sy);
+      // Bilinear clamps the point (the edge pixel outside); bicubic clamps each tap's index, as
+      // OpenCV's BORDER_REPLICATE does (the same for points inside the image).
+      const fx = taps === 2 ? clampX(sx) : sx;
+      const fy = taps === 2 ? clampY(sy) : sy;
       const x0 = Math.floor(fx);
       const y0 = Math.floor(fy);
-      const x1 = Math.min(x0 + 1, W - 1);
-      const y1 = Math.min(y0 + 1, H - 1);
-      const ax = fx - x0;
-      const ay = fy - y0;
+      weights(fx - x0, wx);
+      weights(fy - y0, wy);
       const o = (y * width + x) * 4;
       for (let c = 0; c < 4; c++) {
-        const top = s[(y0 * W + x0) * 4 + c] * (1 - ax) + s[(y0 * W + x1) * 4 + c] * ax;
-        const bottom = s[(y1 * W + x0) * 4 + c] * (1 - ax) + s[(y1 * W + x1) * 4 + c] * ax;
-        rgba[o + c] = Math.round(top * (1 - ay) + bottom * ay);
+        let v = 0;
+        for (let j = 0; j < taps; j++) {
+          const row = clampY(y0 + first + j) * W;
+          let r = 0;
+          for (let i = 0; i < taps; i++) r += wx[i] * s[(row + clampX(x0 + first + i)) * 4 + c];
+          v += wy[j] * r;
+        }
+        rgba[o + c] = Math.min(255, Math.max(0, Math.round(v)));
       }
     }
   }
@@ -242,7 +263,7 @@ export function sampleImage(src: Image, width: number, height: number, toSource:
 }
 
 /** The quadrilateral `quad` of `src` warped onto an upright width x height rectangle. */
-export function warpQuad(src: Image, quad: Quad, width: number, height: number): Image {
+export function warpQuad(src: Image, quad: Quad, width: number, height: number, interpolation: Interpolation = 'bilinear'): Image {
   // Inverse map: output corner (0,0) is quad[0], (width, 0) quad[1], and so on (OpenCV's pts_std).
   const toSource = perspectiveTransform(
     [
@@ -253,7 +274,7 @@ export function warpQuad(src: Image, quad: Quad, width: number, height: number):
     ],
     quad,
   );
-  return sampleImage(src, width, height, (x, y) => applyHomography(toSource, [x, y]));
+  return sampleImage(src, width, height, (x, y) => applyHomography(toSource, [x, y]), interpolation);
 }
 
 /** The image turned a quarter counter-clockwise (numpy's rot90) or half a turn. */

@@ -8,6 +8,7 @@
 // value = (pixel / 255 - mean[c]) / std[c], after `invert` (255 - pixel) when asked.
 
 import { DeftnnError } from '../errors.js';
+import { resampleWeights, type ResizeFilter } from './resample.js';
 
 export interface Image {
   readonly width: number;
@@ -64,21 +65,6 @@ export function declaredSize(bytes: Uint8Array): { width: number; height: number
 export const isPng = (b: Uint8Array) => b[0] === 0x89 && b[1] === 0x50;
 export const isJpeg = (b: Uint8Array) => b[0] === 0xff && b[1] === 0xd8;
 
-/** Triangle-filter weights for resampling n source samples to m: per output, [first index, weights]. */
-function resampleWeights(n: number, m: number): { start: number; w: number[] }[] {
-  const scale = n / m;
-  const support = Math.max(1, scale);
-  return Array.from({ length: m }, (_, i) => {
-    const center = (i + 0.5) * scale - 0.5;
-    const lo = Math.ceil(center - support);
-    const hi = Math.floor(center + support);
-    const w: number[] = [];
-    for (let j = lo; j <= hi; j++) w.push(Math.max(0, 1 - Math.abs(j - center) / support));
-    const sum = w.reduce((a, b) => a + b, 0);
-    return { start: lo, w: w.map((x) => x / sum) };
-  });
-}
-
 /** One image as [C, H, W] float32 for a model input (see the header for the steps); mean and std per channel. */
 export function imageToChw(img: Image, [C, H, W]: readonly [number, number, number], norm: Normalization = {}): Float32Array {
   if (C !== 1 && C !== 3) throw new ImageError(`images can feed 1 (grayscale) or 3 (RGB) channels, not ${C}`);
@@ -123,13 +109,16 @@ export function imageToChw(img: Image, [C, H, W]: readonly [number, number, numb
 }
 
 
-/** The image resampled to width x height RGBA with the same filter as imageToChw (alpha resampled too). */
-export function resizeImage(img: Image, width: number, height: number): Image {
+/**
+ * The image resampled to width x height RGBA (alpha resampled too), by default with the same filter
+ * as imageToChw; `filter` picks another (./resample.ts).
+ */
+export function resizeImage(img: Image, width: number, height: number, filter: ResizeFilter = 'triangle'): Image {
   if (!(width >= 1 && height >= 1 && Number.isInteger(width) && Number.isInteger(height))) throw new ImageError(`cannot resize to ${width}x${height}`);
   const { width: w0, height: h0, rgba } = img;
   if (w0 === width && h0 === height) return img;
-  const wx = resampleWeights(w0, width);
-  const wy = resampleWeights(h0, height);
+  const wx = resampleWeights(w0, width, filter);
+  const wy = resampleWeights(h0, height, filter);
   const clamp = (i: number, n: number) => (i < 0 ? 0 : i >= n ? n - 1 : i);
   // Horizontal pass into float rows [h0, width, 4], then vertical into bytes.
   const rows = new Float32Array(h0 * width * 4);

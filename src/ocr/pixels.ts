@@ -2,6 +2,8 @@
 // models see channels in B, G, R order; its normalisation constants apply in that order too.
 // Transparent pixels are composited over white (paper), where OpenCV would drop alpha.
 //
+// Each convention's constants are in conventions.ts.
+//
 // Layout: out[n][c][y][x] for a batch written image by image: [N, 3, H, W] float32.
 
 import type { Image } from '../image/image.js';
@@ -12,10 +14,6 @@ export interface PixelNorm {
   readonly std: readonly [number, number, number];
 }
 
-/** ImageNet's statistics as PaddleOCR's detector applies them (to B, G, R in that order). */
-export const DET_NORM: PixelNorm = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
-/** The classifier's and recogniser's `(x / 255 - 0.5) / 0.5`. */
-export const HALF_NORM: PixelNorm = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
 
 /**
  * Write `img` into `out` at batch slot `n` of an [N, 3, H, W] tensor, at its top-left corner; the

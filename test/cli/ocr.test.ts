@@ -56,6 +56,17 @@ test('ocr reads a rendered page (a font no other test uses): --json and text', a
   assert.match(text.stdout, /ms: decode [\d.]+, detect [\d.]+, boxes [\d.]+, crop [\d.]+, classify [\d.]+, recognize [\d.]+; total [\d.]+/);
 });
 
+test("ocr --preset guten reads as Guten OCR does (no classifier, spaces as it reads them); an unknown preset is refused", async () => {
+  const r = await cli(['ocr', firstLine(), '--backend', 'cpu', '--preset', 'guten']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Guten OCR's processing, no direction classifier/);
+  assert.match(r.stdout, /\]  Held-out font page\n/);
+  const bad = await cli(['ocr', firstLine(), '--preset', 'tesseract']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--preset: unknown OCR preset 'tesseract': use 'paddleocr' or 'guten'/);
+  assert.equal(bad.stdout, '');
+});
+
 test('ocr: an empty page gives no lines, not an error', async () => {
   const r = await cliJson(['ocr', blankPng(64, 48), '--backend', 'cpu']);
   assert.equal(r.code, 0, r.stderr);

@@ -106,6 +106,16 @@ test('sampleImage: bilinear between pixel centres, replicated border outside', (
   assert.equal(at(out, 2, 0), 32); // right of it: column 3, row 2.25 -> 30 + 2.25, rounded
 });
 
+test("sampleImage bicubic: OpenCV's INTER_CUBIC (a = -0.75) over 4 x 4 pixels, exact at pixel centres, indices clamped", () => {
+  // One row 0, 0, 100, 200, 200 (then repeated down): at x = 1.5 the taps 0..3 weigh
+  // -0.09375, 0.59375, 0.59375, -0.09375 -> 59.375 - 18.75 = 40.6; bilinear would give 50.
+  const row = [0, 0, 100, 200, 200];
+  const img: Image = { width: 5, height: 2, rgba: new Uint8Array(40).map((_, i) => (i % 4 === 3 ? 255 : row[(i >> 2) % 5])) };
+  const out = sampleImage(img, 4, 1, (x) => [[1.5, 0.5], [2, 0], [-3, 0], [4.5, 1]][x] as unknown as Point, 'bicubic');
+  assert.deepEqual([0, 1, 2, 3].map((x) => at(out, x, 0)), [41, 100, 0, 200]);
+  assert.equal(at(sampleImage(img, 1, 1, () => [1.5, 0.5], 'bilinear'), 0, 0), 50);
+});
+
 test('warpQuad of an axis-aligned quad is a crop; of a rotated quad, an upright image', () => {
   const img = ramp(8, 6);
   const crop = warpQuad(img, [[2, 1], [5, 1], [5, 4], [2, 4]], 3, 3);

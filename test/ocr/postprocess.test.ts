@@ -11,7 +11,10 @@ import { cropBox } from '../../src/ocr/crop.js';
 import { ctcGreedy } from '../../src/ocr/ctc.js';
 import { boxesFromMap, boxScore, miniBox, orderClockwise, sortBoxes, unclip } from '../../src/ocr/db.js';
 import { detectorInput, detectorSize } from '../../src/ocr/detect.js';
-import { DET_NORM, HALF_NORM, writeBgrPlanes } from '../../src/ocr/pixels.js';
+import { CONVENTIONS, HALF_NORM } from '../../src/ocr/conventions.js';
+import { writeBgrPlanes } from '../../src/ocr/pixels.js';
+
+const DET_NORM = CONVENTIONS.paddleocr.detector.norm;
 
 test('detectorSize: longer side at most 960, sides rounded to the nearest multiple of 32 (halves to even), at least 32', () => {
   assert.deepEqual(detectorSize(480, 256), { width: 480, height: 256 });
@@ -79,14 +82,14 @@ test('unclip grows a rectangle by area * ratio / perimeter on every side', () =>
   assert.deepEqual([Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)], [4, 56, 4, 26]);
 });
 
-test('boxesFromMap: keeps solid regions, drops faint and tiny ones, scales to the page, reading order', () => {
+test('boxesFromMap: keeps solid regions, drops faint and tiny ones, scales to the page; sortBoxes puts them in reading order', () => {
   const map = mapWith(64, 32, [
     [30, 4, 59, 9, 0.9], // a line on the right, top
     [4, 5, 25, 10, 0.95], // a line on the left, a pixel lower: read first
     [4, 20, 40, 26, 0.45], // above 0.3 but its mean is under 0.6: dropped
     [50, 20, 51, 21, 0.99], // 2x2 pixels: its shorter side is under 3, dropped
   ]);
-  const boxes = boxesFromMap(map, 128, 64);
+  const boxes = sortBoxes(boxesFromMap(map, 128, 64));
   assert.equal(boxes.length, 2);
   assert.ok(boxes[0].box[0][0] < boxes[1].box[0][0], 'left line first');
   assert.ok(Math.abs(boxes[0].score - 0.95) < 1e-6 && Math.abs(boxes[1].score - 0.9) < 1e-6);

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { ImageError } from '../../image/image.js';
 import { loadOcrModels, OcrError, DEFAULT_FILES, type OcrModels } from '../../ocr/models.js';
+import { convention, DEFAULT_PRESET, OCR_PRESETS, type OcrPreset } from '../../ocr/conventions.js';
 import { ocr, readPage, type OcrResult } from '../../ocr/ocr.js';
 import { backendOption, CliError, existingFile, type BackendChoice, type Io } from '../common.js';
 import type { CliCommand } from '../command.js';
@@ -16,6 +17,15 @@ interface OcrOptions {
   rec?: string;
   keys?: string;
   backend?: BackendChoice;
+  preset: OcrPreset;
+}
+
+function presetOption(v: string): OcrPreset {
+  try {
+    return convention(v).preset;
+  } catch (e) {
+    throw new CliError(`--preset: ${(e as Error).message}`);
+  }
 }
 
 const ms = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
@@ -41,7 +51,8 @@ export const ocrCommand: CliCommand = {
       .option('--no-cls', 'skip the direction classifier (every line is read as it stands)')
       .option('--rec <file>', `recogniser (default: ${DEFAULT_FILES.rec})`)
       .option('--keys <file>', `the recogniser's characters, one per line (default: ${DEFAULT_FILES.keys})`)
-      .option('-b, --backend <backend>', "'webgpu' or 'cpu' (default: webgpu when there is an adapter)", backendOption);
+      .option('-b, --backend <backend>', "'webgpu' or 'cpu' (default: webgpu when there is an adapter)", backendOption)
+      .option('--preset <name>', `whose pre- and post-processing to follow: ${OCR_PRESETS.map((p) => `'${p}'`).join(' or ')} (Guten OCR's: no classifier, a row's lines joined)`, presetOption, DEFAULT_PRESET);
   },
   async action(args, raw, io: Io) {
     const [images] = args as [string[]];
@@ -60,9 +71,11 @@ export const ocrCommand: CliCommand = {
         pages.push(await readPage(f));
         decodeMs.push(performance.now() - t0);
       }
-      models = await loadOcrModels({ det: o.det, cls: o.cls === false ? false : o.cls, rec: o.rec, keys: o.keys, backend: o.backend });
+      // A convention without the classifier (Guten OCR's) loads none.
+      const cls = o.cls === false || !convention(o.preset).classify ? false : o.cls;
+      models = await loadOcrModels({ det: o.det, cls, rec: o.rec, keys: o.keys, backend: o.backend });
       for (let i = 0; i < images.length; i++) {
-        const r = await ocr(pages[i], models);
+        const r = await ocr(pages[i], models, { preset: o.preset });
         const timings = { ...r.timings, decode: decodeMs[i], total: r.timings.total + decodeMs[i] };
         results.push({ image: images[i], result: { ...r, timings } });
       }
@@ -73,12 +86,14 @@ export const ocrCommand: CliCommand = {
       models?.dispose();
     }
     const backend = models!.backend;
-    io.out(`PaddleOCR on ${backend === 'webgpu' ? `WebGPU (${models!.device})` : 'the CPU reference backend'}${o.cls === false ? ', no direction classifier' : ''}`);
+    const classifier = models!.cls !== null;
+    io.out(`PaddleOCR's models on ${backend === 'webgpu' ? `WebGPU (${models!.device})` : 'the CPU reference backend'}, ${o.preset === 'guten' ? "Guten OCR's" : "PaddleOCR's"} processing${classifier ? '' : ', no direction classifier'}`);
     for (const { image, result } of results) printPage(io, image, result);
     return {
       backend,
       device: models!.device,
-      classifier: o.cls !== false,
+      preset: o.preset,
+      classifier,
       pages: results.map(({ image, result }) => ({ image, ...result })),
     };
   },
