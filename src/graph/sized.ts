@@ -121,7 +121,7 @@ export class SizedSessions {
     if (this.sessions.size > MAX_SESSIONS) {
       const [oldest, dropped] = this.sessions.entries().next().value!;
       this.sessions.delete(oldest);
-      dropped.session.dispose();
+      disposeWhenIdle(dropped.session);
     }
     return entry;
   }
@@ -133,7 +133,7 @@ export class SizedSessions {
   private specialise(entry: { graph: Graph; session: Session }): void {
     const generic = entry.session;
     entry.session = new GpuSession(this.gpu!, entry.graph, { weights: this.weights });
-    void generic.read([]).finally(() => generic.dispose());
+    disposeWhenIdle(generic);
   }
 
   /** The graph for these shapes, its shapes inferred: a size the model cannot take fails here, named. */
@@ -170,6 +170,14 @@ export class SizedSessions {
     this.sessions.clear();
     this.weights?.dispose();
   }
+}
+
+/** Dispose a session once the runs already queued on it are done (a read of nothing queues behind them). */
+function disposeWhenIdle(session: Session): void {
+  void session
+    .read([])
+    .catch(() => undefined)
+    .finally(() => session.dispose());
 }
 
 function sizeKey(shapes: Readonly<Record<string, Shape>>): string {
