@@ -23,7 +23,7 @@ import { epilogueOf } from '../ops/epilogue.js';
 import { isActivation } from '../ops/unary.js';
 import { sizeOf, Tensor, type Shape } from '../tensor.js';
 import type { Graph, Node } from './ir.js';
-import { constant, foldIntoConv, foldIntoConvTranspose, foldIntoGemm, nameSource, uses, type Affine } from './passes.js';
+import { constant, foldIntoConv, foldIntoConvTranspose, foldIntoGemm, nameSource, rewriting, type Affine } from './passes.js';
 import { inferShapes } from './shapes.js';
 
 /** Channels along dim 1 of `out` that a constant of shape `c` varies along, or undefined when it varies along others. */
@@ -66,18 +66,9 @@ const hasEpilogue = (n: Node) => n.attrs.activation !== undefined || n.attrs.epi
  * MatMul takes a Mul only (it has no bias to take an Add), with B a constant [K, N].
  */
 export function foldAffine(graph: Graph): Graph {
-  const u = uses(graph);
-  const fresh = nameSource(graph);
+  const rw = rewriting(graph);
+  const { u, inits, nodes, producer, setInit } = rw;
   const ig = inferShapes(graph);
-  const inits = new Map(graph.initializers);
-  const nodes: (Node | null)[] = [...graph.nodes];
-  const producer = new Map<string, number>();
-  nodes.forEach((n, i) => n!.outputs.forEach((v) => producer.set(v, i)));
-  const setInit = (base: string, t: Tensor): string => {
-    const name = fresh(base);
-    inits.set(name, t);
-    return name;
-  };
   let changed = false;
   nodes.forEach((e, ei) => {
     if (!e || !(e.op in BINARY) || e.inputs.length !== 2 || e.outputs.length !== 1 || hasEpilogue(e)) return;
@@ -112,7 +103,7 @@ export function foldAffine(graph: Graph): Graph {
       return;
     }
   });
-  const g = changed ? { ...graph, nodes: nodes.filter((n): n is Node => n !== null), initializers: inits } : graph;
+  const g = changed ? rw.result() : graph;
   return foldScaleIntoConv(g);
 }
 
@@ -130,13 +121,9 @@ function foldIntoMatMul(graph: Graph, inits: ReadonlyMap<string, Tensor>, mm: No
  * zeros of the border stay zeros.
  */
 function foldScaleIntoConv(graph: Graph): Graph {
-  const u = uses(graph);
-  const fresh = nameSource(graph);
+  const rw = rewriting(graph);
+  const { u, fresh, inits, nodes, producer } = rw;
   const ig = inferShapes(graph);
-  const inits = new Map(graph.initializers);
-  const producer = new Map<string, number>();
-  graph.nodes.forEach((n, i) => n.outputs.forEach((v) => producer.set(v, i)));
-  const nodes: (Node | null)[] = [...graph.nodes];
   let changed = false;
   nodes.forEach((conv, ci) => {
     if (!conv || conv.op !== 'Conv' || conv.attrs.kept_rows !== undefined) return;
@@ -169,7 +156,7 @@ function foldScaleIntoConv(graph: Graph): Graph {
       return;
     }
   });
-  return changed ? { ...graph, nodes: nodes.filter((n): n is Node => n !== null), initializers: inits } : graph;
+  return changed ? rw.result() : graph;
 }
 
 // ---- fuseInputScale ----
@@ -185,13 +172,9 @@ function pointwiseConv(n: Node, w: Shape): boolean {
 
 /** Squeeze-excite's x · gate into the pointwise Conv that reads it (see the header). */
 export function fuseInputScale(graph: Graph): Graph {
-  const u = uses(graph);
-  const fresh = nameSource(graph);
+  const rw = rewriting(graph);
+  const { u, fresh, inits, nodes, producer } = rw;
   const ig = inferShapes(graph);
-  const inits = new Map(graph.initializers);
-  const nodes: (Node | null)[] = [...graph.nodes];
-  const producer = new Map<string, number>();
-  nodes.forEach((n, i) => n!.outputs.forEach((v) => producer.set(v, i)));
   let changed = false;
   nodes.forEach((conv, ci) => {
     if (!conv || conv.op !== 'Conv' || conv.attrs.input_scale !== undefined) return;
@@ -222,7 +205,7 @@ export function fuseInputScale(graph: Graph): Graph {
       return;
     }
   });
-  return changed ? { ...graph, nodes: nodes.filter((n): n is Node => n !== null), initializers: inits } : graph;
+  return changed ? rw.result() : graph;
 }
 
 // ---- fuseEpilogues ----
@@ -239,13 +222,9 @@ const firstOperand = (op: string) => (op === 'Conv' ? 3 : 2);
  * takes the place of the last op it absorbed, so every operand it reads is computed by then.
  */
 export function fuseEpilogues(graph: Graph): Graph {
-  const u = uses(graph);
-  const fresh = nameSource(graph);
+  const rw = rewriting(graph);
+  const { u, fresh, inits, nodes, producer } = rw;
   const ig = inferShapes(graph);
-  const inits = new Map(graph.initializers);
-  const nodes: (Node | null)[] = [...graph.nodes];
-  const producer = new Map<string, number>();
-  nodes.forEach((n, i) => n!.outputs.forEach((v) => producer.set(v, i)));
   const readers = new Map<string, number[]>();
   nodes.forEach((n, i) => n!.inputs.forEach((v) => readers.set(v, [...(readers.get(v) ?? []), i])));
   let changed = false;
@@ -354,10 +333,7 @@ export function fuseEpilogues(graph: Graph): Graph {
       return;
     }
   });
-  if (!changed) return graph;
-  const kept = nodes.filter((n): n is Node => n !== null);
-  // Drop per-channel constants made and then replaced by a later fold (none today, but cheap).
-  return { ...graph, nodes: kept, initializers: inits };
+  return changed ? rw.result() : graph;
 }
 
 /**

@@ -40,6 +40,32 @@ export function nameSource(graph: Graph): (base: string) => string {
   };
 }
 
+/**
+ * What a pass that rewrites nodes in place works on: the graph's readers, fresh names, a copy of
+ * its initializers (setInit adds one under a fresh name), its nodes (null once removed) with the
+ * producer of each value, and `result()`, the rewritten graph.
+ */
+export function rewriting(graph: Graph) {
+  const fresh = nameSource(graph);
+  const inits = new Map(graph.initializers);
+  const nodes: (Node | null)[] = [...graph.nodes];
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => n!.outputs.forEach((v) => producer.set(v, i)));
+  return {
+    u: uses(graph),
+    fresh,
+    inits,
+    nodes,
+    producer,
+    setInit(base: string, t: Tensor): string {
+      const name = fresh(base);
+      inits.set(name, t);
+      return name;
+    },
+    result: (): Graph => ({ ...graph, nodes: nodes.filter((n): n is Node => n !== null), initializers: inits }),
+  };
+}
+
 /** A constant the passes may fold: an initializer that a caller cannot override as an input. */
 export function constant(graph: Graph, inits: ReadonlyMap<string, Tensor>, name: string | undefined): Tensor | undefined {
   if (name === undefined || name === '' || graph.inputs.some((v) => v.name === name)) return undefined;
@@ -150,16 +176,11 @@ function bnParams(graph: Graph, inits: ReadonlyMap<string, Tensor>, bn: Node, ch
  * The producer takes over the BN's output name; folded weights are new initializers.
  */
 export function foldBatchNorm(graph: Graph): Graph {
-  const u = uses(graph);
-  const fresh = nameSource(graph);
-  const inits = new Map(graph.initializers);
+  const rw = rewriting(graph);
+  const { u, inits, nodes, producer } = rw;
   const created = new Set<string>();
-  const nodes: (Node | null)[] = [...graph.nodes];
-  const producer = new Map<string, number>();
-  nodes.forEach((n, i) => n!.outputs.forEach((v) => producer.set(v, i)));
   const setInit = (base: string, t: Tensor): string => {
-    const name = fresh(base);
-    inits.set(name, t);
+    const name = rw.setInit(base, t);
     created.add(name);
     return name;
   };
@@ -189,8 +210,7 @@ export function foldBatchNorm(graph: Graph): Graph {
     producer.set(bn.outputs[0], pi);
     changed = true;
   });
-  if (!changed) return graph;
-  return { ...graph, nodes: nodes.filter((n): n is Node => n !== null), initializers: inits };
+  return changed ? rw.result() : graph;
 }
 
 type SetInit = (base: string, t: Tensor) => string;
