@@ -57,6 +57,13 @@ export interface OnnxModel {
  */
 export type ExternalReader = (location: string, offset: number, length: number | undefined) => Promise<Uint8Array>;
 
+/**
+ * The newest IR version deftnn accepts: 10 came with opset 21 (ONNX 1.16), 11 and 12 with the
+ * releases after it. Like onnxruntime, a larger number is refused rather than guessed at; the
+ * opset_import decides which op versions are read.
+ */
+export const MAX_IR_VERSION = 12;
+
 let modelType: protobuf.Type | undefined;
 
 /** The ModelProto type of the schema this importer reads (tests and the fuzzer encode with it too). */
@@ -76,10 +83,12 @@ export async function decodeModel(bytes: Uint8Array, external?: ExternalReader):
   }
   if (!m.graph) throw new OnnxError('not a valid ONNX model: it has no graph (truncated or not an ONNX file)');
   if (!has(m, 'ir_version')) throw new OnnxError('not a valid ONNX model: ir_version is missing (truncated or not an ONNX file)');
+  const ir = num(m.ir_version);
+  if (!(ir >= 1 && ir <= MAX_IR_VERSION)) throw new OnnxError(`not a valid ONNX model: ir_version ${ir} (ONNX releases so far write 1 to ${MAX_IR_VERSION}; corrupt file?)`);
   const opsets = new Map<string, number>();
   for (const o of m.opset_import) opsets.set(o.domain ?? '', num(o.version));
   if (opsets.size === 0) throw new OnnxError('not a valid ONNX model: opset_import is missing (truncated file?)');
-  return { irVersion: num(m.ir_version), opsets, producer: [m.producer_name, m.producer_version].filter(Boolean).join(' '), graph: await graphOf(m.graph, external) };
+  return { irVersion: ir, opsets, producer: [m.producer_name, m.producer_version].filter(Boolean).join(' '), graph: await graphOf(m.graph, external) };
 }
 
 let tensorType: protobuf.Type | undefined;

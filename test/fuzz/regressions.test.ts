@@ -15,7 +15,7 @@ import { GraphError } from '../../src/graph/shapes.js';
 import { decodeImage } from '../../src/image/decode.js';
 import { ImageError } from '../../src/image/image.js';
 import { load } from '../../src/model.js';
-import { ModelProto, OnnxError } from '../../src/onnx/proto.js';
+import { MAX_IR_VERSION, ModelProto, OnnxError } from '../../src/onnx/proto.js';
 import { buildModel, f32, i64, type ModelSpec } from '../onnx/build.js';
 import { openDeft, sealDeft } from './deft.js';
 import { readFileSync } from 'node:fs';
@@ -73,6 +73,13 @@ test('fuzz model s1 #42: an attribute typed TENSOR that holds none names the nod
   const m: any = ModelProto().decode(buildModel(conv));
   m.graph.node[0].attribute.push({ name: 'strides', type: 4 });
   await rejectsWith(load(ModelProto().encode(m).finish(), { backend: 'cpu' }), OnnxError, /node 'conv' \(Conv\) attribute 'strides' has type TENSOR but holds no tensor/);
+});
+
+test('ir_version outside what ONNX releases write (0, negative, 2^40) is refused naming it; 1 to MAX_IR_VERSION load', async () => {
+  for (const ir of [0, -1, MAX_IR_VERSION + 1, 2 ** 40]) {
+    await rejectsWith(load(buildModel({ ...conv, irVersion: ir }), { backend: 'cpu' }), OnnxError, new RegExp(`ir_version ${ir} \\(ONNX releases so far write 1 to ${MAX_IR_VERSION}`));
+  }
+  for (const ir of [3, MAX_IR_VERSION]) (await load(buildModel({ ...conv, irVersion: ir }), { backend: 'cpu' })).dispose();
 });
 
 /** A PNG whose IHDR says width x height, its CRC fixed so a decoder would believe it. */

@@ -34,6 +34,27 @@ test('ConvTranspose: WebGPU (gather form) matches the CPU reference (scatter for
   }
 });
 
+test('ConvTranspose with stride = kernel (one tap per output, the GEMM form) matches the CPU reference on random shapes', { skip: !gpu && 'no WebGPU adapter' }, async () => {
+  const r = rng(22);
+  const pick = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const shapes: [number[], number[], boolean, Record<string, unknown>][] = [
+    [[1, 24, 12, 16], [24, 24, 2, 2], true, { strides: [2, 2], activation: { op: 'Relu', attrs: {} } }], // the DB head's upsampling
+    [[1, 24, 24, 32], [24, 1, 2, 2], true, { strides: [2, 2], activation: { op: 'Sigmoid', attrs: {} } }],
+    [[3, 6, 5, 7], [6, 2, 2, 3], true, { group: 2, strides: [2, 3] }],
+    [[1, 5, 3, 3], [5, 1, 2, 2], false, { strides: [2, 2] }],
+  ];
+  for (let i = 0; i < 6; i++) {
+    const [kh, kw, group] = [pick(1, 3), pick(1, 3), pick(1, 2)];
+    const C = group * pick(1, 9);
+    shapes.push([[pick(1, 3), C, pick(1, 9), pick(1, 13)], [C, pick(1, 7), kh, kw], r() < 0.5, { group, strides: [kh, kw] }]);
+  }
+  for (const [xs, ws, bias, attrs] of shapes) {
+    const inputs = [randomTensor(xs, r), randomTensor(ws, r), ...(bias ? [randomTensor([ws[1] * ((attrs.group as number) ?? 1)], r)] : [])];
+    const { cpu, gpu: g } = await runBoth(gpu, 'ConvTranspose', inputs, attrs as never);
+    assertClose(g![0], cpu[0], { atol: 1e-5, rtol: 1e-4 }, `x ${xs} w ${ws} ${JSON.stringify(attrs)}`);
+  }
+});
+
 const x3 = new Tensor([1, 1, 3, 3], [0, 1, 2, 3, 4, 5, 6, 7, 8]);
 const ones = new Tensor([1, 2, 3, 3], new Float32Array(18).fill(1));
 const run = async (inputs: Tensor[], attrs: Record<string, unknown>) => (await runBoth(null, 'ConvTranspose', inputs, attrs as never)).cpu[0];
