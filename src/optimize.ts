@@ -20,17 +20,33 @@ import { eliminate, type EliminateProgress, type EliminationReport, type Finetun
 import { eligibleLayers } from './sve/unroll.js';
 import { Tensor } from './tensor.js';
 import { median, timeInterleaved } from './timing.js';
-import { evaluate } from './train/trainer.js';
+import { evaluate, type GraphMetric } from './train/trainer.js';
 
 export interface OptimizeData {
   /** Inputs whose statistics guide elimination (and packing's activation ranges). */
   readonly calibration: Dataset;
-  /** Labelled images the budget is measured on. */
-  readonly validation: Dataset;
-  /** Labelled images the variants are compared on (unseen by the search). */
-  readonly test: Dataset;
+  /** Labelled images the budget is measured on (top-1 accuracy), unless `task` is given. */
+  readonly validation?: Dataset;
+  /** Labelled images the variants are compared on (unseen by the search), unless `task` is given. */
+  readonly test?: Dataset;
   /** Images to fine-tune on (default: the calibration set). */
   readonly finetune?: Dataset;
+  /**
+   * The task's own metric instead of top-1 accuracy (an OCR recogniser's character accuracy, a
+   * detector's F-score): measured on validation data for the budget and on test data for the
+   * variants, both disjoint from calibration and fine-tuning.
+   */
+  readonly task?: OptimizeTask;
+}
+
+export interface OptimizeTask {
+  /** What the metric is, for the report ('character accuracy', ...). */
+  readonly metric: string;
+  readonly validation: GraphMetric;
+  readonly test: GraphMetric;
+  /** How many samples each measures (for the report). */
+  readonly validationSize: number;
+  readonly testSize: number;
 }
 
 export interface OptimizeConfig {
@@ -50,6 +66,10 @@ export interface OptimizeConfig {
    * ResNet at 50% it keeps 1-15 points more before fine-tuning and 0.35-1 after; dev/sve-recipe.ts).
    */
   readonly refit?: boolean;
+  /** Only these layers are eliminated (node names; default every eligible Conv and Gemm). */
+  readonly layers?: readonly string[];
+  /** Rates the elimination search tries per layer (default 0.25, 0.5, 0.75). */
+  readonly candidateRates?: readonly number[];
   /** Share of the budget elimination may spend (default 0.6). */
   readonly eliminationShare?: number;
   /** Batch sizes timed (default [1, 32]); reps per variant (default 9). */
@@ -87,7 +107,8 @@ export async function optimize(model: Model, data: OptimizeData, cfg: OptimizeCo
   const doEliminate = cfg.eliminate ?? true;
   const doPack = cfg.pack ?? true;
   if (!doEliminate && !doPack) throw new RangeError('nothing to do: both elimination and packing are off');
-  for (const [what, ds] of Object.entries(data)) if (ds && datasetSize(ds) === 0) throw new RangeError(`the ${what} set is empty`);
+  for (const [what, ds] of Object.entries(data)) if (ds && what !== 'task' && datasetSize(ds) === 0) throw new RangeError(`the ${what} set is empty`);
+  const measure = measures(data);
   const stage = cfg.onStage ?? (() => {});
   const gpu = model.gpu;
   const finetune = cfg.finetune === false ? undefined : { epochs: 1, ...cfg.finetune, data: data.finetune ?? data.calibration };
@@ -100,7 +121,9 @@ export async function optimize(model: Model, data: OptimizeData, cfg: OptimizeCo
     stage(`eliminating synapse vectors (${cfg.rate !== undefined ? `rate ${cfg.rate}` : `budget ${(share * budget).toFixed(2)} points`}${finetune ? ', fine-tuned' : ''})`);
     const e = await eliminate(model, {
       calibration: data.calibration,
-      validation: data.validation,
+      metric: measure.validation,
+      layers: cfg.layers,
+      candidateRates: cfg.candidateRates,
       finetune,
       refit: cfg.refit ?? true,
       ...(cfg.rate !== undefined ? { rate: cfg.rate } : { maxAccuracyDrop: share * budget }),
@@ -115,7 +138,7 @@ export async function optimize(model: Model, data: OptimizeData, cfg: OptimizeCo
   let packing: PackReport | undefined;
   if (doPack) {
     const left = Math.max(0, budget - spent);
-    const opts = cfg.formats ? { formats: cfg.formats } : { maxAccuracyDrop: left, validation: data.validation, calibration: data.calibration };
+    const opts = cfg.formats ? { formats: cfg.formats } : { maxAccuracyDrop: left, metric: measure.validation, calibration: data.calibration };
     stage(`packing (${cfg.formats ? 'fixed formats' : `budget ${left.toFixed(2)} points`})`);
     if (doEliminate) {
       const alone = await pack(model, cfg.formats ? opts : { ...opts, maxAccuracyDrop: budget });
@@ -127,16 +150,16 @@ export async function optimize(model: Model, data: OptimizeData, cfg: OptimizeCo
     current = p;
   }
 
-  stage(`measuring ${models.length} variants on ${datasetSize(data.test)} test images`);
+  stage(`measuring ${models.length} variants on ${measure.testSize} test ${measure.samples}`);
   const accuracy = new Map<string, number>();
-  for (const m of models) accuracy.set(m.name, await evaluate(m.model.graph, data.test, gpu));
+  for (const m of models) accuracy.set(m.name, await measure.test(m.model.graph, gpu));
   const batchSizes = cfg.batchSizes ?? [1, 32];
   const latency = new Map<string, Record<number, number>>(models.map((m) => [m.name, {}]));
   let layerTimes: { before: Map<string, number>; after: Map<string, number> } | undefined;
   for (const batch of batchSizes) {
     stage(`timing at batch ${batch}`);
     const sessions = models.map((m) => sessionAt(m.model.graph, batch, gpu));
-    const x = inputBatch(data.test, batch);
+    const x = inputBatch(data.test ?? data.calibration, batch);
     try {
       const feeds = (s: Session) => ({ [s.inputs[0].name]: x });
       const timings = await timeInterleaved(sessions.map((s, i) => ({ name: models[i].name, run: () => s.run(feeds(s)) })), { warmup: 2, reps: cfg.reps ?? 9 });
@@ -166,15 +189,30 @@ export async function optimize(model: Model, data: OptimizeData, cfg: OptimizeCo
     backend: gpu ? 'webgpu' : 'cpu',
     adapter: gpu?.name,
     date: new Date(),
-    metric: 'top-1 accuracy on the test split',
+    metric: `${measure.metric} on the test split`,
     variants: models.map((m, i) => ({ name: m.name, accuracy: variants[i].accuracy, latencyMs: variants[i].latencyMs[big], speedup: variants[i].speedup[big], ...m.flags })),
     layers: reportLayers(model.graph, current.graph, elimination, layerTimes),
     notes: [
       `Latency: median of ${cfg.reps ?? 9} interleaved runs at batch ${big} after warm-up${gpu ? ` on ${gpu.name}` : ' on the CPU reference backend'}; per-layer times from GPU timestamps (median of 5).`,
-      `Budget: ${budget} points of top-1 accuracy on ${datasetSize(data.validation)} validation images; accuracy here is on ${datasetSize(data.test)} other test images.`,
+      `Budget: ${budget} points of ${measure.metric} on ${measure.validationSize} validation ${measure.samples}; the metric here is on ${measure.testSize} other test ${measure.samples}.`,
     ],
   };
   return { model: current, variants, elimination, packing, report };
+}
+
+/** The budget's and the report's measures: the task's metric, else top-1 accuracy on the labelled splits. */
+function measures(data: OptimizeData): OptimizeTask & { samples: string } {
+  if (data.task) return { ...data.task, samples: 'samples' };
+  const { validation, test } = data;
+  if (!validation || !test) throw new RangeError('optimize needs labelled validation and test sets, or a task with its own metric');
+  return {
+    metric: 'top-1 accuracy',
+    validation: (g, gpu) => evaluate(g, validation, gpu),
+    test: (g, gpu) => evaluate(g, test, gpu),
+    validationSize: datasetSize(validation),
+    testSize: datasetSize(test),
+    samples: 'images',
+  };
 }
 
 function sessionAt(graph: Graph, batch: number, gpu: Gpu | null): Session {

@@ -33,8 +33,11 @@ export interface ReadOptions {
   readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
   /** Batch size: fills a symbolic first dimension, or replaces a fixed one where the graph allows. */
   readonly batch?: number;
-  /** Fill the remaining symbolic dimensions of an input (undefined: leave them to the error). */
-  readonly fill?: (name: string, dims: readonly (number | string)[]) => readonly (number | string)[] | undefined;
+  /**
+   * Fill the remaining symbolic dimensions of an input (undefined: leave them to the error);
+   * `outputs`: the dims the file declares for its outputs, where it does (ONNX; [] for .deft).
+   */
+  readonly fill?: (name: string, dims: readonly (number | string)[], outputs: readonly (readonly (number | string)[])[]) => readonly (number | string)[] | undefined;
   /** ONNX: run the graph passes (default true), as load() does. */
   readonly optimize?: boolean;
 }
@@ -53,10 +56,10 @@ export async function readModelFile(path: string, opts: ReadOptions = {}): Promi
     throw e;
   });
   const declared = onnx.graph.inputs.filter((v) => !onnx.graph.initializers.has(v.name)).map((v) => ({ name: v.name, dims: v.dims ?? [] }));
-  const shapes = resolveShapes(declared, opts, path);
+  const shapes = resolveShapes(declared, opts, path, onnx.graph.outputs.map((v) => v.dims ?? []));
   // importModel only takes shapes for symbolic inputs; a fixed batch that --batch changes is set afterwards.
   const symbolic = Object.fromEntries(declared.filter((v) => v.dims.some((d) => typeof d === 'string') || !v.dims.length).map((v) => [v.name, shapes[v.name]]));
-  const imported = importModel(onnx, { inputShapes: symbolic });
+  const imported = importModel(onnx, { inputShapes: symbolic, generic: true });
   const optimized = opts.optimize === false ? imported : optimizeGraph(imported);
   const graph = { ...optimized, inputs: optimized.inputs.map((v) => ({ name: v.name, shape: shapes[v.name] ?? v.shape })) };
   const opset = onnx.opsets.get('') ?? onnx.opsets.get('ai.onnx');
@@ -65,7 +68,7 @@ export async function readModelFile(path: string, opts: ReadOptions = {}): Promi
 }
 
 /** Every input's shape: --input-shape, else declared numbers with --batch and `fill` for the names. */
-function resolveShapes(declared: ModelFile['declared'], opts: ReadOptions, path: string): Record<string, number[]> {
+function resolveShapes(declared: ModelFile['declared'], opts: ReadOptions, path: string, outputs: readonly (readonly (number | string)[])[] = []): Record<string, number[]> {
   const given = { ...(opts.inputShapes ?? {}) };
   if ('' in given) {
     if (declared.length !== 1) throw new UsageError(`--input-shape needs the input's name (NAME=D1,D2,...): '${path}' has inputs ${declared.map((v) => v.name).join(', ')}`);
@@ -84,7 +87,7 @@ function resolveShapes(declared: ModelFile['declared'], opts: ReadOptions, path:
       continue;
     }
     let dims: readonly (number | string)[] = v.dims.map((d, i) => (i === 0 && opts.batch !== undefined && v.dims.length > 1 ? opts.batch : d));
-    if (dims.some((d) => typeof d === 'string')) dims = opts.fill?.(v.name, dims) ?? dims;
+    if (dims.some((d) => typeof d === 'string')) dims = opts.fill?.(v.name, dims, outputs) ?? dims;
     const open = dims.flatMap((d, i) => (typeof d === 'string' ? [i] : []));
     if (open.length || !dims.length) {
       const example = dims.map((d) => (typeof d === 'string' ? '?' : d)).join(',');

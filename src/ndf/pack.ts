@@ -34,7 +34,7 @@ import { inferShapes, type InferredGraph } from '../graph/shapes.js';
 import { fromGraph, type Model } from '../model.js';
 import { sizeOf } from '../tensor.js';
 import { datasetSize, gather, type Dataset } from '../data/dataset.js';
-import { evaluate } from '../train/trainer.js';
+import { evaluate, type GraphMetric } from '../train/trainer.js';
 
 export interface FormatChoice {
   /** Default format of every weight (initializer) that can be packed. */
@@ -50,8 +50,10 @@ export interface PackOptions {
   readonly formats?: FormatChoice;
   /** Largest top-1 accuracy loss on `validation`, in percentage points (>= 0). */
   readonly maxAccuracyDrop?: number;
-  /** Labelled data the budget is measured on (required with maxAccuracyDrop). */
+  /** Labelled data the budget is measured on (top-1 accuracy; with maxAccuracyDrop, this or `metric`). */
   readonly validation?: Dataset;
+  /** The task's own metric instead of top-1 accuracy on `validation` (see eliminate's). */
+  readonly metric?: GraphMetric;
   /** Inputs whose activation ranges rule out formats that would saturate them (optional). */
   readonly calibration?: Dataset;
   /** Formats the automatic choice tries (default: every preset but fp32), fewest bits first. */
@@ -80,7 +82,7 @@ export interface PackReport {
   readonly tensors: readonly TensorPacking[];
   /** Bytes read and written per inference (bytesMoved), before and after. */
   readonly bytesMoved: { readonly before: number; readonly after: number };
-  /** Top-1 accuracy (fraction) on validation: original and packed; absent without validation. */
+  /** The metric (top-1 accuracy on validation, or the task's own): original and packed; absent without either. */
   readonly accuracy?: { readonly original: number; readonly packed: number };
   /** Models evaluated by the automatic choice. */
   readonly evaluations: number;
@@ -142,16 +144,14 @@ export async function pack(model: Model, opts: PackOptions): Promise<PackedModel
   let accuracy: PackReport['accuracy'];
   if (!budgeted) {
     formats = fixedFormats(ig, opts.formats!, nonFinite);
-    if (opts.validation) {
-      const packedGraph = { ...graph, formats };
-      accuracy = { original: await evaluate(graph, opts.validation, gpu), packed: await evaluate(packedGraph, opts.validation, gpu) };
-    }
+    const measure = metricOf(opts);
+    if (measure) accuracy = { original: await measure(graph, gpu), packed: await measure({ ...graph, formats }, gpu) };
   } else {
     const drop = opts.maxAccuracyDrop!;
     if (typeof drop !== 'number' || !(drop >= 0) || drop > 100) throw new RangeError(`maxAccuracyDrop is in percentage points, in [0, 100]; got ${drop}`);
-    if (!opts.validation) throw new RangeError('maxAccuracyDrop needs a labelled validation set (validation)');
-    if (datasetSize(opts.validation) === 0) throw new RangeError('the validation set is empty');
-    ({ formats, evaluations, accuracy } = await search(ig, opts, gpu));
+    const measure = metricOf(opts);
+    if (!measure) throw new RangeError('maxAccuracyDrop needs a labelled validation set (validation) or a metric');
+    ({ formats, evaluations, accuracy } = await search(ig, opts, measure, gpu));
   }
   const packedGraph: Graph = { ...graph, formats };
   // Check the result as the sessions will (the CPU reference applies the same rules).
@@ -216,9 +216,17 @@ async function activationRanges(ig: InferredGraph, names: readonly string[], dat
   }
 }
 
-async function search(ig: InferredGraph, opts: PackOptions, gpu: Model['gpu']) {
+/** The budget's measure: the task's metric, else top-1 accuracy on the validation set. */
+function metricOf(opts: PackOptions): GraphMetric | undefined {
+  if (opts.metric) return opts.metric;
+  const v = opts.validation;
+  if (!v) return undefined;
+  if (datasetSize(v) === 0) throw new RangeError('the validation set is empty');
+  return (g, gpu) => evaluate(g, v, gpu);
+}
+
+async function search(ig: InferredGraph, opts: PackOptions, measure: GraphMetric, gpu: Model['gpu']) {
   const graph = ig.graph;
-  const validation = opts.validation!;
   const candidates = (opts.candidates ?? Object.keys(FORMATS)).map(getFormat).filter((f) => f.bits < 32);
   candidates.sort((a, b) => a.bits - b.bits);
   const include = { weights: opts.include?.weights ?? true, activations: opts.include?.activations ?? true };
@@ -234,7 +242,7 @@ async function search(ig: InferredGraph, opts: PackOptions, gpu: Model['gpu']) {
   const acts = order.filter((v) => kinds.get(v) === 'activation');
   const ranges = opts.calibration && acts.length ? await activationRanges(ig, acts, opts.calibration, gpu) : undefined;
 
-  const original = await evaluate({ ...graph, formats: undefined }, validation, gpu);
+  const original = await measure({ ...graph, formats: undefined }, gpu);
   const floor = original - opts.maxAccuracyDrop! / 100;
   const formats = new Map(graph.formats ?? []);
   let accuracy = original;
@@ -251,7 +259,7 @@ async function search(ig: InferredGraph, opts: PackOptions, gpu: Model['gpu']) {
       if (t && overflowsToInf(f) && weightRange(t.data, f).beyond) continue;
       if (ranges && !t && ranges.get(v)! > maxFinite(f)) continue;
       const trial = new Map(formats).set(v, f.name);
-      const acc = await evaluate({ ...graph, formats: trial }, validation, gpu);
+      const acc = await measure({ ...graph, formats: trial }, gpu);
       evaluations++;
       const accepted = acc >= floor - 1e-12;
       opts.onProgress?.({ tensor: v, format: f.name, accuracy: acc, accepted });

@@ -202,6 +202,11 @@ async function readKeys(keys: string | URL | readonly string[]): Promise<string[
   return lines;
 }
 
+/** The recogniser's classes after the blank: the keys (default PP-OCRv4's ppocr_keys_v1.txt), then a space. */
+export async function recogniserCharacters(keys?: string | URL | readonly string[]): Promise<string[]> {
+  return [...(await readKeys(keys ?? (await defaultAsset(DEFAULT_FILES.keys)))), ' '];
+}
+
 /** Load the detector, classifier and recogniser once and check each for its role. */
 export async function loadOcrModels(opts: OcrModelOptions = {}): Promise<OcrModels> {
   if (opts.backend !== undefined && opts.backend !== 'webgpu' && opts.backend !== 'cpu') {
@@ -210,7 +215,6 @@ export async function loadOcrModels(opts: OcrModelOptions = {}): Promise<OcrMode
   const det = opts.det ?? (await defaultAsset(DEFAULT_FILES.det));
   const cls = opts.cls === false ? null : (opts.cls ?? (await defaultAsset(DEFAULT_FILES.cls)));
   const rec = opts.rec ?? (await defaultAsset(DEFAULT_FILES.rec));
-  const keys = await readKeys(opts.keys ?? (await defaultAsset(DEFAULT_FILES.keys)));
 
   const detGraph = await parse('detector', det);
   const clsGraph = cls === null ? null : await parse('classifier', cls);
@@ -219,10 +223,10 @@ export async function loadOcrModels(opts: OcrModelOptions = {}): Promise<OcrMode
   checkRole('detector', det, detGraph, (o, p) => o.length === 4 && o[1] === 1 && o[2] === p[2] && o[3] === p[3], 'a probability map [N, 1, H, W] of its input size');
   if (cls !== null) checkRole('classifier', cls, clsGraph!, (o) => o.length === 2 && o[1] === 2, 'two scores per image [N, 2] (0 and 180 degrees)');
   const recOut = checkRole('recogniser', rec, recGraph, (o, p) => o.length === 3 && o[0] === p[0], 'per column a score per character [N, T, classes]');
-  const characters = [...keys, ' '];
+  const characters = await recogniserCharacters(opts.keys);
   if (recOut[2] !== characters.length + 1) {
     throw new OcrError(
-      `the keys file has ${keys.length} characters, so the recogniser should score ${characters.length + 1} classes (blank, the keys, a space), but '${describe(rec)}' scores ${recOut[2]}: give the keys file that belongs to this recogniser`,
+      `the keys file has ${characters.length - 1} characters, so the recogniser should score ${characters.length + 1} classes (blank, the keys, a space), but '${describe(rec)}' scores ${recOut[2]}: give the keys file that belongs to this recogniser`,
     );
   }
 

@@ -18,6 +18,7 @@ import type { RawAttrs } from '../ops/op.js';
 import type { Tensor } from '../tensor.js';
 import { constSize, fromTensor, isFloat, toTensor, type Const } from './constant.js';
 import { FOLDS } from './fold.js';
+import { generalize } from './generic.js';
 import { EMITS, HANDLERS, passthrough } from './handlers.js';
 import type { NodeIO, Value } from './node.js';
 import { opVersion } from './versions.js';
@@ -29,6 +30,11 @@ export const MAX_OPSET = 21;
 export interface ImportOptions {
   /** Shapes for inputs whose dimensions are symbolic in the file (batch, height, width ...). */
   readonly inputShapes?: Readonly<Record<string, readonly number[]>>;
+  /**
+   * Also import at other sizes (every symbolic dimension doubled) and keep the graph valid for
+   * both where only folded Reshape targets depend on the size (generic.ts); default false.
+   */
+  readonly generic?: boolean;
 }
 
 export function importModel(model: OnnxModel, opts: ImportOptions = {}): Graph {
@@ -36,7 +42,16 @@ export function importModel(model: OnnxModel, opts: ImportOptions = {}): Graph {
   const g = model.graph;
   checkSupported(g, opset);
   const inputs = fixInputShapes(g, opts.inputShapes ?? {});
-  return new Importer(g, opset, inputs).run();
+  const graph = new Importer(g, opset, inputs).run();
+  if (!opts.generic || !inputs.some((v) => v.dims)) return graph;
+  const doubled = inputs.map((v) => ({ ...v, shape: v.shape.map((d, i) => (typeof v.dims?.[i] === 'string' ? 2 * d : d)) }));
+  let other: Graph;
+  try {
+    other = new Importer(g, opset, doubled).run();
+  } catch {
+    return graph; // the model refuses the other size: it stays fixed to this one
+  }
+  return generalize(graph, other);
 }
 
 /**

@@ -29,11 +29,11 @@ import { inferShapes } from '../graph/shapes.js';
 import { fromGraph, type Model } from '../model.js';
 import { seededRandom } from '../random.js';
 import { Tensor } from '../tensor.js';
-import { evaluate, train, type TrainProgress } from '../train/trainer.js';
+import { evaluate, train, type GraphMetric, type TrainProgress } from '../train/trainer.js';
 import { calibrate, type CalibrationBatch, type CalibrationResult } from './calibrate.js';
 import { applyCompacted, eliminateLayer, keepCount, type EliminationPlan, type LayerElimination, type RemovedRow } from './eliminate.js';
 import type { Method } from './select.js';
-import { layerWeights, SveError } from './unroll.js';
+import { eligibleLayers, layerWeights, SveError } from './unroll.js';
 
 export interface FinetuneConfig {
   /** Training images; their labels are used unless `distill` is set. */
@@ -68,7 +68,7 @@ export interface EliminateConfig {
    * F-score, a recogniser's character accuracy, ...), measured on data never used to calibrate or
    * fine-tune. Replaces top-1 accuracy on `validation` for the budget and the report.
    */
-  readonly metric?: (graph: Graph, gpu: Gpu | null) => Promise<number>;
+  readonly metric?: GraphMetric;
   /** Rates the search tries per layer. Default [0.25, 0.5, 0.75]. */
   readonly candidateRates?: readonly number[];
   /** Only these layers (node names); default every eligible Conv and Gemm. */
@@ -288,6 +288,19 @@ async function layerTimes(graph: Graph, gpu: Gpu): Promise<Map<string, number> |
   } finally {
     s.dispose();
   }
+}
+
+/**
+ * The `n` eligible layers with the most FLOPs at the graph's input shapes: on a large network and a
+ * slow adapter, the search's sensitivity pass (one measurement per layer and rate) restricted to
+ * where the time is.
+ */
+export function costliestLayers(graph: Graph, n: number): string[] {
+  const flops = layerFlops(graph);
+  return eligibleLayers(graph)
+    .layers.map((l) => l.node)
+    .sort((a, b) => flops.get(b)! - flops.get(a)!)
+    .slice(0, n);
 }
 
 /** FLOPs of each Conv/Gemm node at the graph's input shapes. */

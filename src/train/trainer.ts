@@ -212,27 +212,40 @@ function argmax(data: Float32Array, row: number, k: number): number {
 }
 
 /**
- * Top-1 accuracy of an inference graph (output [N, classes]) on a labelled data set. The last
- * batch may be smaller: the sessions of the two batch sizes share their compiled kernels.
+ * A task's measure of a graph: a fraction in [0, 1], higher is better (top-1 accuracy, a
+ * recogniser's character accuracy, a detector's F-score), on data fixed by whoever made it.
  */
-export async function evaluate(graph: Graph, ds: Dataset, gpu: Gpu | null, batchSize = 100): Promise<number> {
+export type GraphMetric = (graph: Graph, gpu: Gpu | null) => Promise<number>;
+
+/**
+ * Run `graph` on `ds` in batches of `batchSize` (in order; the last may be smaller and shares the
+ * first's kernels) and hand each batch's first output to `each` with the index of its first image.
+ */
+export async function forEachBatch(graph: Graph, ds: Dataset, gpu: Gpu | null, batchSize: number, each: (out: Tensor, first: number) => void): Promise<void> {
   const input = graph.inputs[0];
-  const n = datasetSize(ds);
-  let correct = 0;
   const dims = ['batch', ...input.shape.slice(1)];
   const sized = new SizedSessions({ declared: [{ name: input.name, dims }], graphFor: (s) => ({ ...graph, inputs: [{ name: input.name, shape: s[input.name] }] }) }, gpu);
   try {
+    let first = 0;
     for (const b of batches(ds, { batchSize })) {
       const size = b.y.length;
       const { session: s } = sized.get({ [input.name]: [size, ...input.shape.slice(1)] });
-      const out = (await s.run({ [input.name]: b.x }))[graph.outputs[0]];
-      const k = out.shape[1];
-      for (let i = 0; i < size; i++) if (argmax(out.data, i, k) === b.y[i]) correct++;
+      each((await s.run({ [input.name]: b.x }))[graph.outputs[0]], first);
+      first += size;
     }
   } finally {
     sized.dispose();
   }
-  return correct / n;
+}
+
+/** Top-1 accuracy of an inference graph (output [N, classes]) on a labelled data set. */
+export async function evaluate(graph: Graph, ds: Dataset, gpu: Gpu | null, batchSize = 100): Promise<number> {
+  let correct = 0;
+  await forEachBatch(graph, ds, gpu, batchSize, (out, first) => {
+    const k = out.shape[1];
+    for (let i = 0; i < out.shape[0]; i++) if (argmax(out.data, i, k) === ds.labels[first + i]) correct++;
+  });
+  return correct / datasetSize(ds);
 }
 
 // ---- checkpoints: [u32 header length][JSON header][float32 data of each tensor in order] ----

