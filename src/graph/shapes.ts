@@ -26,6 +26,8 @@ export class GraphError extends DeftnnError {
 }
 
 export function inferShapes(graph: Graph): InferredGraph {
+  // A model without outputs would load as nothing at all (every node unused): refuse it.
+  if (graph.outputs.length === 0) throw new GraphError('the graph declares no outputs: there is nothing to compute (corrupt file?)');
   const shapes = new Map<string, Shape>();
   for (const v of graph.inputs) shapes.set(v.name, v.shape);
   for (const [name, t] of graph.initializers) shapes.set(name, t.shape);

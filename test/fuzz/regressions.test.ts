@@ -82,6 +82,15 @@ test('ir_version outside what ONNX releases write (0, negative, 2^40) is refused
   for (const ir of [3, MAX_IR_VERSION]) (await load(buildModel({ ...conv, irVersion: ir }), { backend: 'cpu' })).dispose();
 });
 
+test('fuzz model s2026 #80: a model whose graph declares no outputs is refused (was: loaded as an empty model)', async () => {
+  const m: any = ModelProto().decode(buildModel(conv));
+  m.graph.output = [];
+  await rejectsWith(load(ModelProto().encode(m).finish(), { backend: 'cpu' }), GraphError, /the graph declares no outputs/);
+  const { header, data } = openDeft(new Uint8Array(readFileSync('zoo/lenet5.deft')));
+  header.graph.outputs = [];
+  await rejectsWith(load(sealDeft(new TextEncoder().encode(JSON.stringify(header)), data), { backend: 'cpu' }), DeftnnError, /declares no outputs/);
+});
+
 /** A PNG whose IHDR says width x height, its CRC fixed so a decoder would believe it. */
 function pngDeclaring(width: number, height: number): Uint8Array {
   const b = new Uint8Array(PNG.sync.write(new PNG({ width: 2, height: 2 })));

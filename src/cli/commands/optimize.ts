@@ -158,15 +158,16 @@ export const optimizeCommand: CliCommand = {
     const model = await fromGraph(file.graph, { backend, gpu: gpu ?? undefined });
     const where = backend === 'webgpu' ? `WebGPU (${gpu!.name})` : 'the CPU reference backend (no WebGPU adapter: slower)';
     let data: OptimizeData;
+    // Texts and boxes are not labels the trainer has a loss for (CTC, DB): those models distil.
+    const distill = o.distill || role === 'recogniser' || role === 'detector';
     if (role === 'recogniser' || role === 'detector') {
-      // Texts and boxes are not labels the trainer has a loss for (CTC, DB): fine-tuning distils.
       const parts = await ocrParts(role, ocr!, o.validation === undefined ? undefined : ocrFolder(o.validation) ?? {}, file.graph, { keys: o.keys, testSamples: o.testImages, learnSamples: o.finetuneImages });
       data = { calibration: parts.learn, finetune: parts.learn, task: parts.task };
-      o.distill = true;
       io.out(`optimizing the ${role} ${path} at input [${file.graph.inputs[0].shape.join(', ')}] on ${where}: budget ${o.maxAccuracyDrop} points of ${parts.task.metric} on ${parts.task.validationSize} validation samples; ${datasetSize(parts.learn)} calibrate and fine-tune (by distillation)`);
     } else {
       // The direction classifier reads cls/'s pictures as PaddleOCR normalises them, (x - 0.5) / 0.5.
-      const clsOptions = role && { ...o, dataset: ocr!.cls ?? o.dataset, validation: o.validation && (ocrFolder(o.validation)?.cls ?? o.validation), mean: o.mean ?? [0.5, 0.5, 0.5], std: o.std ?? [0.5, 0.5, 0.5] };
+      if (role && !ocr!.cls) throw new UsageError(`${o.dataset} has no classifier pictures (cls/0 and cls/180)`);
+      const clsOptions = role && { ...o, dataset: ocr!.cls!, validation: o.validation && (ocrFolder(o.validation)?.cls ?? o.validation), mean: o.mean ?? [0.5, 0.5, 0.5], std: o.std ?? [0.5, 0.5, 0.5] };
       data = splits(...classData(file.graph, clsOptions || o, builtIn));
       io.out(`optimizing ${path} on ${where}: budget ${o.maxAccuracyDrop} points on ${datasetSize(data.validation!)} validation images`);
     }
@@ -178,7 +179,7 @@ export const optimizeCommand: CliCommand = {
       formats: o.format ? { weights: wf, activations: af } : undefined,
       eliminate: o.eliminate,
       pack: o.pack,
-      finetune: o.finetune ? { epochs: o.epochs, distill: o.distill, batchSize: o.finetuneBatch } : false,
+      finetune: o.finetune ? { epochs: o.epochs, distill, batchSize: o.finetuneBatch } : false,
       refit: o.refit,
       layers: o.layers === undefined ? undefined : costliestLayers(file.graph, o.layers),
       candidateRates: o.rates,
@@ -209,7 +210,7 @@ export const optimizeCommand: CliCommand = {
     model.dispose();
     result.model.dispose();
     const images = Object.fromEntries(Object.entries(data).flatMap(([k, ds]) => (k === 'task' ? [] : [[k, datasetSize(ds as Dataset)]])));
-    return { model: path, role: role ?? null, backend, adapter: gpu?.name ?? null, seconds, images, metric, variants: result.variants, elimination: result.elimination?.layers.map(({ removed: _, ...l }) => l), packing: result.packing, files: { deft: deftPath, onnx: onnxPath, report: reportPath } };
+    return { model: path, role: role ?? null, backend, adapter: gpu?.name ?? null, seconds, images, metric, variants: result.variants, elimination: result.elimination?.layers.map(({ removed: _, ...l }) => l), search: result.elimination?.search, packing: result.packing, layers: result.report.layers, files: { deft: deftPath, onnx: onnxPath, report: reportPath } };
   },
 };
 
