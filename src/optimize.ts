@@ -77,9 +77,11 @@ export interface OptimizeConfig {
   readonly reps?: number;
   /** A line per stage, for progress output. */
   readonly onStage?: (line: string) => void;
-  /** Progress within the elimination (calibration, sensitivity, search, fine-tuning steps). */
-  readonly onProgress?: (p: EliminateProgress) => void;
+  /** Progress within the elimination (calibration, sensitivity, search, fine-tuning steps) and the packing search (one step per model measured). */
+  readonly onProgress?: (p: OptimizeProgress) => void;
 }
+
+export type OptimizeProgress = EliminateProgress | { readonly stage: 'pack'; readonly done: number; readonly total: 0; readonly detail: string };
 
 export interface VariantResult {
   readonly name: string;
@@ -138,7 +140,9 @@ export async function optimize(model: Model, data: OptimizeData, cfg: OptimizeCo
   let packing: PackReport | undefined;
   if (doPack) {
     const left = Math.max(0, budget - spent);
-    const opts = cfg.formats ? { formats: cfg.formats } : { maxAccuracyDrop: left, metric: measure.validation, calibration: data.calibration };
+    let tried = 0;
+    const onProgress = (p: { tensor: string; format: string; accepted: boolean }) => cfg.onProgress?.({ stage: 'pack', done: ++tried, total: 0, detail: `${p.tensor} in ${p.format}: ${p.accepted ? 'kept' : 'over budget'}` });
+    const opts = cfg.formats ? { formats: cfg.formats } : { maxAccuracyDrop: left, metric: measure.validation, calibration: data.calibration, onProgress };
     stage(`packing (${cfg.formats ? 'fixed formats' : `budget ${left.toFixed(2)} points`})`);
     if (doEliminate) {
       const alone = await pack(model, cfg.formats ? opts : { ...opts, maxAccuracyDrop: budget });
