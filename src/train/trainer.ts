@@ -183,7 +183,12 @@ export function trainingGraph(graph: Graph, batch: number, optimizer: OptimizerC
     nodes,
     initializers: new Map([...graph.initializers, ...lossPart.constants]),
   };
-  const params = [...graph.initializers.keys()].filter((k) => !running.has(k));
+  // Every initializer is a parameter except running statistics and exponents: exporters write
+  // constants such as LayerNorm's square (Pow(x, 2)) as initializers, and Pow has no gradient
+  // with respect to its exponent.
+  const exponents = new Set(graph.nodes.filter((n) => n.op === 'Pow').map((n) => n.inputs[1]));
+  const otherwiseRead = new Set(graph.nodes.flatMap((n) => (n.op === 'Pow' ? [n.inputs[0]] : n.inputs)));
+  const params = [...graph.initializers.keys()].filter((k) => !running.has(k) && !(exponents.has(k) && !otherwiseRead.has(k)));
   const back = buildBackward(forward, LOSS, params);
   const step = appendOptimizer(back.graph, optimizer, params, back.grads);
   return {

@@ -69,6 +69,19 @@ for (const backend of ['cpu', 'webgpu'] as const) {
   });
 }
 
+test("an initializer read only as Pow's exponent (an exporter's constant 2) is not a parameter; the base's weights still train", () => {
+  // x -> Mul(w) -> Pow(., two) -> ReduceSum -> Softmax: LayerNorm-style squaring with the 2 as an initializer.
+  const b = new GraphBuilder();
+  let x = b.input('input', [1, 1, 28, 28]);
+  x = b.node('Reshape', [x], { shape: [0, 1, 784] });
+  x = b.node('Pow', [b.node('Mul', [x, b.constant(randomTensor([10, 784], rng(4), -0.05, 0.05), 'w')]), b.constant(new Tensor([], [2]), 'two')]);
+  x = b.node('ReduceSum', [x], { axes: [2], keepdims: 0 });
+  const tg = trainingGraph(b.output(b.node('Softmax', [x], { axis: 1 })).build(), 4, { kind: 'sgd', lr: 0.1 });
+  const stateOf = new Map(tg.state);
+  assert.ok(stateOf.has('w'), 'w is trained');
+  assert.ok(!stateOf.has('two'), 'the exponent is not');
+});
+
 test('checkpoints: an interrupted run resumes to the same result; corrupt checkpoints are refused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'deftnn-ck-'));
   try {
