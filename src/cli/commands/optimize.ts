@@ -62,6 +62,7 @@ interface OptimizeOptions {
   layers?: number;
   rates?: number[];
   finetuneBatch?: number;
+  lr?: number;
   keys?: string;
   mean?: number[];
   std?: number[];
@@ -140,6 +141,7 @@ export const optimizeCommand: CliCommand = {
       .option('--layers <n>', 'eliminate only the n eligible layers with the most FLOPs (fewer sensitivity measurements on a large network)', positiveInt)
       .option('--rates <list>', 'rates the elimination search tries per layer (default 0.25,0.5,0.75)', numberList)
       .option('--finetune-batch <n>', 'fine-tuning batch size (default 32, fewer for large inputs)', positiveInt)
+      .option('--lr <rate>', "fine-tuning's AdamW learning rate (default 5e-4; pretrained networks such as PaddleOCR's want ~2e-5)", fraction('--lr', 0, 1))
       .option('--keys <file>', "a recogniser's characters, one per line (default PP-OCRv4's ppocr_keys_v1.txt)");
     datasetOptions(cmd);
   },
@@ -179,7 +181,7 @@ export const optimizeCommand: CliCommand = {
       formats: o.format ? { weights: wf, activations: af } : undefined,
       eliminate: o.eliminate,
       pack: o.pack,
-      finetune: o.finetune ? { epochs: o.epochs, distill, batchSize: o.finetuneBatch } : false,
+      finetune: o.finetune ? { epochs: o.epochs, distill, batchSize: o.finetuneBatch, lr: o.lr } : false,
       refit: o.refit,
       layers: o.layers === undefined ? undefined : costliestLayers(file.graph, o.layers),
       candidateRates: o.rates,
