@@ -1,6 +1,6 @@
-// An OCR model's task, for `deftnn optimize` and the results scripts: rendered samples (a folder
-// as src/data/ocr-folder.ts reads it) made into inputs of one shape, since a model is optimised,
-// calibrated and fine-tuned at one input shape, and the task's own metric on any subset of them.
+// An OCR model's task, for `deftnn optimize`: rendered samples (a folder as src/data/ocr-folder.ts
+// reads it) made into inputs of the one shape a model is calibrated and fine-tuned at, and the
+// task's own metric on any subset of them.
 //
 //   recogniser  lines scaled to height 48 at their own width, cut at the input's width to learn
 //               from, read whole to measure (batches at their widest line's width); metric:
@@ -13,7 +13,7 @@
 //
 // The images are a Dataset whose labels are all 0: fine-tuning distils from the original model.
 
-import type { Dataset } from '../data/dataset.js';
+import { subset, type Dataset } from '../data/dataset.js';
 import type { DetSample, RecSample } from '../data/ocr-folder.js';
 import { resizeImage, type Image } from '../image/image.js';
 import { SizedSessions } from '../graph/sized.js';
@@ -46,13 +46,6 @@ function dataset(name: string, shape: readonly [number, number, number], n: numb
   const images = new Float32Array(n * per);
   for (let i = 0; i < n; i++) fill(i, images);
   return { name, images, labels: new Uint8Array(n), imageShape: [...shape] as [number, number, number], classes: 1 };
-}
-
-function pick(ds: Dataset, indices: ArrayLike<number>): Dataset {
-  const per = ds.images.length / ds.labels.length;
-  const images = new Float32Array(indices.length * per);
-  for (let k = 0; k < indices.length; k++) images.set(ds.images.subarray(indices[k] * per, (indices[k] + 1) * per), k * per);
-  return { ...ds, images, labels: new Uint8Array(indices.length) };
 }
 
 function batchFor(ds: Dataset, batchSize?: number): number {
@@ -120,7 +113,7 @@ export function detectorTask(pages: readonly DetSample[], size: { readonly width
     metric: 'F-score',
     images,
     measure: (indices, batchSize) => async (graph, gpu) => {
-      const ds = pick(images, indices);
+      const ds = subset(images, indices);
       const scores: ReturnType<typeof detectionScores>[] = [];
       await forEachBatch(graph, ds, gpu, batchFor(ds, batchSize), (out, first) => {
         // Boxes straight onto the page: the map is the stretched page, as in the pipeline.
