@@ -40,6 +40,11 @@ export interface ReadOptions {
   readonly fill?: (name: string, dims: readonly (number | string)[], outputs: readonly (readonly (number | string)[])[]) => readonly (number | string)[] | undefined;
   /** ONNX: run the graph passes (default true), as load() does. */
   readonly optimize?: boolean;
+  /**
+   * ONNX: import generically (onnx/generic.ts: a second import at other sizes, so that the graph
+   * also runs at other batches and widths); for commands that run one graph at several sizes.
+   */
+  readonly generic?: boolean;
 }
 
 export async function readModelFile(path: string, opts: ReadOptions = {}): Promise<ModelFile> {
@@ -59,7 +64,7 @@ export async function readModelFile(path: string, opts: ReadOptions = {}): Promi
   const shapes = resolveShapes(declared, opts, path, onnx.graph.outputs.map((v) => v.dims ?? []));
   // importModel only takes shapes for symbolic inputs; a fixed batch that --batch changes is set afterwards.
   const symbolic = Object.fromEntries(declared.filter((v) => v.dims.some((d) => typeof d === 'string') || !v.dims.length).map((v) => [v.name, shapes[v.name]]));
-  const imported = importModel(onnx, { inputShapes: symbolic, generic: true });
+  const imported = importModel(onnx, { inputShapes: symbolic, generic: opts.generic });
   const optimized = opts.optimize === false ? imported : optimizeGraph(imported);
   const graph = { ...optimized, inputs: optimized.inputs.map((v) => ({ name: v.name, shape: shapes[v.name] ?? v.shape })) };
   const opset = onnx.opsets.get('') ?? onnx.opsets.get('ai.onnx');

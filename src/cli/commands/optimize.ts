@@ -152,7 +152,8 @@ export const optimizeCommand: CliCommand = {
     const builtIn = builtInDataset(o.dataset, o.fashionDir);
     const ocr = builtIn ? undefined : ocrFolder(o.dataset);
     const fill = (_n: string, dims: readonly (number | string)[], outputs: readonly (readonly (number | string)[])[]) => (builtIn && dims.length === 4 ? [1, ...builtIn.train.imageShape] : ocr ? fillOcrInput(dims, outputs) : undefined);
-    const file = await readModelFile(path, { batch: 1, inputShapes: o.inputShape, fill });
+    // Generic: calibration, fine-tuning and the metrics run the graph at other batches (and widths).
+    const file = await readModelFile(path, { batch: 1, inputShapes: o.inputShape, fill, generic: true });
     if (file.kind !== 'onnx') throw new UsageError(`optimize starts from the original ONNX model; '${path}' is already a .deft artifact`);
     const role = ocr && ocrRole(file.graph);
     if (ocr && !role) throw new UsageError(`${o.dataset} is a rendered OCR folder, but ${path} is none of PaddleOCR's models (its output is neither [N, 2], [N, T, classes] nor [N, 1, H, W])`);
