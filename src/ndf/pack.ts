@@ -201,18 +201,35 @@ function fixedFormats(ig: InferredGraph, choice: FormatChoice, nonFinite: 'error
   return out;
 }
 
-/** Largest |x| of each activation over the calibration set (one run, every activation an output). */
+/** Input values per run of activationRanges: every activation is an output, so large inputs run a few at a time. */
+const RANGE_INPUT_VALUES = 2_000_000;
+
+/** Largest |x| of each activation over (up to 64 images of) the calibration set, every activation an output. */
 async function activationRanges(ig: InferredGraph, names: readonly string[], data: Dataset, gpu: Model['gpu']): Promise<Map<string, number>> {
   const input = ig.graph.inputs[0];
   const n = Math.min(datasetSize(data), 64);
-  const { x } = gather(data, Array.from({ length: n }, (_, i) => i));
-  const g: Graph = { ...ig.graph, formats: undefined, inputs: [{ name: input.name, shape: [n, ...input.shape.slice(1)] }], outputs: [...new Set([...ig.graph.outputs, ...names])] };
-  const s: Session = gpu ? new GpuSession(gpu, g) : new CpuSession(g);
+  const per = input.shape.slice(1).reduce((a, b) => a * b, 1);
+  const step = Math.max(1, Math.min(n, Math.floor(RANGE_INPUT_VALUES / per)));
+  const sessions = new Map<number, Session>();
+  const at = (batch: number): Session => {
+    let s = sessions.get(batch);
+    if (!s) {
+      const g: Graph = { ...ig.graph, formats: undefined, inputs: [{ name: input.name, shape: [batch, ...input.shape.slice(1)] }], outputs: [...new Set([...ig.graph.outputs, ...names])] };
+      s = gpu ? new GpuSession(gpu, g) : new CpuSession(g);
+      sessions.set(batch, s);
+    }
+    return s;
+  };
+  const ranges = new Map(names.map((v) => [v, 0]));
   try {
-    const out = await s.run({ [input.name]: x });
-    return new Map(names.map((v) => [v, out[v].data.reduce((m, y) => Math.max(m, Math.abs(y)), 0)]));
+    for (let first = 0; first < n; first += step) {
+      const idx = Array.from({ length: Math.min(step, n - first) }, (_, i) => first + i);
+      const out = await at(idx.length).run({ [input.name]: gather(data, idx).x });
+      for (const v of names) ranges.set(v, out[v].data.reduce((m, y) => Math.max(m, Math.abs(y)), ranges.get(v)!));
+    }
+    return ranges;
   } finally {
-    s.dispose();
+    sessions.forEach((s) => s.dispose());
   }
 }
 

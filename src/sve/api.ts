@@ -191,7 +191,14 @@ function whyNot(stats: CalibrationResult, name: string): string {
   return stats.skipped.find((s) => s.node === name)?.reason ?? 'no Conv or Gemm layer of that name was calibrated';
 }
 
-/** A Dataset becomes a seeded sample of its images in batches of 64; other sources pass through. */
+/** Input values per calibration batch: 64 small images, fewer large ones (see calibrationBatches). */
+const CALIBRATION_INPUT_VALUES = 8_000_000;
+
+/**
+ * A Dataset becomes a seeded sample of its images in batches of 64, or fewer where the images are
+ * large (a detector's 3x480x640 pages: 8), so that no layer's batch outgrows a storage binding
+ * (128 MiB on many adapters); other sources pass through.
+ */
 function calibrationBatches(graph: Graph, cfg: EliminateConfig): Iterable<CalibrationBatch> | AsyncIterable<CalibrationBatch> {
   const c = cfg.calibration;
   if (c === null || typeof c !== 'object') throw new SveError('calibration must be a Dataset or an iterable of input batches');
@@ -203,7 +210,8 @@ function calibrationBatches(graph: Graph, cfg: EliminateConfig): Iterable<Calibr
   if (want.join() !== [C, H, W].join()) throw new SveError(`calibration images are [${C}, ${H}, ${W}], the model's input '${graph.inputs[0].name}' is [N, ${want.join(', ')}]`);
   const take = Math.min(n, cfg.calibrationSamples ?? 512);
   const sample = subset(c, permutation(n, seededRandom(cfg.seed ?? 1)).subarray(0, take));
-  return [...datasetBatches(sample, { batchSize: 64 })].map((b) => b.x);
+  const batchSize = Math.max(1, Math.min(64, Math.floor(CALIBRATION_INPUT_VALUES / (C * H * W))));
+  return [...datasetBatches(sample, { batchSize })].map((b) => b.x);
 }
 
 /** Per-layer eliminations, computed once per (layer, rate) and shared by every plan. */
