@@ -7,7 +7,7 @@ import { loadMnist } from '../../src/data/mnist.js';
 import type { Gpu } from '../../src/device/gpu.js';
 import type { Graph } from '../../src/graph/ir.js';
 import { CpuSession } from '../../src/graph/session.js';
-import { load } from '../../src/model.js';
+import { fromGraph, load } from '../../src/model.js';
 import { seededRandom } from '../../src/random.js';
 import { eliminate } from '../../src/sve/api.js';
 import { Tensor } from '../../src/tensor.js';
@@ -125,4 +125,25 @@ test('eliminate: bad input gets clear errors', async () => {
   const once = await eliminate(model, { calibration: tiny, rate: 0.25 });
   await assert.rejects(eliminate(once, { calibration: tiny, rate: 0.25 }), /already compacted/);
   once.dispose();
+});
+
+test('eliminate: a Dataset of large images calibrates a few at a time (a 480x640 detector page batch of 64 outgrows a storage binding)', async () => {
+  // 3x1200x1200 inputs: 4.3 M values each, so one image per calibration batch.
+  const [C, H, W] = [3, 1200, 1200];
+  const r = seededRandom(5);
+  const graph: Graph = {
+    inputs: [{ name: 'x', shape: [1, C, H, W] }],
+    outputs: ['y'],
+    nodes: [{ name: 'conv', op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: {} }],
+    initializers: new Map([['w', new Tensor([4, C, 1, 1], Float32Array.from({ length: 4 * C }, () => r() - 0.5))]]),
+  };
+  const n = 3;
+  const images: Dataset = { name: 'large', imageShape: [C, H, W], images: Float32Array.from({ length: n * C * H * W }, () => r()), labels: new Uint8Array(n), classes: 1 };
+  const model = await fromGraph(graph, { backend: 'cpu' });
+  const seen: string[] = [];
+  const m = await eliminate(model, { calibration: images, rate: 1 / 3, onProgress: (p) => p.stage === 'calibrate' && seen.push(p.detail ?? '') });
+  assert.equal(seen.at(-1), `${n} batches`);
+  assert.equal(m.elimination.layers[0].Kp, 2);
+  m.dispose();
+  model.dispose();
 });
