@@ -399,6 +399,9 @@ function teacherSession(teacher: Graph, student: Graph, batch: number, gpu: Gpu 
   if (teacher.inputs.length !== 1) throw new Error(`the teacher must have one input, it has ${teacher.inputs.length}`);
   const want = student.inputs[0].shape.slice(1).join('x');
   if (teacher.inputs[0].shape.slice(1).join('x') !== want) throw new Error(`the teacher's input [N, ${teacher.inputs[0].shape.slice(1)}] differs from the student's [N, ${want.replaceAll('x', ',')}]`);
+  // Fused like an inference graph (an imported detector's Sigmoid rides on its last conv), the
+  // teacher's head would read as probabilities: unfused, its logits are the student's kind.
+  teacher = unfuseEpilogues(teacher);
   const { logits, shape } = headOf(teacher);
   const studentShape = headOf(student).shape;
   if (shape.join('x') !== studentShape.join('x')) throw new Error(`the teacher's logits [N, ${shape.join(', ')}] differ from the student's [N, ${studentShape.join(', ')}]`);

@@ -7,6 +7,7 @@ import { subset } from '../../src/data/dataset.js';
 import { loadMnist } from '../../src/data/mnist.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import type { Graph } from '../../src/graph/ir.js';
+import { fuseEpilogues } from '../../src/graph/fusion.js';
 import { CpuSession } from '../../src/graph/session.js';
 import { Tensor } from '../../src/tensor.js';
 import { evaluate, loadCheckpoint, train, trainingGraph } from '../../src/train/trainer.js';
@@ -176,4 +177,12 @@ for (const kind of ['map', 'columns'] as const) {
 
 test('labels on a dense head are refused with a clear error', () => {
   assert.throws(() => trainingGraph(denseModel('map', 1), 4, { kind: 'sgd', lr: 0.1 }), /labels train a classifier \(scores \[N, classes\]\); this model's output is \[N, 1, 6, 7\]: use distillation/);
+});
+
+test('distillation from a fused teacher (Sigmoid riding on its conv, as imported) compares logits with logits', async () => {
+  const teacher = fuseEpilogues(denseModel('map', 11));
+  assert.ok(!teacher.nodes.some((n) => n.op === 'Sigmoid'), 'the teacher is fused');
+  // The student is the teacher's own graph unfused: the loss must start at zero.
+  const { history } = await train(denseModel('map', 11), { train: images(16, 13) }, { epochs: 1, batchSize: 8, optimizer: { kind: 'sgd', lr: 1e-9 }, loss: { kind: 'distillation', teacher } }, null);
+  assert.ok(history[0].loss < 1e-6, `loss ${history[0].loss}`);
 });
