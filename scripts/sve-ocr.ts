@@ -13,6 +13,7 @@
 // delete the cache to measure again); the section is rewritten from both models' latest parts.
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { markdownTable } from '../bench/harness.js';
@@ -90,6 +91,7 @@ const model = await fromGraph(file.graph, { backend: 'webgpu', gpu });
 const layers = costliestLayers(file.graph, nLayers);
 const rates = Object.fromEntries(layers.map((l) => [l, rate]));
 const t0 = performance.now();
+const spentBefore = (rows.seconds as number | undefined) ?? 0;
 const dense = await cached('dense', () => parts.task.test(model.graph, gpu));
 const table: string[][] = [];
 for (const label of methods) {
@@ -103,11 +105,15 @@ for (const label of methods) {
   process.stdout.write('\n');
   table.push([label, pct(before), pct(after), pts(before - dense), pts(after - dense)]);
 }
+// Seconds of measuring summed over the runs that filled the cache (a resumed run adds its own).
+rows.seconds = spentBefore + (performance.now() - t0) / 1000;
+rows.commit ??= commit; // the commit that measured the first row
+writeFileSync(cachePath, JSON.stringify(rows, null, 1));
 const steps = Math.floor(datasetSize(parts.learn) / Math.min(batchSize, datasetSize(parts.learn)));
 log(`\n### ${role === 'recogniser' ? 'Recogniser (PP-OCRv4 rec)' : 'Detector (PP-OCRv4 det)'}\n`);
-log(`Measured ${date}, commit ${commit}, ${((performance.now() - t0) / 1000).toFixed(0)} s (rows cached from earlier runs of the same settings count 0). ` +
-  `The ${layers.length} costliest layers (${layers.join(', ')}) at ${rate * 100}% of their rows; ${parts.task.metric} on ${parts.task.testSize} unseen ${role === 'recogniser' ? 'lines' : 'pages'} of ${values.val}: ` +
-  `dense ${pct(dense)}. Calibration and fine-tuning on ${datasetSize(parts.learn)} ${role === 'recogniser' ? 'lines' : 'pages'} of ${values.train} ` +
+log(`Measured ${date}, commit ${rows.commit}, ${(rows.seconds as number).toFixed(0)} s of measuring in all. ` +
+  `The ${layers.length} costliest layers (${layers.join(', ')}) at ${rate * 100}% of their rows; ${parts.task.metric} on ${parts.task.testSize} unseen ${role === 'recogniser' ? 'lines' : 'pages'} of ${basename(values.val!)}: ` +
+  `dense ${pct(dense)}. Calibration and fine-tuning on ${datasetSize(parts.learn)} ${role === 'recogniser' ? 'lines' : 'pages'} of ${basename(values.train!)} ` +
   `(distillation from the dense model, 1 epoch = ${steps} steps of ${batchSize}, AdamW ${lr}).\n`);
 log(markdownTable([`method (${rate * 100}% of ${layers.length} layers)`, 'eliminated', 'fine-tuned', 'points vs dense', 'after fine-tuning'], table));
 writeFileSync(`${CACHE}/${key}.md`, lines.join('\n'));
