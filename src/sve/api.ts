@@ -44,7 +44,7 @@ export interface FinetuneConfig {
   readonly batchSize?: number;
   /** AdamW's learning rate, decayed by a cosine to 1% of it. Default 5e-4. */
   readonly lr?: number;
-  /** Distil from the original model instead of using labels (temperature: the trainer's default, 4, or 1 for a sigmoid map). */
+  /** Distil from the original model instead of using labels (temperature default 4). */
   readonly distill?: boolean | { readonly temperature?: number };
   /** Random shifts of up to this many pixels. Default 0. */
   readonly maxShift?: number;

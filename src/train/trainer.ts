@@ -41,11 +41,7 @@ export interface TrainConfig {
 /**
  * Cross-entropy against the labels, or distillation from a teacher: T²·KL(softmax(t/T) ‖
  * softmax(s/T)) between the teacher's logits t on the same (augmented) batch and the student's s.
- * Distillation ignores the labels, so it fine-tunes on unlabelled images. T defaults to 4 for
- * softmax heads (class scores, a recogniser's columns: the soft ranks of the other classes carry
- * what the teacher knows) and to 1 for a sigmoid map (a detector's, read by a threshold): at T = 4
- * the loss weighs how far below zero the background's logits sit, which no threshold reads, and
- * on PaddleOCR's detector 16 such steps lost 1 to 9 points of F-score where T = 1 lost 0.05.
+ * Distillation ignores the labels, so it fine-tunes on unlabelled images.
  */
 export type LossConfig = { readonly kind: 'cross-entropy' } | { readonly kind: 'distillation'; readonly teacher: Graph; readonly temperature?: number };
 
@@ -151,7 +147,7 @@ function lossNodes(head: Head, loss: LossConfig, batch: number): { nodes: Node[]
   };
   const student = rows(head.logits);
   const teacher = rows(TEACHER);
-  nodes.push({ name: 'loss', op: 'DistillationLoss', inputs: [student, teacher], outputs: [LOSS, 'loss_rows'], attrs: { temperature: loss.temperature ?? (head.kind === 'sigmoid' ? 1 : 4) } });
+  nodes.push({ name: 'loss', op: 'DistillationLoss', inputs: [student, teacher], outputs: [LOSS, 'loss_rows'], attrs: { temperature: loss.temperature ?? 4 } });
   return { nodes, constants };
 }
 

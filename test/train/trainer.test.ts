@@ -186,9 +186,3 @@ test('distillation from a fused teacher (Sigmoid riding on its conv, as imported
   const { history } = await train(denseModel('map', 11), { train: images(16, 13) }, { epochs: 1, batchSize: 8, optimizer: { kind: 'sgd', lr: 1e-9 }, loss: { kind: 'distillation', teacher } }, null);
   assert.ok(history[0].loss < 1e-6, `loss ${history[0].loss}`);
 });
-
-test("distillation's default temperature: 4 for softmax heads, 1 for a sigmoid map", () => {
-  const temperature = (kind: 'map' | 'columns') => trainingGraph(denseModel(kind, 1), 4, { kind: 'sgd', lr: 0.1 }, { kind: 'distillation', teacher: denseModel(kind, 2) }).graph.nodes.find((n) => n.op === 'DistillationLoss')!.attrs.temperature;
-  assert.equal(temperature('map'), 1);
-  assert.equal(temperature('columns'), 4);
-});
