@@ -135,3 +135,29 @@ test('bytesMoved counts packed values as their words and views as nothing', asyn
     model.dispose();
   }
 });
+
+test('pack: activation ranges come from every calibration image, large inputs run a few at a time', async () => {
+  // x -> Conv 1x1 -> h -> Conv 1x1 -> y: h is an activation the search may pack. Images of
+  // 1x1500x1500 run one at a time; only the last has a value beyond e4m3's 448, so h must not be
+  // tried in e4m3 (the metric accepts anything: only the range can refuse it).
+  const [H, W] = [1500, 1500];
+  const graph = {
+    inputs: [{ name: 'x', shape: [1, 1, H, W] }],
+    outputs: ['y'],
+    nodes: [
+      { name: 'c1', op: 'Conv', inputs: ['x', 'w1'], outputs: ['h'], attrs: {} },
+      { name: 'c2', op: 'Conv', inputs: ['h', 'w2'], outputs: ['y'], attrs: {} },
+    ],
+    initializers: new Map([['w1', new Tensor([4, 1, 1, 1], [1, 0.5, 0.25, 1])], ['w2', new Tensor([1, 4, 1, 1], [1, 1, 1, 1])]]),
+  };
+  const n = 3;
+  const images = new Float32Array(n * H * W).fill(0.5);
+  images[n * H * W - 7] = 1000;
+  const calibration = { name: 'large', images, labels: new Uint8Array(n), imageShape: [1, H, W] as [number, number, number], classes: 1 };
+  const model = await fromGraph(graph, { backend: 'cpu' });
+  const packed = await pack(model, { maxAccuracyDrop: 1, metric: async () => 1, calibration, candidates: ['e4m3'], include: { weights: false } });
+  assert.equal(packed.packing.tensors.find((t) => t.name === 'h')?.format ?? 'fp32', 'fp32', 'h reaches 1000 in the last image');
+  const inRange = await pack(model, { maxAccuracyDrop: 1, metric: async () => 1, calibration: { ...calibration, images: new Float32Array(n * H * W).fill(0.5) }, candidates: ['e4m3'], include: { weights: false } });
+  assert.equal(inRange.packing.tensors.find((t) => t.name === 'h')?.format, 'e4m3', 'without the outlier h packs');
+  [packed, inRange, model].forEach((m) => m.dispose());
+});
