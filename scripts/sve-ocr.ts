@@ -6,6 +6,7 @@
 //
 //   npx tsx scripts/sve-ocr.ts --model rec|det --train DIR --val DIR [--rate R] [--layers N]
 //       [--lr 2e-5] [--temperature T] [--finetune-batch N] [--finetune-images N] [--test N] [--methods a,b]
+//       [--no-finetune]   (the selection alone: half the time or less; the fine-tuned columns stay empty)
 //
 // Data as `deftnn optimize MODEL --dataset DIR --validation DIR2` cuts it (src/cli/ocr-data.ts):
 // all of DIR (up to --finetune-images) calibrates and fine-tunes, DIR2's test half (up to --test)
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     temperature: { type: 'string' },
     'finetune-batch': { type: 'string' },
     'finetune-images': { type: 'string' },
+    'no-finetune': { type: 'boolean', default: false },
     test: { type: 'string' },
     methods: { type: 'string', default: 'correlation,correlation+refit,weight-norm,random' },
   },
@@ -73,7 +75,8 @@ if (!train || !val) throw new Error(`--train and --val must be rendered OCR fold
 
 const CACHE = '.cache/sve-ocr';
 mkdirSync(CACHE, { recursive: true });
-const runKey = `${key}-r${rate}-l${nLayers}-lr${lr}-T${temperature}-b${batchSize}-n${learnSamples}-t${testSamples}`;
+const tune = !values['no-finetune'];
+const runKey = `${key}-r${rate}-l${nLayers}-${tune ? `lr${lr}-T${temperature}-b${batchSize}-` : 'noft-'}n${learnSamples}-t${testSamples}`;
 const cachePath = `${CACHE}/${runKey}.json`;
 const rows: Record<string, unknown> = existsSync(cachePath) ? JSON.parse(readFileSync(cachePath, 'utf8')) : {};
 async function cached<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -101,9 +104,10 @@ for (const label of methods) {
   const { method, refit } = METHODS[label];
   // One elimination gives both columns: measured as compacted, then after fine-tuning.
   const { before, after } = await cached(label, async () => {
-    const m = await eliminate(model, { calibration: parts.learn, rate: rates, method, refit, seed: 1, metric: parts.task.test, finetune: { data: parts.learn, distill: { temperature }, lr, batchSize }, onProgress: progress(label) });
+    const finetune = tune && { data: parts.learn, distill: { temperature }, lr, batchSize };
+    const m = await eliminate(model, { calibration: parts.learn, rate: rates, method, refit, seed: 1, metric: parts.task.test, finetune, onProgress: progress(label) });
     m.dispose();
-    return { before: m.elimination.accuracy!.eliminated!, after: m.elimination.accuracy!.finetuned! };
+    return { before: m.elimination.accuracy!.eliminated!, after: m.elimination.accuracy!.finetuned ?? NaN };
   });
   process.stdout.write('\n');
   table.push([label, pct(before), pct(after), pts(before - dense), pts(after - dense)]);
@@ -113,11 +117,13 @@ rows.seconds = spentBefore + (performance.now() - t0) / 1000;
 rows.commit ??= commit; // the commit that measured the first row
 writeFileSync(cachePath, JSON.stringify(rows, null, 1));
 const steps = Math.floor(datasetSize(parts.learn) / Math.min(batchSize, datasetSize(parts.learn)));
-log(`\n### ${role === 'recogniser' ? 'Recogniser (PP-OCRv4 rec)' : 'Detector (PP-OCRv4 det)'}: ${rate * 100}% of ${layers.length} layers, fine-tuned at temperature ${temperature}\n`);
+const what = role === 'recogniser' ? 'lines' : 'pages';
+const tuning = tune ? `fine-tuned at temperature ${temperature}` : 'not fine-tuned';
+log(`\n### ${role === 'recogniser' ? 'Recogniser (PP-OCRv4 rec)' : 'Detector (PP-OCRv4 det)'}: ${rate * 100}% of ${layers.length} layers, ${tuning}\n`);
 log(`Measured ${date}, commit ${rows.commit}, ${(rows.seconds as number).toFixed(0)} s of measuring in all. ` +
-  `The ${layers.length} costliest layers (${layers.join(', ')}) at ${rate * 100}% of their rows; ${parts.task.metric} on ${parts.task.testSize} unseen ${role === 'recogniser' ? 'lines' : 'pages'} of ${basename(values.val!)}: ` +
-  `dense ${pct(dense)}. Calibration and fine-tuning on ${datasetSize(parts.learn)} ${role === 'recogniser' ? 'lines' : 'pages'} of ${basename(values.train!)} ` +
-  `(distillation from the dense model at temperature ${temperature}, 1 epoch = ${steps} steps of ${batchSize}, AdamW ${lr}).\n`);
+  `The ${layers.length} costliest layers (${layers.join(', ')}) at ${rate * 100}% of their rows; ${parts.task.metric} on ${parts.task.testSize} unseen ${what} of ${basename(values.val!)}: ` +
+  `dense ${pct(dense)}. Calibration${tune ? ' and fine-tuning' : ''} on ${datasetSize(parts.learn)} ${what} of ${basename(values.train!)}` +
+  (tune ? ` (distillation from the dense model at temperature ${temperature}, 1 epoch = ${steps} steps of ${batchSize}, AdamW ${lr}).\n` : '.\n'));
 log(markdownTable([`method (${rate * 100}% of ${layers.length} layers)`, 'eliminated', 'fine-tuned', 'points vs dense', 'after fine-tuning'], table));
 writeFileSync(`${CACHE}/${runKey}.md`, lines.join('\n'));
 model.dispose();
@@ -141,8 +147,10 @@ function progress(label: string) {
   return (p: { stage: string; done: number; total: number; detail?: string }) => process.stdout.write(`\r  ${label}: ${p.stage} ${p.done}${p.total ? `/${p.total}` : ''} ${p.detail ?? ''}        `);
 }
 function pct(a: number): string {
+  if (Number.isNaN(a)) return '–';
   return `${(100 * a).toFixed(2)}%`;
 }
 function pts(d: number): string {
+  if (Number.isNaN(d)) return '–';
   return `${d >= 0 ? '+' : ''}${(100 * d).toFixed(2)}`;
 }
