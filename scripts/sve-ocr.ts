@@ -4,7 +4,7 @@
 // after fine-tuning by distillation. Writes the section "## Elimination methods on PaddleOCR's
 // recogniser and detector" of docs/results.md (other sections are kept).
 //
-//   npx tsx scripts/sve-ocr.ts --model rec|det --train DIR --val DIR [--rate R] [--layers N]
+//   npm run results:sve-ocr -- --model rec|det --train DIR --val DIR [--rate R] [--layers N]
 //       [--lr 2e-5] [--temperature T] [--finetune-batch N] [--finetune-images N] [--test N] [--methods a,b]
 //       [--no-finetune]   (the selection alone: half the time or less; the fine-tuned columns stay empty)
 //
@@ -29,8 +29,8 @@ import { startResults, writeResultsSection } from './results-doc.js';
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'rec' },
-    train: { type: 'string', default: '/work/data/ocr-train' },
-    val: { type: 'string', default: '/work/data/ocr-val' },
+    train: { type: 'string' },
+    val: { type: 'string' },
     rate: { type: 'string' },
     layers: { type: 'string', default: '4' },
     lr: { type: 'string', default: '2e-5' },
@@ -69,8 +69,9 @@ const temperature = Number(values.temperature ?? subject.temperature);
 const batchSize = Number(values['finetune-batch'] ?? subject.batch);
 const learnSamples = Number(values['finetune-images'] ?? subject.images);
 const testSamples = Number(values.test ?? subject.test);
-const train = ocrFolder(values.train!);
-const val = ocrFolder(values.val!);
+if (!values.train || !values.val) throw new Error('give --train DIR and --val DIR: rendered OCR folders (scripts/render-ocr.ts), e.g. seeds 1000 and 2000');
+const train = ocrFolder(values.train);
+const val = ocrFolder(values.val);
 if (!train || !val) throw new Error(`--train and --val must be rendered OCR folders (scripts/render-ocr.ts); got ${values.train}, ${values.val}`);
 
 const CACHE = '.cache/sve-ocr';
@@ -107,10 +108,11 @@ for (const label of methods) {
     const finetune = tune && { data: parts.learn, distill: { temperature }, lr, batchSize };
     const m = await eliminate(model, { calibration: parts.learn, rate: rates, method, refit, seed: 1, metric: parts.task.test, finetune, onProgress: progress(label) });
     m.dispose();
-    return { before: m.elimination.accuracy!.eliminated!, after: m.elimination.accuracy!.finetuned ?? NaN };
+    return { before: m.elimination.accuracy!.eliminated!, after: m.elimination.accuracy!.finetuned };
   });
   process.stdout.write('\n');
-  table.push([label, pct(before), pct(after), pts(before - dense), pts(after - dense)]);
+  const tuned = after ?? NaN; // not fine-tuned (JSON keeps no NaN: the cache has null or nothing)
+  table.push([label, pct(before), pct(tuned), pts(before - dense), pts(tuned - dense)]);
 }
 // Seconds of measuring summed over the runs that filled the cache (a resumed run adds its own).
 rows.seconds = spentBefore + (performance.now() - t0) / 1000;
@@ -133,7 +135,7 @@ gpu.destroy();
 const parts2 = readdirSync(CACHE).filter((f) => f.endsWith('.md')).sort().reverse().map((f) => readFileSync(`${CACHE}/${f}`, 'utf8'));
 writeResultsSection("## Elimination methods on PaddleOCR's recogniser and detector", `## Elimination methods on PaddleOCR's recogniser and detector
 
-Written by \`npx tsx scripts/sve-ocr.ts\` on ${gpu.name}. The four ways of choosing the rows to
+Written by \`npm run results:sve-ocr\` on ${gpu.name}. The four ways of choosing the rows to
 remove, at equal rates on the same layers (as "Synapse vector elimination" above does for the zoo and
 the direction classifier, whose tables stand there): correlation is the paper's selection with
 folding, correlation+refit the same selection with the kept weights refitted by least squares (what
